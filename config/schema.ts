@@ -1,0 +1,313 @@
+/**
+ * The typed stack configuration: one zod object per Pulumi config key (section), each strict (unknown keys
+ * are errors) and with no defaults (every key is written in each Pulumi.<stack>.yaml, so what a stack runs
+ * is visible in its file). Sections are exported one by one so component owners can extend theirs.
+ *
+ * Pulumi config layout: `airflow-platform:<section>: {...}` for each section below, plus the secret keys in
+ * SECRET_CONFIG_KEYS, which are read with requireSecret and never appear in these objects.
+ */
+import { z } from "zod";
+
+export const STACK_NAMES = ["dev", "staging", "prod"] as const;
+export type StackName = (typeof STACK_NAMES)[number];
+
+/** Secret config keys (set with `pulumi config set --secret <key>`); read with requireSecret only. */
+export const SECRET_CONFIG_KEYS = {
+    /** Private SSH key for git-sync when airflow.dags.auth is "ssh". */
+    gitSyncSshKey: "gitSyncSshKey",
+} as const;
+
+const dns1123Label = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a lowercase DNS-1123 label (a-z, 0-9, '-')")
+    .max(63);
+const positiveInt = z.number().int().min(1);
+const nonNegativeInt = z.number().int().min(0);
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as eu-west-1");
+const s3BucketName = z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name (3-63 chars, lowercase, digits, '.', '-')");
+const disabled = z.strictObject({ enabled: z.literal(false) });
+
+// ---------------------------------------------------------------- kubernetes
+export const kubernetesSchema = z.strictObject({
+    /** Namespace every in-cluster workload of the platform goes into. */
+    namespace: dns1123Label,
+    /** Create the namespace (false when the cluster admin pre-creates it). */
+    createNamespace: z.boolean(),
+    /** StorageClass for persistent volumes; null uses the cluster default explicitly. */
+    storageClass: z.string().min(1).nullable(),
+});
+
+// ---------------------------------------------------------------- airflow
+export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor", "KubernetesExecutor", "CeleryExecutor,KubernetesExecutor"] as const;
+
+export const airflowImageSchema = z
+    .strictObject({
+        repository: z.string().min(1),
+        /** Airflow 3.3 only: the chart's templates and this package's DAGs target it. */
+        tag: z
+            .string()
+            .regex(/^3\.3\.\d+([-.][A-Za-z0-9.-]+)?$/, "must be an Airflow 3.3.x image tag such as 3.3.2")
+            .optional(),
+        digest: z
+            .string()
+            .regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex chars>")
+            .optional(),
+    })
+    .check((ctx) => {
+        const { tag, digest } = ctx.value;
+        if ((tag === undefined) === (digest === undefined)) {
+            ctx.issues.push({
+                code: "custom",
+                input: ctx.value,
+                path: [],
+                message: "set exactly one of tag or digest",
+            });
+        }
+    });
+
+export const airflowReplicasSchema = z.strictObject({
+    scheduler: positiveInt,
+    apiServer: positiveInt,
+    triggerer: positiveInt,
+    dagProcessor: positiveInt,
+    /** Celery workers when KEDA is off (ignored by the chart when KEDA scales them). */
+    workers: nonNegativeInt,
+});
+
+export const airflowDagsSchema = z.discriminatedUnion("source", [
+    /** DAGs baked into the image from this repo's dags/ folder. */
+    z.strictObject({ source: z.literal("bundled") }),
+    z.strictObject({
+        source: z.literal("gitSync"),
+        repo: z.string().regex(/^(https:\/\/|ssh:\/\/|git@)\S+$/, "must be an https://, ssh:// or git@ URL"),
+        branch: z.string().min(1),
+        /** Folder inside the repo that holds the DAGs, e.g. "dags". */
+        subPath: z.string(),
+        /** Seconds between syncs. */
+        periodSeconds: positiveInt,
+        /** "ssh" reads the private key from the secret config key gitSyncSshKey. */
+        auth: z.enum(["none", "ssh"]),
+    }),
+]);
+
+export const airflowRemoteLoggingSchema = z.discriminatedUnion("enabled", [
+    disabled,
+    z.strictObject({
+        enabled: z.literal(true),
+        bucket: s3BucketName,
+        /** Key prefix inside the bucket, no leading or trailing slash. */
+        prefix: z.string().regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, "must be a key prefix without leading/trailing '/'"),
+        /** Airflow connection id used to write logs. */
+        connId: z.string().min(1),
+    }),
+]);
+
+export const airflowPgbouncerSchema = z.discriminatedUnion("enabled", [
+    disabled,
+    z.strictObject({
+        enabled: z.literal(true),
+        replicas: positiveInt,
+        maxClientConnections: positiveInt,
+        metadataPoolSize: positiveInt,
+        resultBackendPoolSize: positiveInt,
+    }),
+]);
+
+export const airflowKedaSchema = z.discriminatedUnion("enabled", [
+    disabled,
+    z.strictObject({
+        enabled: z.literal(true),
+        minReplicas: nonNegativeInt,
+        maxReplicas: positiveInt,
+        pollingIntervalSeconds: positiveInt,
+        cooldownPeriodSeconds: positiveInt,
+    }),
+]);
+
+export const airflowPdbSchema = z.discriminatedUnion("enabled", [
+    disabled,
+    z.strictObject({ enabled: z.literal(true), maxUnavailable: positiveInt }),
+]);
+
+export const airflowSchema = z
+    .strictObject({
+        executor: z.enum(AIRFLOW_EXECUTORS),
+        image: airflowImageSchema,
+        replicas: airflowReplicasSchema,
+        /** Celery worker_concurrency (task slots per worker). */
+        workerConcurrency: positiveInt,
+        dags: airflowDagsSchema,
+        logging: z.strictObject({ remote: airflowRemoteLoggingSchema }),
+        pgbouncer: airflowPgbouncerSchema,
+        keda: airflowKedaSchema,
+        pdb: airflowPdbSchema,
+    })
+    .check((ctx) => {
+        const { executor, keda, replicas } = ctx.value;
+        if (keda.enabled && !executor.startsWith("CeleryExecutor")) {
+            ctx.issues.push({ code: "custom", input: keda, path: ["keda", "enabled"], message: `KEDA scales Celery workers; executor is ${executor}` });
+        }
+        if (keda.enabled && keda.minReplicas > keda.maxReplicas) {
+            ctx.issues.push({ code: "custom", input: keda, path: ["keda", "minReplicas"], message: "must be <= keda.maxReplicas" });
+        }
+        if (executor === "LocalExecutor" && replicas.scheduler > 1) {
+            ctx.issues.push({
+                code: "custom",
+                input: replicas,
+                path: ["replicas", "scheduler"],
+                message: "LocalExecutor runs tasks inside the scheduler; use 1 scheduler or CeleryExecutor",
+            });
+        }
+    });
+
+// ---------------------------------------------------------------- platform components (issue 4 extends)
+export const POSTGRES_MODES = ["cnpg", "statefulset", "rds"] as const;
+
+export const postgresRdsSchema = z.strictObject({
+    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS instance class such as db.r6g.large"),
+    allocatedStorageGi: positiveInt,
+    engineVersion: z.string().regex(/^\d+(\.\d+)?$/, "must be a Postgres major[.minor] version such as 16.4"),
+    multiAz: z.boolean(),
+    subnetIds: z.array(z.string().min(1)).min(2),
+    vpcSecurityGroupIds: z.array(z.string().min(1)).min(1),
+});
+
+export const postgresSchema = z
+    .strictObject({
+        enabled: z.boolean(),
+        mode: z.enum(POSTGRES_MODES),
+        /** Postgres pods (cnpg: 1 primary + N-1 replicas; statefulset: must be 1). */
+        instances: positiveInt,
+        storageGi: positiveInt,
+        /** Databases created with one login role each (same name). */
+        databases: z.array(dns1123Label.or(z.string().regex(/^[a-z_][a-z0-9_]*$/))).min(1),
+        rds: postgresRdsSchema.nullable(),
+    })
+    .check((ctx) => {
+        const v = ctx.value;
+        if (v.mode === "rds" && v.rds === null) {
+            ctx.issues.push({ code: "custom", input: v.rds, path: ["rds"], message: "mode rds needs the rds settings object" });
+        }
+        if (v.mode !== "rds" && v.rds !== null) {
+            ctx.issues.push({ code: "custom", input: v.rds, path: ["rds"], message: `must be null when mode is ${v.mode}` });
+        }
+        if (v.mode === "statefulset" && v.instances !== 1) {
+            ctx.issues.push({ code: "custom", input: v.instances, path: ["instances"], message: "statefulset mode runs a single instance; use cnpg or rds for HA" });
+        }
+    });
+
+export const redisSchema = z.strictObject({
+    enabled: z.boolean(),
+    storageGi: positiveInt,
+});
+
+export const kafkaSchema = z.strictObject({
+    enabled: z.boolean(),
+    replicas: positiveInt,
+    storageGi: positiveInt,
+    topics: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Kafka topic name")),
+});
+
+export const mlflowSchema = z.strictObject({
+    enabled: z.boolean(),
+    replicas: positiveInt,
+});
+
+export const marquezSchema = z.strictObject({
+    enabled: z.boolean(),
+});
+
+export const vaultSchema = z.strictObject({
+    enabled: z.boolean(),
+    /** Vault address the secrets backend reads from (in-cluster service or an external URL). */
+    address: z.string().url(),
+    /** KV v2 mount holding airflow/connections/<id> and airflow/variables/<name>. */
+    kvMount: z.string().min(1),
+});
+
+export const monitoringSchema = z.strictObject({
+    enabled: z.boolean(),
+    /** Create a Prometheus ServiceMonitor for the statsd exporter (needs the Prometheus Operator CRDs). */
+    serviceMonitor: z.boolean(),
+});
+
+export const awsSchema = z.strictObject({
+    enabled: z.boolean(),
+    region: awsRegion,
+    /** IAM OIDC provider of the EKS cluster, for IRSA roles; null when aws is disabled. */
+    oidcProviderArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/\S+$/, "must be an IAM OIDC provider ARN")
+        .nullable(),
+    buckets: z.strictObject({
+        logs: s3BucketName,
+        mlflowArtifacts: s3BucketName,
+        data: s3BucketName,
+    }),
+});
+
+/** Section name -> schema: the keys accepted in the `airflow-platform:` config namespace. */
+export const SECTION_SCHEMAS = {
+    kubernetes: kubernetesSchema,
+    airflow: airflowSchema,
+    postgres: postgresSchema,
+    redis: redisSchema,
+    kafka: kafkaSchema,
+    mlflow: mlflowSchema,
+    marquez: marquezSchema,
+    vault: vaultSchema,
+    monitoring: monitoringSchema,
+    aws: awsSchema,
+} as const;
+
+export type SectionName = keyof typeof SECTION_SCHEMAS;
+export const SECTION_NAMES = Object.keys(SECTION_SCHEMAS) as SectionName[];
+
+export const stackConfigSchema = z
+    .strictObject(SECTION_SCHEMAS)
+    .check((ctx) => {
+        const cfg = ctx.value;
+        const remote = cfg.airflow.logging.remote;
+        if (remote.enabled && !cfg.aws.enabled) {
+            ctx.issues.push({
+                code: "custom",
+                input: remote,
+                path: ["airflow", "logging", "remote", "enabled"],
+                message: "remote logging to S3 needs aws.enabled: true (the IRSA role and bucket)",
+            });
+        }
+        if (remote.enabled && remote.bucket !== cfg.aws.buckets.logs) {
+            ctx.issues.push({
+                code: "custom",
+                input: remote.bucket,
+                path: ["airflow", "logging", "remote", "bucket"],
+                message: `must be the logs bucket aws.buckets.logs (${cfg.aws.buckets.logs})`,
+            });
+        }
+        if (cfg.postgres.mode === "rds" && !cfg.aws.enabled) {
+            ctx.issues.push({ code: "custom", input: cfg.postgres.mode, path: ["postgres", "mode"], message: "rds needs aws.enabled: true" });
+        }
+        if (cfg.aws.enabled && cfg.aws.oidcProviderArn === null) {
+            ctx.issues.push({ code: "custom", input: null, path: ["aws", "oidcProviderArn"], message: "required when aws.enabled is true" });
+        }
+        if (!cfg.postgres.enabled) {
+            ctx.issues.push({ code: "custom", input: false, path: ["postgres", "enabled"], message: "Airflow's metadata database needs postgres.enabled: true" });
+        }
+        if (!cfg.postgres.databases.includes("airflow")) {
+            ctx.issues.push({ code: "custom", input: cfg.postgres.databases, path: ["postgres", "databases"], message: "must include the Airflow metadata database 'airflow'" });
+        }
+    });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type AirflowConfig = StackConfig["airflow"];
+export type KubernetesConfig = StackConfig["kubernetes"];
+export type PostgresConfig = StackConfig["postgres"];
+export type RedisConfig = StackConfig["redis"];
+export type KafkaConfig = StackConfig["kafka"];
+export type MlflowConfig = StackConfig["mlflow"];
+export type MarquezConfig = StackConfig["marquez"];
+export type VaultConfig = StackConfig["vault"];
+export type MonitoringConfig = StackConfig["monitoring"];
+export type AwsConfig = StackConfig["aws"];
