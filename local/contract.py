@@ -1,0 +1,196 @@
+"""The dependency contract: load and validate every dags/phaseN/needs.yaml, aggregate what the platform must provide,
+and build Airflow connections (JSON form) from the local service endpoints (docs/team-contract.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local import paths, ports
+
+SCHEMA = paths.REPO / "contract" / "needs.schema.json"
+DAGS = paths.REPO / "dags"
+
+
+class ContractError(ValueError):
+    """A needs.yaml is malformed or two DAGs declare the same thing differently; the message names file and key."""
+
+
+@dataclass
+class Needs:
+    """Everything the manifests ask for, merged; `sources` says which dag declared each connection."""
+
+    dags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buckets: set[str] = field(default_factory=set)
+    databases: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def manifest_files(dags_dir: Path = DAGS) -> list[Path]:
+    return sorted(dags_dir.glob("phase*/needs.yaml"))
+
+
+def validate(document: Any, where: str) -> dict[str, Any]:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        detail = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5])
+        raise ContractError(f"{where}: {detail}")
+    return document
+
+
+def _merge(kind: str, key: str, value: Any, target: dict[str, Any], sources: dict[str, str], dag_id: str) -> None:
+    source_key = f"{kind}:{key}"
+    if key in target and target[key] != value:
+        raise ContractError(
+            f"{kind} {key!r} is declared differently by {sources[source_key]} and {dag_id}: {target[key]!r} vs {value!r}"
+        )
+    target[key] = value
+    sources.setdefault(source_key, dag_id)
+
+
+def load(files: Iterable[Path] | None = None) -> Needs:
+    import yaml
+
+    needs = Needs()
+    for path in manifest_files() if files is None else files:
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ContractError(f"{path}: not valid YAML: {error}") from None
+        validate(document, str(path))
+        for dag_id, dag_needs in document.items():
+            if dag_id in needs.dags:
+                raise ContractError(f"{path}: dag {dag_id} is declared twice")
+            needs.dags[dag_id] = dag_needs
+            needs.services.update(dag_needs["services"])
+            needs.buckets.update(dag_needs["buckets"])
+            needs.databases.update(dag_needs["databases"])
+            for conn_id, conn in dag_needs["connections"].items():
+                _merge("connection", conn_id, conn, needs.connections, needs.sources, dag_id)
+            for name, variable in dag_needs["variables"].items():
+                _merge("variable", name, variable["value"], needs.variables, needs.sources, dag_id)
+            for name, pool in dag_needs["pools"].items():
+                _merge("pool", name, pool, needs.pools, needs.sources, dag_id)
+            for topic in dag_needs["topics"]:
+                _merge("topic", topic["name"], topic, needs.topics, needs.sources, dag_id)
+    return needs
+
+
+def all_buckets() -> set[str]:
+    return load().buckets
+
+
+# --- connections from endpoints ---------------------------------------------------------
+def _http(port_name: str, path: str = "") -> dict[str, Any]:
+    if path:  # HttpHook appends the port after host, so a path means a full URL as host and no port
+        return {"host": f"http://{ports.HOST}:{ports.port(port_name)}{path}"}
+    return {"host": ports.HOST, "port": ports.port(port_name), "schema": "http"}
+
+
+def service_connection(service: str, conn_type: str, *, database: str | None = None, path: str = "") -> dict[str, Any]:
+    """Airflow connection (JSON form, without conn_type's extras merged) that reaches `service` locally."""
+    from local.secrets import secret
+
+    if service == "postgres":
+        from local.services import postgres
+
+        db = database or "warehouse"
+        return {"host": ports.HOST, "port": ports.port("postgres"), "login": db,
+                "password": postgres.password(db), "schema": db}
+    if service == "redis":
+        from local.services import redis
+
+        return {"host": ports.HOST, "port": ports.port("redis"), "password": redis.password(), "extra": {"db": 0}}
+    if service == "kafka":
+        return {"extra": {"bootstrap.servers": f"{ports.HOST}:{ports.port('kafka')}"}}
+    if service == "smtp":
+        return {"host": ports.HOST, "port": ports.port("smtp"),
+                "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@platform.local"}}
+    if service == "slack":
+        return {"host": f"http://{ports.HOST}:{ports.port('http_standins')}/slack/services",
+                "password": f"T0LOCAL/B0LOCAL/{secret('slack_webhook_token')}"}
+    if service == "s3":
+        from local.services import s3
+
+        creds = s3.credentials()
+        return {"login": creds["aws_access_key_id"], "password": creds["aws_secret_access_key"],
+                "extra": {"endpoint_url": s3.endpoint_url(), "region_name": creds["region_name"]}}
+    if service == "azure_blob":
+        from local.services import azurite
+
+        return {"login": azurite.ACCOUNT, "extra": {"connection_string": azurite.connection_string()}}
+    if service == "bigquery":
+        from local.services import bigquery
+
+        return {"extra": {"project": bigquery.PROJECT, "api_endpoint": bigquery.base_url(), "anonymous": True}}
+    if service == "http_api":
+        from local.services import http_standins
+
+        return {**_http("http_standins", path), "login": http_standins.CLIENT_ID,
+                "password": http_standins.client_secret(), "extra": {"token_path": "/oauth/token"}}
+    if service == "vault":
+        from local.services import vault
+
+        return {"host": ports.HOST, "port": ports.port("vault"), "password": vault.root_token(),
+                "extra": {"auth_type": "token", "url": vault.base_url()}}
+    if service == "airflow_api":
+        from local.services import airflow
+
+        return {**_http("airflow", path), "login": airflow.ADMIN_USER, "password": airflow.admin_password()}
+    port_names = {"mlflow": "mlflow", "marquez": "marquez", "prometheus": "prometheus", "statsd": "statsd_metrics"}
+    if service in port_names:
+        return _http(port_names[service], path)
+    raise ContractError(f"no local endpoint for service {service!r} (connection type {conn_type})")
+
+
+def connection(conn_id: str, declared: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form Airflow reads from AIRFLOW_CONN_<ID>: conn_type, host, port, login, password, schema, extra."""
+    service = declared["service"]
+    if service == "http_api" and conn_id == "flaky_service" and not declared.get("path"):
+        raise ContractError(f"connection {conn_id}: the flaky stand-in needs `path: /flaky/<name>`")
+    built = service_connection(service, declared["type"], database=declared.get("database"), path=declared.get("path", ""))
+    extra = {**built.pop("extra", {}), **declared.get("extra", {})}
+    result: dict[str, Any] = {"conn_type": declared["type"], **built}
+    if extra:
+        result["extra"] = extra
+    return result
+
+
+# The fixed connection ids of docs/team-contract.md: always provided, a manifest may refine them (database, path, extra).
+PLATFORM_CONNECTIONS: dict[str, dict[str, Any]] = {
+    "postgres_default": {"type": "postgres", "service": "postgres", "database": "warehouse"},
+    "kafka_default": {"type": "kafka", "service": "kafka"},
+    "mlflow_default": {"type": "http", "service": "mlflow"},
+    "smtp_default": {"type": "smtp", "service": "smtp"},
+    "slack_webhook_default": {"type": "slackwebhook", "service": "slack"},
+    "aws_default": {"type": "aws", "service": "s3"},
+    "wasb_default": {"type": "wasb", "service": "azure_blob"},
+    "google_cloud_default": {"type": "google_cloud_platform", "service": "bigquery"},
+    "http_api_default": {"type": "http", "service": "http_api"},
+    "flaky_service": {"type": "http", "service": "http_api", "path": "/flaky/default"},
+    "redis_default": {"type": "redis", "service": "redis"},
+    "airflow_api": {"type": "http", "service": "airflow_api"},
+}
+
+
+def environment(needs: Needs | None = None) -> dict[str, str]:
+    """AIRFLOW_CONN_* (JSON) and AIRFLOW_VAR_* for the platform connections and every declared connection and variable."""
+    needs = needs or load()
+    env: dict[str, str] = {}
+    for conn_id, declared in sorted({**PLATFORM_CONNECTIONS, **needs.connections}.items()):
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection(conn_id, declared))
+    for name, value in sorted(needs.variables.items()):
+        env[f"AIRFLOW_VAR_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
