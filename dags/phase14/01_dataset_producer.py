@@ -1,0 +1,80 @@
+"""Asset producer: Asset URIs, `outlets`, and asset events that carry extra metadata.
+
+Each task declares the asset it writes in `outlets`; when the task succeeds Airflow records an asset event and
+every DAG scheduled on that asset is considered for a run. The task attaches `extra` (path, row count, checksum,
+schema version) to the event through `outlet_events`, so consumers find and verify the data without a query.
+A task that is not asked to publish skips, and a skipped task emits no event — which is how the `publish`
+param decides which assets update (the real-scheduler tests use it to prove conditional scheduling).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
+
+from common.assets import CUSTOMERS, FX_RATES, ORDERS, ORDERS_SCHEMA_VERSION
+from common.defaults import platform_default_args
+
+DAG_ID = "phase14_01_dataset_producer"
+ALL_ASSETS = ["orders", "customers", "fx_rates"]
+
+
+def _selected(context, name: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if name not in context["params"]["publish"]:
+        raise AirflowSkipException(f"{name} not in params.publish; no asset event for it this run")
+
+
+with DAG(
+    dag_id=DAG_ID,
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args=platform_default_args("team-sales"),
+    params={"publish": Param(ALL_ASSETS, type="array", items={"enum": ALL_ASSETS},
+                             description="which assets this run updates")},
+    tags=["phase14", "assets", "producer", "team:sales"],
+    doc_md=__doc__,
+):
+
+    @task(outlets=[ORDERS])
+    def produce_orders(**context) -> dict:
+        from common.assets import asset_path, event_extra, sample_orders, write_jsonl
+
+        _selected(context, "orders")
+        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        info = write_jsonl(asset_path(ORDERS, partition, "orders.jsonl"), sample_orders(partition))
+        extra = event_extra(info, partition=partition, schema_version=ORDERS_SCHEMA_VERSION, producer=DAG_ID)
+        context["outlet_events"][ORDERS].extra = extra
+        return extra
+
+    @task(outlets=[CUSTOMERS])
+    def produce_customers(**context) -> dict:
+        from common.assets import asset_path, event_extra, sample_customers, write_jsonl
+
+        _selected(context, "customers")
+        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        info = write_jsonl(asset_path(CUSTOMERS, partition, "customers.jsonl"), sample_customers())
+        extra = event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID)
+        context["outlet_events"][CUSTOMERS].extra = extra
+        return extra
+
+    @task(outlets=[FX_RATES])
+    def refresh_fx_rates(**context):
+        """An API-refresh style asset: the event is emitted by yielding Metadata instead of using outlet_events."""
+        from airflow.sdk import Metadata
+
+        from common.assets import asset_path, event_extra, sample_fx_rates, write_jsonl
+
+        _selected(context, "fx_rates")
+        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        rates = sample_fx_rates()
+        info = write_jsonl(asset_path(FX_RATES, partition, "rates.jsonl"), [{"currency": c, "to_eur": r} for c, r in rates.items()])
+        yield Metadata(FX_RATES, event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID))
+
+    produce_orders()
+    produce_customers()
+    refresh_fx_rates()

@@ -1,0 +1,53 @@
+"""Asset consumer: `schedule=[orders, customers]` — the DAG runs once BOTH assets have new events.
+
+A list schedule is an AND: one producer run that only refreshed orders does not start this DAG; it waits until
+customers also updated. The run reads `triggering_asset_events` to learn which files (and which versions)
+triggered it, checks the producers' schema contract, joins the data and publishes its own asset downstream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+from common.assets import CUSTOMERS, DAILY_SALES, ORDERS
+from common.defaults import platform_default_args
+
+with DAG(
+    dag_id="phase14_02_dataset_consumer",
+    schedule=[ORDERS, CUSTOMERS],
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args=platform_default_args("team-analytics"),
+    tags=["phase14", "assets", "consumer", "team:analytics"],
+    doc_md=__doc__,
+):
+
+    @task
+    def inspect_triggering_events(**context) -> dict:
+        from common.assets import check_schema_compatible, latest_events
+
+        events = latest_events(context["triggering_asset_events"])
+        missing = {ORDERS.name, CUSTOMERS.name} - set(events)
+        if missing:
+            raise ValueError(f"triggered without events for {sorted(missing)}")
+        check_schema_compatible(events[ORDERS.name].extra, supported_major="2")
+        return {name: {"extra": e.extra, "source_dag_id": e.source_dag_id} for name, e in events.items()}
+
+    @task(outlets=[DAILY_SALES])
+    def build_daily_sales(events: dict, **context) -> dict:
+        from common.assets import asset_path, event_extra, join_daily_sales, read_jsonl, write_jsonl
+
+        orders = read_jsonl(events[ORDERS.name]["extra"]["path"])
+        customers = read_jsonl(events[CUSTOMERS.name]["extra"]["path"])
+        if len(orders) != events[ORDERS.name]["extra"]["rows"]:
+            raise ValueError("orders file row count differs from the producer's asset event; refusing partial data")
+        report = join_daily_sales(orders, customers, {"EUR": 1.0, "USD": 0.92, "JPY": 0.0062})
+        partition = events[ORDERS.name]["extra"]["partition"]
+        info = write_jsonl(asset_path(DAILY_SALES, partition, "daily_sales.jsonl"), [report])
+        context["outlet_events"][DAILY_SALES].extra = event_extra(
+            info, partition=partition, schema_version="1.0", producer="phase14_02_dataset_consumer")
+        return report
+
+    build_daily_sales(inspect_triggering_events())
