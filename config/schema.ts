@@ -42,30 +42,13 @@ export const kubernetesSchema = z.strictObject({
 // ---------------------------------------------------------------- airflow
 export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor", "KubernetesExecutor", "CeleryExecutor,KubernetesExecutor"] as const;
 
-export const airflowImageSchema = z
-    .strictObject({
-        repository: z.string().min(1),
-        /** Airflow 3.3 only: the chart's templates and this package's DAGs target it. */
-        tag: z
-            .string()
-            .regex(/^3\.3\.\d+([-.][A-Za-z0-9.-]+)?$/, "must be an Airflow 3.3.x image tag such as 3.3.2")
-            .optional(),
-        digest: z
-            .string()
-            .regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex chars>")
-            .optional(),
-    })
-    .check((ctx) => {
-        const { tag, digest } = ctx.value;
-        if ((tag === undefined) === (digest === undefined)) {
-            ctx.issues.push({
-                code: "custom",
-                input: ctx.value,
-                path: [],
-                message: "set exactly one of tag or digest",
-            });
-        }
-    });
+export const airflowImageSchema = z.strictObject({
+    repository: z.string().min(1),
+    /** Airflow 3.3 only: the chart gates features on it and this package's DAGs target it. */
+    tag: z.string().regex(/^3\.3\.\d+([-.][A-Za-z0-9.-]+)?$/, "must be an Airflow 3.3.x image tag such as 3.3.2"),
+    /** Optional immutable pin; when set the chart pulls by digest and the tag only documents the version. */
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex chars>").nullable(),
+});
 
 export const airflowReplicasSchema = z.strictObject({
     scheduler: positiveInt,
@@ -89,6 +72,16 @@ export const airflowDagsSchema = z.discriminatedUnion("source", [
         periodSeconds: positiveInt,
         /** "ssh" reads the private key from the secret config key gitSyncSshKey. */
         auth: z.enum(["none", "ssh"]),
+        /** known_hosts line(s) for the git host (public data); required for ssh, null for https. */
+        knownHosts: z.string().min(1).nullable(),
+    }).check((ctx) => {
+        const v = ctx.value;
+        if (v.auth === "ssh" && v.knownHosts === null) {
+            ctx.issues.push({ code: "custom", input: null, path: ["knownHosts"], message: "required when auth is ssh (host key checking stays on)" });
+        }
+        if (v.auth === "ssh" && v.repo.startsWith("https://")) {
+            ctx.issues.push({ code: "custom", input: v.repo, path: ["repo"], message: "auth ssh needs an ssh:// or git@ URL" });
+        }
     }),
 ]);
 

@@ -1,0 +1,153 @@
+/**
+ * Airflow 3.3 on Kubernetes through the official apache-airflow chart (helm.v4.Chart).
+ *
+ * The component generates every secret the chart would otherwise template (and re-template on each render:
+ * apache/airflow #49871, #60111, #54069) with @pulumi/random, stores them in Kubernetes Secrets named after
+ * the component, and hands the chart only their names. Random resources have no keepers, so they are
+ * generated once and stay the same across updates.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { AirflowConfig } from "../config/schema";
+import {
+    AIRFLOW_CHART,
+    AirflowIntegrations,
+    AirflowSecretNames,
+    MetadataDatabase,
+    airflowSecretNames,
+    brokerUrl,
+    buildAirflowValues,
+    metadataConnectionUri,
+    metadataEndpoint,
+    pgbouncerIni,
+    pgbouncerStatsUri,
+    pgbouncerUsers,
+    resultBackendUri,
+    toUrlSafeBase64,
+} from "./values/airflow";
+import type { HelmValues } from "./values/merge";
+
+export interface AirflowArgs {
+    namespace: pulumi.Input<string>;
+    airflow: AirflowConfig;
+    /** Where the metadata database lives; the role `user` must accept `metadataDbPassword`. */
+    metadataDatabase: pulumi.Input<MetadataDatabase>;
+    /** Private key for git-sync over ssh (from the gitSyncSshKey secret config). */
+    gitSyncSshKey?: pulumi.Input<string>;
+    /** Slots other components fill (secrets backend, OpenLineage, IRSA annotations, extra env/config). */
+    integrations?: pulumi.Input<AirflowIntegrations>;
+}
+
+export class Airflow extends pulumi.ComponentResource {
+    /** Helm release name (== component name). */
+    readonly releaseName: string;
+    readonly secretNames: AirflowSecretNames;
+    /** The generated metadata DB password (secret): the Postgres component creates the role with it. */
+    readonly metadataDbPassword: pulumi.Output<string>;
+    /** Final chart values (contain secret names only, never secret values). */
+    readonly values: pulumi.Output<HelmValues>;
+    readonly chart: k8s.helm.v4.Chart;
+
+    constructor(name: string, args: AirflowArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:index:Airflow", name, {}, opts);
+        if (name.length > 40) {
+            throw new Error(`Airflow component name "${name}" is longer than 40 characters (the chart appends suffixes to it)`);
+        }
+        this.releaseName = name;
+        this.secretNames = airflowSecretNames(name);
+        const names = this.secretNames;
+        const child = { parent: this };
+        const airflow = args.airflow;
+
+        const fernetBytes = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, child);
+        const apiSecretKey = new random.RandomPassword(`${name}-api-secret-key`, { length: 48, special: false }, child);
+        const jwtSecret = new random.RandomPassword(`${name}-jwt-secret`, { length: 64, special: false }, child);
+        const dbPassword = new random.RandomPassword(`${name}-metadata-db-password`, { length: 32, special: false }, child);
+        const redisPassword = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, child);
+        const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, child);
+        this.metadataDbPassword = pulumi.secret(dbPassword.result);
+
+        const secret = (logicalName: string, stringData: Record<string, pulumi.Input<string>>): k8s.core.v1.Secret =>
+            new k8s.core.v1.Secret(
+                logicalName,
+                {
+                    metadata: { name: logicalName, namespace: args.namespace, labels: { "app.kubernetes.io/part-of": name } },
+                    type: "Opaque",
+                    // Wrap every value so Pulumi state, previews and the mock checker see them as secrets.
+                    stringData: Object.fromEntries(Object.entries(stringData).map(([k, v]) => [k, pulumi.secret(v)])),
+                },
+                { ...child, deleteBeforeReplace: true },
+            );
+
+        const namespace = pulumi.output(args.namespace);
+        const database = pulumi.output(args.metadataDatabase);
+        const endpoint = pulumi.all([namespace, database]).apply(([ns, db]) => metadataEndpoint(name, ns, airflow, db));
+
+        const secrets: k8s.core.v1.Secret[] = [
+            secret(names.fernetKey, { "fernet-key": fernetBytes.base64.apply(toUrlSafeBase64) }),
+            secret(names.apiSecretKey, { "api-secret-key": apiSecretKey.result }),
+            secret(names.jwtSecret, { "jwt-secret": jwtSecret.result }),
+            secret(names.admin, { password: adminPassword.result }),
+            secret(names.metadata, {
+                connection: pulumi
+                    .all([endpoint, database, dbPassword.result])
+                    .apply(([ep, db, pw]) => metadataConnectionUri(ep, db.user, pw, airflow.pgbouncer.enabled ? "disable" : db.sslmode)),
+            }),
+            secret(names.resultBackend, {
+                connection: pulumi
+                    .all([endpoint, database, dbPassword.result])
+                    .apply(([ep, db, pw]) =>
+                        resultBackendUri(
+                            airflow.pgbouncer.enabled ? { ...ep, database: `${name}-result-backend` } : ep,
+                            db.user,
+                            pw,
+                            airflow.pgbouncer.enabled ? "disable" : db.sslmode,
+                        ),
+                    ),
+            }),
+        ];
+        if (airflow.executor.startsWith("CeleryExecutor")) {
+            secrets.push(
+                secret(names.redisPassword, { password: redisPassword.result }),
+                secret(names.brokerUrl, { connection: pulumi.all([namespace, redisPassword.result]).apply(([ns, pw]) => brokerUrl(name, ns, pw)) }),
+            );
+        }
+        if (airflow.pgbouncer.enabled) {
+            secrets.push(
+                secret(names.pgbouncerConfig, {
+                    "pgbouncer.ini": database.apply((db) => pgbouncerIni(name, airflow, db)),
+                    "users.txt": pulumi.all([database, dbPassword.result]).apply(([db, pw]) => pgbouncerUsers(db.user, pw)),
+                }),
+                secret(names.pgbouncerStats, {
+                    connection: pulumi.all([database, dbPassword.result]).apply(([db, pw]) => pgbouncerStatsUri(db.user, pw)),
+                }),
+            );
+        }
+        if (airflow.dags.source === "gitSync" && airflow.dags.auth === "ssh") {
+            if (args.gitSyncSshKey === undefined) {
+                throw new Error(`Airflow "${name}": airflow.dags.auth is ssh but no gitSyncSshKey was given (pulumi config set --secret gitSyncSshKey)`);
+            }
+            secrets.push(secret(names.gitSshKey, { gitSshKey: args.gitSyncSshKey }));
+        }
+
+        this.values = pulumi
+            .output(args.integrations ?? {})
+            .apply((integrations) => buildAirflowValues({ airflow, secretNames: names, integrations: integrations as AirflowIntegrations }));
+
+        this.chart = new k8s.helm.v4.Chart(
+            name,
+            {
+                name,
+                chart: AIRFLOW_CHART.chart,
+                version: AIRFLOW_CHART.version,
+                repositoryOpts: { repo: AIRFLOW_CHART.repo },
+                namespace: args.namespace,
+                values: this.values,
+            },
+            { ...child, dependsOn: secrets },
+        );
+
+        this.registerOutputs({ releaseName: this.releaseName, values: this.values, metadataDbPassword: this.metadataDbPassword });
+    }
+}

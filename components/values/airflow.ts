@@ -1,0 +1,350 @@
+/**
+ * Pure builders for the official apache-airflow chart: Helm values from stack config, plus the text of
+ * the secrets the chart is pointed at (connection URIs, PgBouncer config). No Pulumi here: every input is
+ * a plain value, so these are tested directly and validated against the chart's values.schema.json.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import type { AirflowConfig } from "../../config/schema";
+import { HelmValues, mergeValues } from "./merge";
+
+/** The released chart this package is written and validated against (see /work/shared/airflow-chart/SOURCE.md). */
+export const AIRFLOW_CHART = {
+    chart: "airflow",
+    version: "1.22.0",
+    repo: "https://airflow.apache.org",
+} as const;
+
+export const BASE_VALUES_FILE = path.resolve(__dirname, "..", "..", "helm-values", "airflow.yaml");
+
+export function loadBaseValues(file: string = BASE_VALUES_FILE): HelmValues {
+    return (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as HelmValues;
+}
+
+/** Names of the Kubernetes Secrets the component creates; all derived from the component name. */
+export interface AirflowSecretNames {
+    fernetKey: string; // key "fernet-key"
+    apiSecretKey: string; // key "api-secret-key"
+    jwtSecret: string; // key "jwt-secret"
+    metadata: string; // key "connection"
+    resultBackend: string; // key "connection"
+    brokerUrl: string; // key "connection"
+    redisPassword: string; // key "password"
+    admin: string; // key "password"
+    pgbouncerConfig: string; // keys "pgbouncer.ini", "users.txt"
+    pgbouncerStats: string; // key "connection"
+    gitSshKey: string; // key "gitSshKey"
+}
+
+export function airflowSecretNames(componentName: string): AirflowSecretNames {
+    return {
+        fernetKey: `${componentName}-fernet-key`,
+        apiSecretKey: `${componentName}-api-secret-key`,
+        jwtSecret: `${componentName}-jwt-secret`,
+        metadata: `${componentName}-metadata`,
+        resultBackend: `${componentName}-result-backend`,
+        brokerUrl: `${componentName}-broker-url`,
+        redisPassword: `${componentName}-redis-password`,
+        admin: `${componentName}-admin`,
+        pgbouncerConfig: `${componentName}-pgbouncer-config`,
+        pgbouncerStats: `${componentName}-pgbouncer-stats`,
+        gitSshKey: `${componentName}-git-ssh`,
+    };
+}
+
+/** Environment variable the admin-user job reads the generated password from (never in values). */
+export const ADMIN_PASSWORD_ENV = "AIRFLOW_ADMIN_PASSWORD";
+
+/**
+ * Slots that other components fill. Each maps to one airflow.cfg section, so ownership stays clear:
+ * the vault component sets `secretsBackend`, marquez sets `openLineage`, aws sets `serviceAccountAnnotations`.
+ */
+export interface AirflowIntegrations {
+    /** [secrets] backend + backend_kwargs, e.g. the HashiCorp Vault backend. */
+    secretsBackend?: { backend: string; kwargs: Record<string, unknown> };
+    /** [openlineage] namespace + transport (JSON), e.g. HTTP to Marquez. */
+    openLineage?: { namespace: string; transport: Record<string, unknown> };
+    /** Annotations for every Airflow service account (IRSA role for S3 remote logging, etc.). */
+    serviceAccountAnnotations?: Record<string, string>;
+    /** Extra env for all Airflow containers (plain values or secretKeyRef only). */
+    extraEnv?: Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }>;
+    /** Extra airflow.cfg settings by section; merged last, so they can override computed config. */
+    extraConfig?: Record<string, Record<string, string>>;
+}
+
+export interface AirflowValuesInput {
+    airflow: AirflowConfig;
+    secretNames: AirflowSecretNames;
+    integrations: AirflowIntegrations;
+    /** The parsed helm-values/airflow.yaml (defaults to reading it). */
+    baseValues?: HelmValues;
+}
+
+/** PgBouncer database alias for the metadata DB, as the chart names it. */
+export function pgbouncerDatabaseAlias(releaseName: string, purpose: "metadata" | "result-backend"): string {
+    return `${releaseName}-${purpose}`;
+}
+
+export const PGBOUNCER_PORT = 6543;
+
+/** Host Airflow connects to for its metadata DB: PgBouncer's service when enabled, else the database. */
+export function metadataEndpoint(
+    releaseName: string,
+    namespace: string,
+    airflow: AirflowConfig,
+    database: MetadataDatabase,
+): { host: string; port: number; database: string } {
+    if (airflow.pgbouncer.enabled) {
+        return {
+            host: `${releaseName}-pgbouncer.${namespace}.svc.cluster.local`,
+            port: PGBOUNCER_PORT,
+            database: pgbouncerDatabaseAlias(releaseName, "metadata"),
+        };
+    }
+    return { host: database.host, port: database.port, database: database.database };
+}
+
+export interface MetadataDatabase {
+    host: string;
+    port: number;
+    database: string;
+    user: string;
+    sslmode: "disable" | "prefer" | "require" | "verify-full";
+}
+
+/** SQLAlchemy URI for the metadata DB (psycopg2 driver, which Airflow 3.3's image ships). */
+export function metadataConnectionUri(endpoint: { host: string; port: number; database: string }, user: string, password: string, sslmode: string): string {
+    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint.host}:${endpoint.port}/${endpoint.database}?sslmode=${sslmode}`;
+}
+
+/** Celery result backend: the same DB through SQLAlchemy's "db+" scheme. */
+export function resultBackendUri(endpoint: { host: string; port: number; database: string }, user: string, password: string, sslmode: string): string {
+    return `db+${metadataConnectionUri(endpoint, user, password, sslmode)}`;
+}
+
+/** Broker URL for the chart's in-release Redis. */
+export function brokerUrl(releaseName: string, namespace: string, password: string): string {
+    return `redis://:${encodeURIComponent(password)}@${releaseName}-redis.${namespace}.svc.cluster.local:6379/0`;
+}
+
+/** pgbouncer.ini the chart mounts from pgbouncer.configSecretName (the chart can't template it when we own the DB secret). */
+export function pgbouncerIni(releaseName: string, airflow: AirflowConfig, database: MetadataDatabase): string {
+    if (!airflow.pgbouncer.enabled) {
+        throw new Error("pgbouncerIni: airflow.pgbouncer.enabled is false");
+    }
+    const pg = airflow.pgbouncer;
+    const target = `host=${database.host} dbname=${database.database} port=${database.port}`;
+    return [
+        "[databases]",
+        `${pgbouncerDatabaseAlias(releaseName, "metadata")} = ${target} pool_size=${pg.metadataPoolSize}`,
+        `${pgbouncerDatabaseAlias(releaseName, "result-backend")} = ${target} pool_size=${pg.resultBackendPoolSize}`,
+        "",
+        "[pgbouncer]",
+        "pool_mode = transaction",
+        `listen_port = ${PGBOUNCER_PORT}`,
+        "listen_addr = *",
+        "auth_type = scram-sha-256",
+        "auth_file = /etc/pgbouncer/users.txt",
+        `stats_users = ${database.user}`,
+        "ignore_startup_parameters = extra_float_digits",
+        `max_client_conn = ${pg.maxClientConnections}`,
+        "verbose = 0",
+        "log_disconnections = 0",
+        "log_connections = 0",
+        `server_tls_sslmode = ${database.sslmode}`,
+        "server_tls_ciphers = normal",
+        "",
+    ].join("\n");
+}
+
+export function pgbouncerUsers(user: string, password: string): string {
+    const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    return `${quote(user)} ${quote(password)}\n`;
+}
+
+/** Connection the PgBouncer metrics exporter uses to read SHOW STATS from the local admin console. */
+export function pgbouncerStatsUri(user: string, password: string): string {
+    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${PGBOUNCER_PORT}/pgbouncer?sslmode=disable`;
+}
+
+/** Fernet wants url-safe base64 of 32 bytes; random.RandomBytes gives standard base64. */
+export function toUrlSafeBase64(standard: string): string {
+    return standard.replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function remoteLoggingConfig(airflow: AirflowConfig): Record<string, string> {
+    const remote = airflow.logging.remote;
+    if (!remote.enabled) {
+        return { remote_logging: "False" };
+    }
+    return {
+        remote_logging: "True",
+        remote_base_log_folder: `s3://${remote.bucket}/${remote.prefix}`,
+        remote_log_conn_id: remote.connId,
+        encrypt_s3_logs: "False",
+        delete_local_logs: "True",
+    };
+}
+
+function dagsValues(airflow: AirflowConfig, secretNames: AirflowSecretNames): HelmValues {
+    const dags = airflow.dags;
+    if (dags.source === "bundled") {
+        // DAGs are baked into the image (built from this repo's dags/); no volume, no sidecar.
+        return { dags: { persistence: { enabled: false }, gitSync: { enabled: false } } };
+    }
+    const gitSync: HelmValues = {
+        enabled: true,
+        repo: dags.repo,
+        branch: dags.branch,
+        rev: "HEAD",
+        depth: 1,
+        subPath: dags.subPath,
+        period: `${dags.periodSeconds}s`,
+        maxFailures: 3,
+    };
+    if (dags.auth === "ssh") {
+        gitSync.sshKeySecret = secretNames.gitSshKey;
+        gitSync.knownHosts = dags.knownHosts;
+    }
+    return { dags: { persistence: { enabled: false }, gitSync } };
+}
+
+function pdbValue(airflow: AirflowConfig): HelmValues {
+    return airflow.pdb.enabled ? { enabled: true, config: { maxUnavailable: airflow.pdb.maxUnavailable } } : { enabled: false };
+}
+
+function workersValues(airflow: AirflowConfig, integrations: AirflowIntegrations): HelmValues {
+    const celery: HelmValues = {
+        replicas: airflow.replicas.workers,
+        podDisruptionBudget: pdbValue(airflow),
+        keda: airflow.keda.enabled
+            ? {
+                  enabled: true,
+                  minReplicaCount: airflow.keda.minReplicas,
+                  maxReplicaCount: airflow.keda.maxReplicas,
+                  pollingInterval: airflow.keda.pollingIntervalSeconds,
+                  cooldownPeriod: airflow.keda.cooldownPeriodSeconds,
+                  // With PgBouncer, KEDA queries through it (transaction pooling is fine for one SELECT).
+                  usePgbouncer: airflow.pgbouncer.enabled,
+              }
+            : { enabled: false },
+    };
+    if (integrations.serviceAccountAnnotations) {
+        celery.serviceAccount = { annotations: integrations.serviceAccountAnnotations };
+    }
+    return { workers: { celery } };
+}
+
+function serviceAccountAnnotations(integrations: AirflowIntegrations): HelmValues {
+    if (!integrations.serviceAccountAnnotations) {
+        return {};
+    }
+    const sa = { serviceAccount: { annotations: integrations.serviceAccountAnnotations } };
+    return { scheduler: sa, apiServer: sa, triggerer: sa, dagProcessor: sa };
+}
+
+function airflowCfg(airflow: AirflowConfig, integrations: AirflowIntegrations): HelmValues {
+    const config: Record<string, Record<string, string>> = {
+        core: { executor: airflow.executor },
+        logging: remoteLoggingConfig(airflow),
+        metrics: { statsd_on: "True" },
+        celery: { worker_concurrency: String(airflow.workerConcurrency) },
+    };
+    if (integrations.secretsBackend) {
+        config.secrets = {
+            backend: integrations.secretsBackend.backend,
+            backend_kwargs: JSON.stringify(integrations.secretsBackend.kwargs),
+        };
+    }
+    if (integrations.openLineage) {
+        config.openlineage = {
+            namespace: integrations.openLineage.namespace,
+            transport: JSON.stringify(integrations.openLineage.transport),
+        };
+    }
+    return { config: mergeValues(config, integrations.extraConfig ?? {}) };
+}
+
+/** The final chart values for one release: helm-values/airflow.yaml deep-merged with what config implies. */
+export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
+    const { airflow, secretNames, integrations } = input;
+    const base = input.baseValues ?? loadBaseValues();
+    const pdb = pdbValue(airflow);
+    const computed: HelmValues = {
+        executor: airflow.executor,
+        airflowVersion: airflow.image.tag.replace(/[-].*$/, ""),
+        defaultAirflowTag: airflow.image.tag,
+        images: {
+            airflow: {
+                repository: airflow.image.repository,
+                tag: airflow.image.tag,
+                digest: airflow.image.digest,
+                pullPolicy: "IfNotPresent",
+            },
+        },
+        // Generated secrets, referenced by name only.
+        fernetKeySecretName: secretNames.fernetKey,
+        apiSecretKeySecretName: secretNames.apiSecretKey,
+        jwtSecretName: secretNames.jwtSecret,
+        data: {
+            metadataSecretName: secretNames.metadata,
+            resultBackendSecretName: secretNames.resultBackend,
+            brokerUrlSecretName: secretNames.brokerUrl,
+        },
+        redis: {
+            enabled: airflow.executor.startsWith("CeleryExecutor"),
+            passwordSecretName: secretNames.redisPassword,
+        },
+        pgbouncer: airflow.pgbouncer.enabled
+            ? {
+                  enabled: true,
+                  replicas: airflow.pgbouncer.replicas,
+                  maxClientConn: airflow.pgbouncer.maxClientConnections,
+                  metadataPoolSize: airflow.pgbouncer.metadataPoolSize,
+                  resultBackendPoolSize: airflow.pgbouncer.resultBackendPoolSize,
+                  configSecretName: secretNames.pgbouncerConfig,
+                  metricsExporterSidecar: { statsSecretName: secretNames.pgbouncerStats },
+                  podDisruptionBudget: pdb,
+              }
+            : { enabled: false },
+        scheduler: { replicas: airflow.replicas.scheduler, podDisruptionBudget: pdb },
+        apiServer: { replicas: airflow.replicas.apiServer, podDisruptionBudget: pdb },
+        triggerer: { replicas: airflow.replicas.triggerer, podDisruptionBudget: pdb },
+        dagProcessor: { replicas: airflow.replicas.dagProcessor, podDisruptionBudget: pdb },
+        createUserJob: {
+            // The password comes from the generated Secret via env; Kubernetes expands $(VAR) in args.
+            defaultUser: { role: "Admin", username: "admin", email: "admin@example.com", firstName: "Airflow", lastName: "Admin", password: "" },
+            env: [{ name: ADMIN_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: secretNames.admin, key: "password" } } }],
+            args: [
+                "bash",
+                "-c",
+                'exec airflow users create "$@"',
+                "--",
+                "-r",
+                "{{ .Values.createUserJob.defaultUser.role }}",
+                "-u",
+                "{{ .Values.createUserJob.defaultUser.username }}",
+                "-e",
+                "{{ .Values.createUserJob.defaultUser.email }}",
+                "-f",
+                "{{ .Values.createUserJob.defaultUser.firstName }}",
+                "-l",
+                "{{ .Values.createUserJob.defaultUser.lastName }}",
+                "-p",
+                `$(${ADMIN_PASSWORD_ENV})`,
+            ],
+        },
+        statsd: { enabled: true },
+        logs: { persistence: { enabled: false } },
+        env: integrations.extraEnv ?? [],
+    };
+    return mergeValues(
+        base,
+        computed,
+        dagsValues(airflow, secretNames),
+        workersValues(airflow, integrations),
+        serviceAccountAnnotations(integrations),
+        airflowCfg(airflow, integrations),
+    );
+}

@@ -1,0 +1,19 @@
+/**
+ * Pulumi entry point: validates the current stack's configuration and builds the platform.
+ *
+ * It exports the program as a function (Pulumi calls it and uses the result as stack outputs), so
+ * importing this file has no side effects; the mock harness calls it once per stack.
+ */
+import { loadStackConfig } from "./config/load";
+import { Platform } from "./components/platform";
+
+export = async () => {
+    const { stack, config, secrets } = loadStackConfig();
+    const platform = new Platform("platform", { config, secrets });
+    return {
+        stack,
+        namespace: platform.namespace,
+        airflowRelease: platform.airflow.releaseName,
+        airflowSecretNames: platform.airflow.secretNames,
+    };
+};
