@@ -1,0 +1,151 @@
+/**
+ * Pure builders for the Kafka component: Strimzi operator values, the Kafka CR (KRaft, node
+ * pools), the KafkaNodePool, the KafkaTopics (each with explicit retention, dead-letter topics
+ * included) and the Airflow connection for apache-airflow-providers-apache-kafka.
+ * Strimzi 1.2.0 serves only kafka.strimzi.io/v1.
+ */
+import { k8sName, serviceHost } from "./naming";
+
+export const STRIMZI_API = "kafka.strimzi.io/v1";
+export const STRIMZI_CHART = {
+    chart: "strimzi-kafka-operator",
+    version: "1.2.0",
+    repo: "oci://quay.io/strimzi-helm/strimzi-kafka-operator",
+};
+/** Kafka version run by Strimzi 1.2.0 by default. */
+export const KAFKA_VERSION = "4.3.1";
+export const KAFKA_PLAIN_PORT = 9092;
+/** Suffix of a topic's dead-letter topic. */
+export const DLQ_SUFFIX = ".dlq";
+
+export interface TopicInput {
+    name: string;
+    partitions: number;
+    /** Required: every topic states how long it keeps data. */
+    retentionMs: number;
+    /** When set, a dead-letter topic `<name>.dlq` is created with this retention. */
+    deadLetterRetentionMs?: number;
+}
+
+export interface KafkaClusterInput {
+    name: string;
+    namespace: string;
+    replicas: number;
+    storageSize: string;
+    version?: string;
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Checks topics (names, retention, partitions, no duplicates once DLQs are added); errors name the key. */
+export function validateTopics(key: string, topics: readonly TopicInput[]): void {
+    const seen = new Set<string>();
+    topics.forEach((t, i) => {
+        const at = `${key}[${i}]`;
+        if (!TOPIC_NAME.test(t.name)) throw new Error(`${at}.name: "${t.name}" is not a valid Kafka topic name`);
+        if (!Number.isInteger(t.retentionMs) || t.retentionMs <= 0) {
+            throw new Error(`${at}.retentionMs: expected a positive integer (milliseconds), got ${t.retentionMs}`);
+        }
+        if (!Number.isInteger(t.partitions) || t.partitions < 1) {
+            throw new Error(`${at}.partitions: expected an integer >= 1, got ${t.partitions}`);
+        }
+        if (t.deadLetterRetentionMs !== undefined && (!Number.isInteger(t.deadLetterRetentionMs) || t.deadLetterRetentionMs <= 0)) {
+            throw new Error(`${at}.deadLetterRetentionMs: expected a positive integer (milliseconds), got ${t.deadLetterRetentionMs}`);
+        }
+        for (const name of t.deadLetterRetentionMs !== undefined ? [t.name, t.name + DLQ_SUFFIX] : [t.name]) {
+            if (seen.has(name)) throw new Error(`${at}.name: topic "${name}" is declared twice`);
+            seen.add(name);
+        }
+    });
+}
+
+export function strimziOperatorValues(watchNamespaces: string[]): Record<string, unknown> {
+    return { replicas: 1, watchAnyNamespace: false, watchNamespaces, defaultImageRegistry: "quay.io", defaultImageRepository: "strimzi" };
+}
+
+/** Replication settings that keep a cluster of `replicas` brokers writable with one broker down. */
+function replication(replicas: number): { factor: number; minIsr: number } {
+    const factor = Math.min(3, replicas);
+    return { factor, minIsr: Math.max(1, factor - 1) };
+}
+
+export function kafkaCluster(input: KafkaClusterInput): Record<string, unknown> {
+    const { factor, minIsr } = replication(input.replicas);
+    return {
+        apiVersion: STRIMZI_API,
+        kind: "Kafka",
+        metadata: { name: input.name, namespace: input.namespace },
+        spec: {
+            kafka: {
+                version: input.version ?? KAFKA_VERSION,
+                listeners: [
+                    { name: "plain", port: KAFKA_PLAIN_PORT, type: "internal", tls: false },
+                    { name: "tls", port: 9093, type: "internal", tls: true },
+                ],
+                config: {
+                    "offsets.topic.replication.factor": factor,
+                    "transaction.state.log.replication.factor": factor,
+                    "transaction.state.log.min.isr": minIsr,
+                    "default.replication.factor": factor,
+                    "min.insync.replicas": minIsr,
+                    // Topics come only from KafkaTopic resources, so every topic has a declared retention.
+                    "auto.create.topics.enable": false,
+                },
+            },
+            entityOperator: { topicOperator: {}, userOperator: {} },
+        },
+    };
+}
+
+/** One node pool running both KRaft roles (controller + broker) on persistent volumes. */
+export function kafkaNodePool(input: KafkaClusterInput): Record<string, unknown> {
+    return {
+        apiVersion: STRIMZI_API,
+        kind: "KafkaNodePool",
+        metadata: { name: k8sName(input.name, "dual"), namespace: input.namespace, labels: { "strimzi.io/cluster": input.name } },
+        spec: {
+            replicas: input.replicas,
+            roles: ["controller", "broker"],
+            storage: {
+                type: "jbod",
+                volumes: [{ id: 0, type: "persistent-claim", size: input.storageSize, deleteClaim: false, kraftMetadata: "shared" }],
+            },
+        },
+    };
+}
+
+/** KafkaTopic CRs: each topic and, where asked, its dead-letter topic; retention always explicit. */
+export function kafkaTopics(clusterName: string, namespace: string, replicas: number, topics: readonly TopicInput[]): Record<string, unknown>[] {
+    const { factor } = replication(replicas);
+    const one = (topicName: string, partitions: number, retentionMs: number, deadLetter: boolean) => ({
+        apiVersion: STRIMZI_API,
+        kind: "KafkaTopic",
+        metadata: {
+            name: k8sName(clusterName, topicName),
+            namespace,
+            labels: { "strimzi.io/cluster": clusterName, ...(deadLetter ? { "airflow-platform/dead-letter": "true" } : {}) },
+        },
+        spec: {
+            topicName,
+            partitions,
+            replicas: factor,
+            config: { "retention.ms": retentionMs, "cleanup.policy": "delete" },
+        },
+    });
+    return topics.flatMap((t) => [
+        one(t.name, t.partitions, t.retentionMs, false),
+        ...(t.deadLetterRetentionMs !== undefined ? [one(t.name + DLQ_SUFFIX, t.partitions, t.deadLetterRetentionMs, true)] : []),
+    ]);
+}
+
+export function bootstrapServers(clusterName: string, namespace: string): string {
+    return `${serviceHost(`${clusterName}-kafka-bootstrap`, namespace)}:${KAFKA_PLAIN_PORT}`;
+}
+
+/** The `kafka_default` connection in the JSON form Airflow's secrets backends accept. */
+export function kafkaAirflowConnection(bootstrap: string, groupId = "airflow"): Record<string, unknown> {
+    return {
+        conn_type: "kafka",
+        extra: { "bootstrap.servers": bootstrap, "group.id": groupId, "security.protocol": "PLAINTEXT", "auto.offset.reset": "earliest" },
+    };
+}

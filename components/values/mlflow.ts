@@ -1,0 +1,53 @@
+/**
+ * Pure builder for the community-charts MLflow chart values: Postgres backend store through an
+ * existing Secret, S3 artifact store through an IRSA role, no Bitnami subcharts.
+ */
+import { serviceHost } from "./naming";
+
+export const MLFLOW_CHART = { chart: "mlflow", version: "1.11.5", repo: "https://community-charts.github.io/helm-charts" };
+export const MLFLOW_SERVICE_PORT = 80;
+
+export interface MlflowValuesInput {
+    releaseName: string;
+    db: { host: string; port: number; database: string; secretName: string };
+    artifacts: { bucket: string; path: string };
+    serviceAccount: { name: string; roleArn?: string };
+    replicas: number;
+}
+
+export function mlflowValues(input: MlflowValuesInput): Record<string, unknown> {
+    return {
+        fullnameOverride: input.releaseName,
+        replicaCount: input.replicas,
+        backendStore: {
+            databaseMigration: true,
+            databaseConnectionCheck: true,
+            postgres: { enabled: true, host: input.db.host, port: input.db.port, database: input.db.database, driver: "psycopg2" },
+            // Username and password come from the Postgres component's Secret, never from values.
+            existingDatabaseSecret: { name: input.db.secretName, usernameKey: "username", passwordKey: "password" },
+        },
+        artifactRoot: {
+            proxiedArtifactStorage: true,
+            s3: { enabled: true, bucket: input.artifacts.bucket, path: input.artifacts.path },
+        },
+        serviceAccount: {
+            create: true,
+            name: input.serviceAccount.name,
+            annotations: input.serviceAccount.roleArn ? { "eks.amazonaws.com/role-arn": input.serviceAccount.roleArn } : {},
+        },
+        // The chart's optional databases are Bitnami images: keep them off.
+        postgresql: { enabled: false },
+        mysql: { enabled: false },
+        minio: { enabled: false },
+    };
+}
+
+export function mlflowTrackingUri(releaseName: string, namespace: string): string {
+    return `http://${serviceHost(releaseName, namespace)}:${MLFLOW_SERVICE_PORT}`;
+}
+
+/** The `mlflow_default` http connection (tracking URI) in the JSON form Airflow accepts. */
+export function mlflowAirflowConnection(trackingUri: string): Record<string, unknown> {
+    const url = new URL(trackingUri);
+    return { conn_type: "http", host: url.hostname, port: Number(url.port || 80), schema: url.protocol.replace(":", "") };
+}

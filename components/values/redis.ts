@@ -1,0 +1,97 @@
+/**
+ * Pure builders for the Redis (Celery broker) component: the StatefulSet and Service specs on the
+ * official image, and the broker URL that Airflow reads from a Secret.
+ */
+import { serviceHost } from "./naming";
+
+/** Official Docker image (Docker Official Images), not Bitnami. */
+export const REDIS_IMAGE = "redis:8.2-alpine";
+export const REDIS_PORT = 6379;
+
+export interface RedisInput {
+    name: string;
+    namespace: string;
+    /** Secret holding the `password` key. */
+    passwordSecretName: string;
+    storageSize: string;
+    /** "aof" keeps every write (appendonly); "rdb" snapshots only; "none" is memory only. */
+    persistence: "aof" | "rdb" | "none";
+    image?: string;
+}
+
+export function redisLabels(name: string): Record<string, string> {
+    return { "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": name };
+}
+
+export function redisHost(name: string, namespace: string): string {
+    return serviceHost(name, namespace);
+}
+
+/** redis-server flags for the persistence mode; the password comes from an env var, never the args' text. */
+export function redisServerArgs(persistence: RedisInput["persistence"]): string[] {
+    const base = ["--requirepass", "$(REDIS_PASSWORD)", "--dir", "/data"];
+    switch (persistence) {
+        case "aof":
+            return [...base, "--appendonly", "yes", "--appendfsync", "everysec"];
+        case "rdb":
+            return [...base, "--appendonly", "no", "--save", "900 1 300 10 60 10000"];
+        case "none":
+            return [...base, "--appendonly", "no", "--save", ""];
+    }
+}
+
+/** StatefulSet spec (apps/v1) for a single Redis node with a persistent volume. */
+export function redisStatefulSetSpec(input: RedisInput): Record<string, unknown> {
+    const labels = redisLabels(input.name);
+    const persistent = input.persistence !== "none";
+    return {
+        serviceName: input.name,
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+            metadata: { labels },
+            spec: {
+                securityContext: { runAsNonRoot: true, runAsUser: 999, fsGroup: 999 },
+                containers: [
+                    {
+                        name: "redis",
+                        image: input.image ?? REDIS_IMAGE,
+                        args: redisServerArgs(input.persistence),
+                        env: [
+                            {
+                                name: "REDIS_PASSWORD",
+                                valueFrom: { secretKeyRef: { name: input.passwordSecretName, key: "password" } },
+                            },
+                        ],
+                        ports: [{ name: "redis", containerPort: REDIS_PORT }],
+                        readinessProbe: {
+                            exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep PONG'] },
+                            periodSeconds: 10,
+                        },
+                        volumeMounts: [{ name: "data", mountPath: "/data" }],
+                    },
+                ],
+                ...(persistent ? {} : { volumes: [{ name: "data", emptyDir: {} }] }),
+            },
+        },
+        ...(persistent
+            ? {
+                  volumeClaimTemplates: [
+                      {
+                          metadata: { name: "data" },
+                          spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: input.storageSize } } },
+                      },
+                  ],
+              }
+            : {}),
+    };
+}
+
+export function redisServiceSpec(name: string): Record<string, unknown> {
+    return { selector: redisLabels(name), ports: [{ name: "redis", port: REDIS_PORT, targetPort: "redis" }] };
+}
+
+/** Celery broker URL; the password is percent-encoded. */
+export function brokerUrl(host: string, password: string, db = 0): string {
+    return `redis://:${encodeURIComponent(password)}@${host}:${REDIS_PORT}/${db}`;
+}

@@ -1,0 +1,146 @@
+/**
+ * Pure builders for the Vault component: vault-helm values (dev mode or HA raft), least-privilege
+ * policies in HCL, KV v2 paths, and the `[secrets]` settings Airflow's VaultBackend needs.
+ */
+import { serviceHost } from "./naming";
+
+export const VAULT_CHART = { chart: "vault", version: "0.34.1", repo: "https://helm.releases.hashicorp.com" };
+export const VAULT_PORT = 8200;
+/** Where the dev root token is read from (Secret key), so it never appears in Helm values. */
+export const DEV_ROOT_TOKEN_KEY = "root-token";
+/** Sub-paths of the KV mount; Airflow's connections and variables (team contract). */
+export const CONNECTIONS_PATH = "connections";
+export const VARIABLES_PATH = "variables";
+/** Each team's subtree lives under variables, so Airflow reads it as Variable "teams/<team>/<key>". */
+export const TEAMS_PATH = `${VARIABLES_PATH}/teams`;
+export const SERVICE_ACCOUNT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+export type VaultMode = "dev" | "ha";
+
+export interface VaultValuesInput {
+    releaseName: string;
+    mode: VaultMode;
+    /** HA raft replicas (ignored in dev mode). */
+    replicas: number;
+    storageSize: string;
+    /** Secret holding DEV_ROOT_TOKEN_KEY (dev mode only). */
+    devRootTokenSecretName?: string;
+}
+
+/** Raft storage with retry_join to every peer, Kubernetes service registration. */
+export function raftConfig(releaseName: string, namespace: string, replicas: number): string {
+    const joins = Array.from({ length: replicas }, (_, i) =>
+        `  retry_join {\n    leader_api_addr = "http://${releaseName}-${i}.${releaseName}-internal.${namespace}.svc:${VAULT_PORT}"\n  }`,
+    ).join("\n");
+    return [
+        "ui = true",
+        'listener "tcp" {',
+        "  tls_disable = 1",
+        `  address = "[::]:${VAULT_PORT}"`,
+        '  cluster_address = "[::]:8201"',
+        "}",
+        'storage "raft" {',
+        '  path = "/vault/data"',
+        joins,
+        "}",
+        'service_registration "kubernetes" {}',
+        "",
+    ].join("\n");
+}
+
+export function vaultValues(input: VaultValuesInput, namespace: string): Record<string, unknown> {
+    const common = { injector: { enabled: false }, ui: { enabled: true } };
+    if (input.mode === "dev") {
+        if (!input.devRootTokenSecretName) throw new Error("vault dev mode needs devRootTokenSecretName");
+        return {
+            ...common,
+            fullnameOverride: input.releaseName,
+            server: {
+                // devRootToken is left at the chart's placeholder; the env var below, read from a
+                // generated Secret, comes later in the container's env list and wins.
+                dev: { enabled: true },
+                extraSecretEnvironmentVars: [
+                    { envName: "VAULT_DEV_ROOT_TOKEN_ID", secretName: input.devRootTokenSecretName, secretKey: DEV_ROOT_TOKEN_KEY },
+                ],
+                dataStorage: { enabled: false },
+            },
+        };
+    }
+    return {
+        ...common,
+        fullnameOverride: input.releaseName,
+        server: {
+            ha: {
+                enabled: true,
+                replicas: input.replicas,
+                raft: { enabled: true, setNodeId: true, config: raftConfig(input.releaseName, namespace, input.replicas) },
+            },
+            dataStorage: { enabled: true, size: input.storageSize },
+        },
+    };
+}
+
+export function vaultAddress(releaseName: string, namespace: string): string {
+    return `http://${serviceHost(releaseName, namespace)}:${VAULT_PORT}`;
+}
+
+type Capability = "create" | "read" | "update" | "patch" | "delete" | "list";
+
+function pathBlock(path: string, caps: Capability[]): string {
+    return `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(", ")}]\n}\n`;
+}
+
+/** Airflow reads only its connection and variable paths: no list, no write, nothing else. */
+export function airflowReaderPolicy(mount: string): string {
+    return [pathBlock(`${mount}/data/${CONNECTIONS_PATH}/*`, ["read"]), pathBlock(`${mount}/data/${VARIABLES_PATH}/*`, ["read"])].join("\n");
+}
+
+/** A team manages its own subtree and nothing else. */
+export function teamPolicy(mount: string, team: string): string {
+    return [
+        pathBlock(`${mount}/data/${TEAMS_PATH}/${team}/*`, ["create", "read", "update", "patch", "delete"]),
+        pathBlock(`${mount}/metadata/${TEAMS_PATH}/${team}/*`, ["read", "list", "delete"]),
+    ].join("\n");
+}
+
+/** Parses our own HCL back into path → capabilities; tests use it to check least privilege. */
+export function policyPaths(hcl: string): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    const re = /path "([^"]+)" \{\s*capabilities = \[([^\]]*)\]\s*\}/g;
+    for (let m = re.exec(hcl); m !== null; m = re.exec(hcl)) {
+        out[m[1]] = m[2].split(",").map((s) => s.trim().replace(/"/g, "")).filter(Boolean);
+    }
+    return out;
+}
+
+const TEAM_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** Checks team names and that every team policy names a declared team; errors name the keys. */
+export function validateTeams(teamsKey: string, teams: readonly string[], policiesKey: string, policyTeams: readonly string[]): void {
+    teams.forEach((t, i) => {
+        if (!TEAM_NAME.test(t)) throw new Error(`${teamsKey}[${i}]: "${t}" is not a valid team name (lower-case, digits, '-')`);
+    });
+    policyTeams.forEach((t, i) => {
+        if (!teams.includes(t)) {
+            throw new Error(`${policiesKey}[${i}]: team "${t}" is not declared in ${teamsKey} (${teams.join(", ") || "none"})`);
+        }
+    });
+}
+
+/** `[secrets]` backend settings for Airflow: VaultBackend, Kubernetes auth, KV v2. */
+export function airflowVaultBackend(address: string, mount: string, role: string): { backend: string; kwargs: Record<string, unknown> } {
+    return {
+        backend: "airflow.providers.hashicorp.secrets.vault.VaultBackend",
+        kwargs: {
+            url: address,
+            mount_point: mount,
+            connections_path: CONNECTIONS_PATH,
+            variables_path: VARIABLES_PATH,
+            config_path: null,
+            kv_engine_version: 2,
+            auth_type: "kubernetes",
+            kubernetes_role: role,
+            kubernetes_jwt_path: SERVICE_ACCOUNT_TOKEN_PATH,
+        },
+    };
+}
