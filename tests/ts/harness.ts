@@ -204,6 +204,19 @@ export function loadStackConfigFile(stack: string, options: { root?: string; pro
     return { config, secretKeys };
 }
 
+/** The config sections of a stack file as parsed objects (keys without the project prefix), secrets excluded. */
+export function readStackSections(stack: string): Record<string, unknown> {
+    const file = loadStackConfigFile(stack);
+    const prefix = `${PROJECT_NAME}:`;
+    const sections: Record<string, unknown> = {};
+    for (const [key, raw] of Object.entries(file.config)) {
+        if (key.startsWith(prefix) && !file.secretKeys.includes(key)) {
+            sections[key.slice(prefix.length)] = JSON.parse(raw);
+        }
+    }
+    return sections;
+}
+
 function isSecureConfigValue(value: unknown): boolean {
     return typeof value === "object" && value !== null && Object.keys(value).length === 1 && "secure" in value;
 }
