@@ -1,0 +1,87 @@
+"""Phase 7 · Exception handling: transient vs permanent errors, graceful degradation and fallbacks.
+
+Teaches: classifying failures (TransientError → retry, PermanentError → AirflowFailException so Airflow does not
+waste retries), in-task retries with backoff before giving up, falling back to the last known good data (kept in an
+Airflow Variable) with the result marked `degraded`, and quarantining malformed records instead of dropping them.
+`primary_mode` simulates the upstream: ok, unavailable (transient) or invalid_credentials (permanent).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from common.defaults import platform_default_args
+
+LAST_GOOD_VARIABLE = "exchange_rates_last_good"
+
+
+@task(retries=2, execution_timeout=timedelta(minutes=2))
+def fetch_rates(params: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from common.exchange_rates import fetch_primary, load_last_good
+    from common.resilience import PermanentError, retry_transient, with_fallback
+
+    def primary() -> list[Any]:
+        return retry_transient(lambda: fetch_primary(params["primary_mode"]), attempts=3, base_delay_seconds=0.2)
+
+    def fallback() -> list[Any]:
+        return load_last_good(Variable.get(LAST_GOOD_VARIABLE, default=None), LAST_GOOD_VARIABLE)
+
+    try:
+        outcome = with_fallback(primary, fallback, primary_name="primary_api", fallback_name=LAST_GOOD_VARIABLE)
+    except PermanentError as error:
+        raise AirflowFailException(f"permanent upstream error, not retrying: {error}") from error
+    return {"records": outcome.value, "source": outcome.source, "degraded": outcome.degraded, "error": outcome.error}
+
+
+@task
+def validate_rates(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, Any]:
+    from airflow.sdk import Variable
+
+    from common.exchange_rates import validate_rate
+    from common.records import quarantine_dir, split_records, write_quarantine
+
+    split = split_records(fetched["records"], validate_rate)
+    quarantine_file = None
+    if split.quarantined:
+        quarantine_file = str(write_quarantine(quarantine_dir(dag_run.dag_id), dag_run.run_id, split.quarantined))
+    if not split.valid:
+        raise ValueError(f"no valid exchange rates among {split.total} records; all quarantined in {quarantine_file}")
+    if not fetched["degraded"]:
+        Variable.set(LAST_GOOD_VARIABLE, split.valid, serialize_json=True)
+    return {
+        "rates": split.valid,
+        "quarantined": len(split.quarantined),
+        "quarantine_file": quarantine_file,
+        "source": fetched["source"],
+        "degraded": fetched["degraded"],
+    }
+
+
+@task
+def publish(validated: dict[str, Any]) -> dict[str, Any]:
+    """Downstream consumers see whether the data is degraded instead of silently getting stale rates."""
+    return {key: validated[key] for key in ("source", "degraded", "quarantined")} | {"rates": len(validated["rates"])}
+
+
+with DAG(
+    dag_id="phase7_02_exception_handling",
+    description="TransientError vs PermanentError, fallback to last known good, quarantine of bad records",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=platform_default_args("resilience"),
+    params={
+        "primary_mode": Param(
+            "ok", enum=["ok", "unavailable", "invalid_credentials"], description="simulated upstream"
+        ),
+    },
+    tags=["phase7", "resilience", "exceptions", "team:platform", "severity:P3"],
+) as dag:
+    publish(validate_rates(fetch_rates()))
