@@ -1,0 +1,144 @@
+"""Airflow 3.3 itself: api-server, scheduler, dag-processor and triggerer (LocalExecutor), AIRFLOW_HOME in .local/airflow,
+metadata DB on the local Postgres `airflow` database, configured like the Pulumi stacks: StatsD to statsd_exporter,
+OpenLineage to Marquez, pools/connections/variables from dags/phase*/needs.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from local import paths, ports, proc
+from local.secrets import secret
+from local.services import postgres
+from local.services.base import Endpoint, Service, ServiceError, http_ok
+
+ADMIN_USER = "admin"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+OPENLINEAGE_NAMESPACE = "local-platform"
+
+
+def home() -> Path:
+    return paths.HOME / "airflow"
+
+
+def base_url() -> str:
+    return f"http://{ports.HOST}:{ports.port('airflow')}"
+
+
+def admin_password() -> str:
+    return secret("airflow_admin_password")
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def passwords_file() -> Path:
+    """SimpleAuthManager's users file ({"admin": "<password>"}), kept with the secrets (mode 600)."""
+    path = paths.SECRETS / "airflow_passwords.json"
+    path.write_text(json.dumps({ADMIN_USER: admin_password()}))
+    path.chmod(0o600)
+    return path
+
+
+def environment() -> dict[str, str]:
+    """Every Airflow process (and `dag.test()` runs that want the same setup) gets exactly this environment."""
+    from local import contract
+
+    env = {
+        "AIRFLOW_HOME": str(home()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(paths.REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__FERNET_KEY": secret("airflow_fernet_key", factory=_fernet_key),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url()}/execution/",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.SECRETS / "airflow_passwords.json"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.dsn("airflow", scheme="postgresql+psycopg2"),
+        "AIRFLOW__API__HOST": ports.HOST,
+        "AIRFLOW__API__PORT": str(ports.port("airflow")),
+        "AIRFLOW__API__BASE_URL": base_url(),
+        "AIRFLOW__API__SECRET_KEY": secret("airflow_api_secret_key"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret("airflow_jwt_secret", length=64),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home() / "logs"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        # Metrics: StatsD → statsd_exporter → Prometheus (local/config/statsd_mapping.yml)
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": ports.HOST,
+        "AIRFLOW__METRICS__STATSD_PORT": str(ports.port("statsd")),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        # Lineage: OpenLineage HTTP transport → Marquez
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": OPENLINEAGE_NAMESPACE,
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "http", "url": f"http://{ports.HOST}:{ports.port('marquez')}", "endpoint": "api/v1/lineage"}),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(paths.REPO),
+    }
+    env.update(contract.environment())
+    return env
+
+
+class Airflow(Service):
+    name = "airflow"
+    depends = ("postgres", "statsd", "prometheus", "marquez")
+    tcp_ports = ("airflow",)
+    start_timeout = 420.0
+
+    def prepare(self) -> None:
+        home().mkdir(parents=True, exist_ok=True)
+        passwords_file()
+        # Migrate the metadata DB and upsert the pools of the manifests (idempotent), before any component starts.
+        result = proc.run([str(paths.PYTHON), "-m", "local.airflow_provision"], env=environment(), cwd=paths.REPO,
+                          timeout=900)
+        (paths.LOGS / "airflow-provision.log").write_text(result.stdout + result.stderr)
+
+    def processes(self) -> list[proc.ProcSpec]:
+        airflow_bin = str(paths.VENV_BIN / "airflow")
+        env = environment()
+        specs = []
+        for component in COMPONENTS:
+            argv = [airflow_bin, component]
+            if component == "api-server":
+                argv += ["--host", ports.HOST, "--port", str(ports.port("airflow")), "--workers", "1"]
+            specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=env, cwd=home(), stop_timeout=45))
+        return specs
+
+    def health(self) -> str | None:
+        reason = http_ok(f"{base_url()}/api/v2/monitor/health")
+        if reason:
+            return reason
+        import urllib.request
+
+        with urllib.request.urlopen(f"{base_url()}/api/v2/monitor/health", timeout=3) as response:
+            report = json.load(response)
+        unhealthy = [part for part, state in report.items() if isinstance(state, dict) and state.get("status") != "healthy"]
+        return f"unhealthy: {', '.join(unhealthy)}" if unhealthy else None
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(url=base_url(), login=f"{ADMIN_USER} / password in {paths.SECRETS}/airflow_admin_password")
+
+
+def token() -> str:
+    """A JWT for the Airflow REST API, logged in as the generated admin."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base_url()}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": ADMIN_USER, "password": admin_password()}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)["access_token"]
+    except OSError as error:
+        raise ServiceError(f"airflow: cannot log in to {base_url()}/auth/token: {error}") from error
+
+
+def unused_env_keys() -> list[str]:
+    """Airflow reads config from env; a stale AIRFLOW__ in the caller's shell would override ours, so report it."""
+    return sorted(k for k in os.environ if k.startswith("AIRFLOW__") and k not in environment())
