@@ -1,0 +1,279 @@
+/**
+ * The dependency contract, TypeScript side: every `dags/phaseN/needs.yaml` is read, validated against
+ * `contract/needs.schema.json`, and turned into what a stack must provision (connections, variables, pools,
+ * topics, databases, buckets, Python requirements). A stack that can't satisfy a DAG it ships is an error.
+ *
+ * Pure functions: no Pulumi resources here. The Platform component feeds the results to Vault KV, the pools
+ * Job, Strimzi topics and the image requirements.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import Ajv2020 from "ajv/dist/2020";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const NEEDS_SCHEMA_PATH = path.join(REPO_ROOT, "contract", "needs.schema.json");
+
+export const SERVICES = [
+    "postgres", "redis", "kafka", "mlflow", "marquez", "vault", "prometheus", "statsd",
+    "smtp", "slack", "s3", "azure_blob", "bigquery", "http_api", "airflow_api",
+] as const;
+export type Service = (typeof SERVICES)[number];
+
+export interface ConnectionNeed {
+    type: string;
+    service: Service;
+    database?: string;
+    path?: string;
+    extra?: Record<string, unknown>;
+    description?: string;
+}
+
+export interface TopicNeed {
+    name: string;
+    partitions: number;
+    retention_ms: number;
+    dead_letter_for?: string;
+}
+
+export interface DagNeeds {
+    services: Service[];
+    connections: Record<string, ConnectionNeed>;
+    variables: Record<string, { value: unknown; description?: string }>;
+    pools: Record<string, { slots: number; description?: string }>;
+    assets: { produces: string[]; consumes: string[] };
+    topics: TopicNeed[];
+    databases: string[];
+    buckets: string[];
+    packages: string[];
+}
+
+/** dag_id → needs, with the manifest each came from. */
+export interface Manifest {
+    dags: Record<string, DagNeeds>;
+    files: Record<string, string>;
+}
+
+export class ContractError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ContractError";
+    }
+}
+
+/**
+ * Connection types the platform can provision, each with the provider distribution that registers it.
+ * A type outside this list is refused: nothing would be able to open the connection.
+ */
+export const CONNECTION_TYPE_PROVIDERS: Record<string, string> = {
+    postgres: "apache-airflow-providers-postgres",
+    kafka: "apache-airflow-providers-apache-kafka",
+    http: "apache-airflow-providers-http",
+    smtp: "apache-airflow-providers-smtp",
+    slackwebhook: "apache-airflow-providers-slack",
+    slack: "apache-airflow-providers-slack",
+    aws: "apache-airflow-providers-amazon",
+    wasb: "apache-airflow-providers-microsoft-azure",
+    google_cloud_platform: "apache-airflow-providers-google",
+    redis: "apache-airflow-providers-redis",
+    vault: "apache-airflow-providers-hashicorp",
+    fs: "apache-airflow-providers-standard",
+    generic: "apache-airflow-core",
+};
+
+let compiledValidator: ReturnType<Ajv2020["compile"]> | undefined;
+function validator(): ReturnType<Ajv2020["compile"]> {
+    if (!compiledValidator) {
+        const schema = JSON.parse(fs.readFileSync(NEEDS_SCHEMA_PATH, "utf8"));
+        compiledValidator = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+    }
+    return compiledValidator;
+}
+
+/** Validates one parsed manifest; errors name the file, the DAG and the field. */
+export function validateManifest(document: unknown, file: string): Record<string, DagNeeds> {
+    const validate = validator();
+    if (!validate(document)) {
+        const problems = (validate.errors ?? []).map((e) => {
+            const [dagId, ...field] = e.instancePath.split("/").filter(Boolean);
+            const where = dagId ? `dag ${dagId}${field.length ? `, field ${field.join(".")}` : ""}` : "manifest root";
+            const allowed = e.params && "allowedValues" in e.params ? ` (${(e.params.allowedValues as unknown[]).join(", ")})` : "";
+            const extra = e.params && "additionalProperty" in e.params ? ` '${e.params.additionalProperty}'` : "";
+            return `${where}: ${e.message}${extra}${allowed}`;
+        });
+        throw new ContractError(`${file}: ${[...new Set(problems)].join("; ")}`);
+    }
+    const dags = document as Record<string, DagNeeds>;
+    for (const [dagId, needs] of Object.entries(dags)) {
+        for (const [connId, conn] of Object.entries(needs.connections)) {
+            if (!(conn.type in CONNECTION_TYPE_PROVIDERS)) {
+                throw new ContractError(
+                    `${file}: dag ${dagId}, field connections.${connId}.type: no provider knows connection type '${conn.type}' ` +
+                    `(known: ${Object.keys(CONNECTION_TYPE_PROVIDERS).sort().join(", ")})`,
+                );
+            }
+        }
+    }
+    return dags;
+}
+
+/** Reads every dags/phase* /needs.yaml under `dagsDir`. */
+export function loadManifest(dagsDir: string = path.join(REPO_ROOT, "dags")): Manifest {
+    const manifest: Manifest = { dags: {}, files: {} };
+    const phases = fs.readdirSync(dagsDir).filter((d) => /^phase\d+$/.test(d)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+    for (const phase of phases) {
+        const file = path.join(dagsDir, phase, "needs.yaml");
+        if (!fs.existsSync(file)) continue;
+        const relative = path.relative(REPO_ROOT, file);
+        let document: unknown;
+        try {
+            document = yaml.load(fs.readFileSync(file, "utf8")) ?? {};
+        } catch (e) {
+            throw new ContractError(`${relative}: not valid YAML: ${(e as Error).message}`);
+        }
+        for (const [dagId, needs] of Object.entries(validateManifest(document, relative))) {
+            if (!dagId.startsWith(`${phase}_`)) {
+                throw new ContractError(`${relative}: dag ${dagId} belongs to another phase's manifest`);
+            }
+            manifest.dags[dagId] = needs;
+            manifest.files[dagId] = relative;
+        }
+    }
+    return manifest;
+}
+
+/** What one stack has switched on, in the contract's service vocabulary. */
+export type ServiceAvailability = Record<Service, boolean>;
+
+export interface ShippedDags {
+    shipped: string[];
+    excluded: string[];
+}
+
+/**
+ * Which DAGs a stack ships, and a clear error for every shipped DAG whose services the stack doesn't run.
+ * `exclude` lists DAGs left out of the stack's bundle on purpose; excluding an unknown DAG is an error too.
+ */
+export function shippedDags(manifest: Manifest, available: ServiceAvailability, exclude: readonly string[], stack: string): ShippedDags {
+    const unknown = exclude.filter((id) => !(id in manifest.dags));
+    if (unknown.length) {
+        throw new ContractError(`stack ${stack}: dags.exclude names DAGs that don't exist: ${unknown.join(", ")}`);
+    }
+    const shipped = Object.keys(manifest.dags).filter((id) => !exclude.includes(id)).sort();
+    const unmet = shipped
+        .map((id) => ({ id, missing: manifest.dags[id].services.filter((s) => !available[s]) }))
+        .filter((u) => u.missing.length > 0);
+    if (unmet.length) {
+        const lines = unmet.map((u) => `  ${u.id} (${manifest.files[u.id]}) needs ${u.missing.join(", ")}`);
+        throw new ContractError(
+            `stack ${stack} can't satisfy ${unmet.length} DAG(s) it ships:\n${lines.join("\n")}\n` +
+            `Enable the service(s) in Pulumi.${stack}.yaml, or leave the DAG out on purpose with dags.exclude.`,
+        );
+    }
+    return { shipped, excluded: [...exclude].sort() };
+}
+
+export interface StackNeeds {
+    connections: Record<string, ConnectionNeed & { usedBy: string[] }>;
+    variables: Record<string, unknown>;
+    pools: Record<string, number>;
+    topics: TopicNeed[];
+    databases: string[];
+    buckets: string[];
+    packages: string[];
+}
+
+function mergeSame<T>(kind: string, key: string, value: T, into: Record<string, T>, owner: Record<string, string>, dagId: string): void {
+    if (key in into && JSON.stringify(into[key]) !== JSON.stringify(value)) {
+        throw new ContractError(`${kind} '${key}' is declared differently by ${owner[key]} and ${dagId}`);
+    }
+    into[key] = value;
+    owner[key] ??= dagId;
+}
+
+/** Everything the shipped DAGs need, merged; two DAGs declaring the same thing differently is an error. */
+export function aggregateNeeds(manifest: Manifest, shipped: readonly string[]): StackNeeds {
+    const connections: StackNeeds["connections"] = {};
+    const variables: Record<string, unknown> = {};
+    const pools: Record<string, number> = {};
+    const topics: Record<string, TopicNeed> = {};
+    const owners = { conn: {}, var: {}, pool: {}, topic: {} } as Record<string, Record<string, string>>;
+    const databases = new Set<string>();
+    const buckets = new Set<string>();
+    const packages = new Set<string>();
+    for (const dagId of shipped) {
+        const needs = manifest.dags[dagId];
+        for (const [connId, conn] of Object.entries(needs.connections)) {
+            const { description: _ignored, ...shape } = conn;
+            const prior = connections[connId];
+            if (prior) {
+                const { usedBy, description: _d, ...priorShape } = prior;
+                if (JSON.stringify(priorShape) !== JSON.stringify(shape)) {
+                    throw new ContractError(`connection '${connId}' is declared differently by ${usedBy[0]} and ${dagId}`);
+                }
+                usedBy.push(dagId);
+            } else {
+                connections[connId] = { ...conn, usedBy: [dagId] };
+            }
+        }
+        for (const [name, v] of Object.entries(needs.variables)) mergeSame("variable", name, v.value, variables, owners.var, dagId);
+        for (const [name, p] of Object.entries(needs.pools)) mergeSame("pool", name, p.slots, pools, owners.pool, dagId);
+        for (const t of needs.topics) mergeSame("topic", t.name, t, topics, owners.topic, dagId);
+        needs.databases.forEach((d) => databases.add(d));
+        needs.buckets.forEach((b) => buckets.add(b));
+        needs.packages.forEach((p) => packages.add(p));
+    }
+    for (const t of Object.values(topics)) {
+        if (t.dead_letter_for && !(t.dead_letter_for in topics)) {
+            throw new ContractError(`topic '${t.name}' is the dead-letter topic of '${t.dead_letter_for}', which no shipped DAG declares`);
+        }
+    }
+    return {
+        connections,
+        variables,
+        pools,
+        topics: Object.values(topics).sort((a, b) => a.name.localeCompare(b.name)),
+        databases: [...databases].sort(),
+        buckets: [...buckets].sort(),
+        packages: [...packages].sort(),
+    };
+}
+
+/** Normalised distribution name, as pip compares them. */
+export function normaliseDistribution(name: string): string {
+    return name.toLowerCase().replace(/[-_.]+/g, "-").replace(/\[.*\]$/, "");
+}
+
+/** Parses `name==version` pins of a uv/pip-compile lock. */
+export function parseLock(lockText: string): Map<string, string> {
+    const pins = new Map<string, string>();
+    for (const line of lockText.split("\n")) {
+        const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)/.exec(line.trim());
+        if (m) pins.set(normaliseDistribution(m[1]), m[3]);
+    }
+    return pins;
+}
+
+/**
+ * The pinned requirements file for one stack's image: Airflow itself plus every package its shipped DAGs
+ * declare, each at the version of the project's one lock. A package missing from the lock is an error.
+ */
+export function stackRequirements(needs: StackNeeds, lockText: string, stack: string, core: readonly string[] = ["apache-airflow"]): string {
+    const pins = parseLock(lockText);
+    const wanted = [...new Set([...core, ...needs.packages].map(normaliseDistribution))].sort();
+    const missing = wanted.filter((p) => !pins.has(p));
+    if (missing.length) {
+        throw new ContractError(`stack ${stack}: packages declared by its DAGs are not in python/requirements.lock: ${missing.join(", ")}`);
+    }
+    const header = `# Generated from dags/*/needs.yaml and python/requirements.lock for stack ${stack}. Do not edit.\n`;
+    return header + wanted.map((p) => `${p}==${pins.get(p)}`).join("\n") + "\n";
+}
+
+/** `airflow pools import` file content: {name: {slots, description, include_deferred}}. */
+export function poolsImportDocument(pools: Record<string, number>): Record<string, { slots: number; description: string; include_deferred: boolean }> {
+    const doc: Record<string, { slots: number; description: string; include_deferred: boolean }> = {};
+    for (const [name, slots] of Object.entries(pools).sort(([a], [b]) => a.localeCompare(b))) {
+        doc[name] = { slots, description: "provisioned from dags/*/needs.yaml", include_deferred: false };
+    }
+    return doc;
+}
