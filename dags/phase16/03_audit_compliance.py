@@ -1,0 +1,60 @@
+"""Audit and compliance: the audit trail read from the Airflow REST API v2 `/api/v2/eventLogs` of the running API
+server, access tracking (who triggered, paused, cleared, or read variables/connections), PII masking, and a
+compliance report.
+
+Actors are pseudonymised with a salted hash (stable across reports, not reversible without the salt) and
+e-mail addresses / IPs in free text are redacted before anything is stored; a final check fails the run if any
+original identity survived into the report. The salt is a secret (`audit_pii_salt` Variable, from the secrets
+backend), never a constant in code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, task
+
+from common.defaults import platform_default_args
+
+with DAG(
+    dag_id="phase16_03_audit_compliance",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args=platform_default_args("team-security"),
+    tags=["phase16", "security", "audit", "compliance", "team:security"],
+    doc_md=__doc__,
+):
+
+    @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))
+    def fetch_event_logs(**context) -> list:
+        from common.airflow_api import AirflowApi
+
+        since = (context["data_interval_start"] or context["logical_date"] or datetime(2026, 1, 1))
+        return AirflowApi.from_connection("airflow_api").event_logs(since=since.isoformat())
+
+    @task
+    def build_report(events: list, **context) -> dict:
+        from airflow.sdk import Variable
+
+        from common.governance import assert_no_pii, compliance_report
+
+        salt = Variable.get("audit_pii_salt")
+        report = compliance_report(events, salt)
+        assert_no_pii(report, {str(e.get("owner")) for e in events if e.get("owner")})
+        report["run_id"] = context["run_id"]
+        return report
+
+    @task
+    def store_report(report: dict, **context) -> str:
+        import json
+        from pathlib import Path
+
+        from common.assets import lake_root
+
+        path = Path(lake_root()) / "compliance" / f"audit_{context['run_id'].replace(':', '_')}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+        return str(path)
+
+    store_report(build_report(fetch_event_logs()))
