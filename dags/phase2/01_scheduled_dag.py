@@ -1,0 +1,47 @@
+"""Phase 2 · Scheduled DAG: cron expressions, presets, catchup and run concurrency.
+
+Teaches: `schedule=` with a cron expression (weekdays at 06:00 UTC) and the presets it could have used
+instead (`@once`, `@hourly`, `@daily`, `@weekly`; see common.scheduling.SCHEDULE_PRESETS), `catchup=False`
+so unpausing does not backfill every missed interval, and `max_active_runs=1` so runs never overlap.
+The task reports the run's data interval and the next fire times of this schedule and of each preset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from common.defaults import platform_default_args
+from common.scheduling import SCHEDULE_PRESETS, next_fire_times
+
+WEEKDAYS_AT_SIX = "0 6 * * 1-5"
+
+
+@task
+def describe_schedule(data_interval_start: Any = None, data_interval_end: Any = None, run_after: Any = None) -> dict[str, Any]:
+    anchor = run_after or data_interval_end or datetime.now(UTC)
+    return {
+        "schedule": WEEKDAYS_AT_SIX,
+        "data_interval": [str(data_interval_start), str(data_interval_end)],
+        "next_runs": [moment.isoformat() for moment in next_fire_times(WEEKDAYS_AT_SIX, anchor)],
+        "presets": {
+            preset: [moment.isoformat() for moment in next_fire_times(preset, anchor, count=2)]
+            for preset in SCHEDULE_PRESETS
+        },
+    }
+
+
+with DAG(
+    dag_id="phase2_01_scheduled_dag",
+    description="Cron schedule (weekdays 06:00 UTC), no catchup, one active run",
+    doc_md=__doc__,
+    schedule=WEEKDAYS_AT_SIX,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=platform_default_args("data-platform"),
+    tags=["phase2", "scheduling", "severity:P4"],
+) as dag:
+    describe_schedule()

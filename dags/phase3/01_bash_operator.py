@@ -1,0 +1,57 @@
+"""Phase 3 · BashOperator: shell commands, environment variables and Jinja templating.
+
+Teaches: `bash_command` rendered with Jinja (`{{ ds }}`, `{{ params.* }}`), `env=` to hand values to the
+script as environment variables (also templated), `append_env=True` to keep the worker's own environment,
+and the last line of stdout becoming the task's XCom. `set -euo pipefail` makes any failing command fail
+the task instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, Param
+
+from common.defaults import platform_default_args
+
+with DAG(
+    dag_id="phase3_01_bash_operator",
+    description="BashOperator with env vars and {{ ds }} templating",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=platform_default_args("data-platform"),
+    params={"output_dir": Param("/opt/airflow/data/bash", type="string")},
+    tags=["phase3", "operators", "severity:P4"],
+) as dag:
+    print_date = BashOperator(
+        task_id="print_date",
+        bash_command="echo 'processing {{ ds }}'; echo '{{ ds }}'",
+    )
+
+    write_report = BashOperator(
+        task_id="write_report",
+        bash_command=(
+            "set -euo pipefail; "
+            'mkdir -p "$OUTPUT_DIR"; '
+            'report="$OUTPUT_DIR/report_${RUN_DATE//-/}.txt"; '
+            'printf "run_date=%s\\nrun_id=%s\\nuser=%s\\n" "$RUN_DATE" "$RUN_ID" "$(id -un)" > "$report"; '
+            'echo "$report"'
+        ),
+        env={
+            "RUN_DATE": "{{ ds }}",
+            "RUN_ID": "{{ run_id }}",
+            "OUTPUT_DIR": "{{ params.output_dir }}",
+        },
+        append_env=True,
+    )
+
+    count_lines = BashOperator(
+        task_id="count_lines",
+        # Pull the previous task's stdout XCom through Jinja.
+        bash_command="set -euo pipefail; wc -l < \"{{ ti.xcom_pull(task_ids='write_report') }}\"",
+    )
+
+    print_date >> write_report >> count_lines

@@ -1,0 +1,60 @@
+"""Phase 3 · PythonOperator: calling plain functions with arguments, context and return values.
+
+Teaches: `python_callable` with positional `op_args` and keyword `op_kwargs` (both Jinja-templated),
+reading the runtime context (`**context`: `ds`, `ti`, `params`), and return values stored as XCom for
+the next task to pull.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from common.defaults import platform_default_args
+from common.orders import sample_orders, split_valid, summarize
+
+
+def build_orders(order_count: int, bad_every: int, **context: Any) -> list[dict[str, Any]]:
+    """op_args arrive positionally; `ds` comes from the context."""
+    return sample_orders(context["ds"], order_count, bad_every=bad_every)
+
+
+def summarize_day(*, region: str, label: str, **context: Any) -> dict[str, Any]:
+    """op_kwargs arrive by name; the upstream return value is pulled from XCom through `ti`."""
+    orders = context["ti"].xcom_pull(task_ids="generate_orders")
+    valid, quarantined = split_valid(orders)
+    summary = summarize(valid)
+    return {
+        "label": label,
+        "region": region,
+        "region_revenue": summary["by_region"][region],
+        "valid": summary["count"],
+        "invalid_ids": [order["order_id"] for order in quarantined],
+        "try_number": context["ti"].try_number,
+    }
+
+
+with DAG(
+    dag_id="phase3_02_python_operator",
+    description="PythonOperator with op_args, op_kwargs, context and return values",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=platform_default_args("data-platform"),
+    tags=["phase3", "operators", "severity:P4"],
+) as dag:
+    generate_orders = PythonOperator(
+        task_id="generate_orders",
+        python_callable=build_orders,
+        op_args=[40, 8],
+    )
+    summarize_eu = PythonOperator(
+        task_id="summarize_eu",
+        python_callable=summarize_day,
+        op_kwargs={"region": "eu", "label": "eu-{{ ds_nodash }}"},
+    )
+    generate_orders >> summarize_eu

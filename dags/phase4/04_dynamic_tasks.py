@@ -1,0 +1,73 @@
+"""Phase 4 · Dynamic task mapping: as many task instances as the data needs, decided at run time.
+
+Teaches: `.expand()` over an upstream XCom list (one mapped instance per batch), `.partial()` for the
+arguments every instance shares, `.expand_kwargs()` over a list of dicts (one instance per dict), mapping
+a classic operator (BashOperator over env dicts), and reducing the mapped results in one task.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, Param, task
+
+from common.defaults import platform_default_args
+from common.orders import REGIONS, chunk, sample_orders, split_valid, summarize
+
+
+@task
+def make_batches(ds: str | None = None, params: dict[str, Any] | None = None) -> list[list[dict[str, Any]]]:
+    assert ds is not None and params is not None
+    return chunk(sample_orders(ds, params["order_count"]), params["batch_size"])
+
+
+@task
+def process_batch(batch: list[dict[str, Any]], tax_rate: float) -> float:
+    valid, _ = split_valid(batch)
+    return round(summarize(valid)["revenue"] * (1 + tax_rate), 2)
+
+
+@task
+def total_revenue(batch_revenues: list[float]) -> float:
+    return round(sum(batch_revenues), 2)
+
+
+@task
+def region_targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    assert params is not None
+    return [{"region": region, "target": params["region_target"]} for region in REGIONS]
+
+
+@task
+def check_region(region: str, target: float, ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    assert ds is not None and params is not None
+    revenue = summarize(sample_orders(ds, params["order_count"]))["by_region"][region]
+    return {"region": region, "revenue": revenue, "met_target": revenue >= target}
+
+
+with DAG(
+    dag_id="phase4_04_dynamic_tasks",
+    description="expand, partial and expand_kwargs, with a reduce step",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_tasks=4,
+    default_args=platform_default_args("data-platform"),
+    params={
+        "order_count": Param(45, type="integer", minimum=1),
+        "batch_size": Param(10, type="integer", minimum=1),
+        "region_target": Param(2000.0, type="number"),
+    },
+    tags=["phase4", "dynamic-tasks", "severity:P4"],
+) as dag:
+    revenues = process_batch.partial(tax_rate=0.2).expand(batch=make_batches())
+    total_revenue(revenues)
+
+    check_region.expand_kwargs(region_targets())
+
+    BashOperator.partial(task_id="announce_region", bash_command='echo "region $REGION done"').expand(
+        env=[{"REGION": region} for region in REGIONS]
+    )
