@@ -21,8 +21,9 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_home}/airflow.db")
 os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
 os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_home / "logs"))
-if str(DAGS) not in sys.path:
-    sys.path.insert(0, str(DAGS))
+for importable in (REPO, DAGS):  # the repo root for local/ and contract/, dags/ for common/ as Airflow does
+    if str(importable) not in sys.path:
+        sys.path.insert(0, str(importable))
 
 import pytest  # noqa: E402
 
