@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages of the local platform: PostgreSQL, Redis, Prometheus. Idempotent: apt runs only when one is missing.
 set -euo pipefail
-packages=(postgresql redis-server prometheus)
+packages=(postgresql redis-server prometheus graphviz)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
