@@ -92,6 +92,15 @@ def all_buckets() -> set[str]:
     return load().buckets
 
 
+# Manifest services that are not processes of their own.
+NO_PROCESS = {"filesystem"}
+
+
+def platform_services(services: Iterable[str]) -> list[str]:
+    """Manifest service names → `./platform up` names (aliases resolved, process-less ones dropped)."""
+    return [s for s in services if s not in NO_PROCESS]
+
+
 # --- connections from endpoints ---------------------------------------------------------
 def _http(port_name: str, path: str = "") -> dict[str, Any]:
     if path:  # HttpHook appends the port after host, so a path means a full URL as host and no port
@@ -103,6 +112,10 @@ def service_connection(service: str, conn_type: str, *, database: str | None = N
     """Airflow connection (JSON form, without conn_type's extras merged) that reaches `service` locally."""
     from local.secrets import secret
 
+    if service == "filesystem":  # no process: a landing directory under the data dir (FileSensor's fs_default)
+        landing = paths.DATA / "landing"
+        landing.mkdir(parents=True, exist_ok=True)
+        return {"extra": {"path": str(landing)}}
     if service == "postgres":
         from local.services import postgres
 

@@ -149,7 +149,7 @@ def status() -> list[tuple[str, str, str]]:
             state = "running" if reason is None else f"unhealthy: {reason}"
         try:
             url = svc.endpoint().url
-        except Exception:  # noqa: BLE001 - endpoint may need state that a stopped service lacks
+        except Exception:
             url = ""
         rows.append((name, state, url))
     return rows

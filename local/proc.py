@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,10 +50,8 @@ def pid_alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError, ProcessLookupError):
         return False
     if state == "Z":
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         return False
     return True
 
@@ -66,23 +65,22 @@ def start(spec: ProcSpec) -> int:
     """Start detached (own session, so a Ctrl-C in the terminal does not reach it); output appended to its log."""
     paths.ensure_dirs()
     env = {**os.environ, **spec.env}
-    log = open(spec.log_file, "ab")
-    log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: {' '.join(spec.argv)}\n".encode())
-    log.flush()
     kwargs: dict[str, object] = {}
     if spec.user and os.geteuid() == 0:
         kwargs.update(user=spec.user, group=spec.user, extra_groups=[])
-    process = subprocess.Popen(
-        list(spec.argv),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(spec.cwd) if spec.cwd else None,
-        env=env,
-        start_new_session=True,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    log.close()
+    with open(spec.log_file, "ab") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: {' '.join(spec.argv)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(
+            list(spec.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(spec.cwd) if spec.cwd else None,
+            env=env,
+            start_new_session=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
     spec.pid_file.write_text(str(process.pid))
     return process.pid
 
@@ -119,10 +117,8 @@ def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -97,7 +97,7 @@ class Kafka(Service):
 
         try:
             AdminClient({"bootstrap.servers": bootstrap()}).list_topics(timeout=3)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return f"metadata request failed: {error}"
         return None
 
@@ -123,6 +123,6 @@ def create_topics(topics: dict[str, tuple[int, int]]) -> None:
     for name, future in admin.create_topics(new).items() if new else []:
         try:
             future.result(timeout=30)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise ServiceError(f"kafka: creating topic {name} failed: {error}") from error

@@ -91,7 +91,7 @@ class Postgres(Service):
             return reason
         try:
             self._superuser_connect().close()
-        except Exception as error:  # noqa: BLE001 - any failure is "not healthy yet"
+        except Exception as error:
             return f"login failed: {error}"
         return None
 

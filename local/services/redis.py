@@ -48,7 +48,7 @@ class Redis(Service):
 
         try:
             redis.Redis.from_url(url(), socket_timeout=2).ping()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return f"PING failed: {error}"
         return None
 

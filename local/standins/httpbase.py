@@ -84,6 +84,12 @@ class Router:
 
 
 def serve(router: Router, host: str, port: int, name: str) -> None:
+    server = build_server(router, host, port, name)
+    print(f"{name} listening on http://{host}:{port}", flush=True)
+    server.serve_forever()
+
+
+def build_server(router: Router, host: str, port: int, name: str) -> ThreadingHTTPServer:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = name
@@ -101,7 +107,7 @@ def serve(router: Router, host: str, port: int, name: str) -> None:
                 response = router.dispatch(request)
             except HttpError as error:
                 response = Response(error.status, error.body)
-            except Exception as error:  # noqa: BLE001 - a stand-in bug must show as a 500, not a hang
+            except Exception as error:
                 response = Response(500, {"error": f"{type(error).__name__}: {error}"})
             payload = response.body
             headers = dict(response.headers)
@@ -122,13 +128,12 @@ def serve(router: Router, host: str, port: int, name: str) -> None:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_LIST = _handle
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             sys.stdout.write(f"{self.address_string()} {format % args}\n")
             sys.stdout.flush()
 
     server = ThreadingHTTPServer((host, port), RequestHandler)
     server.daemon_threads = True
-    print(f"{name} listening on http://{host}:{port}", flush=True)
-    server.serve_forever()
+    return server
