@@ -123,18 +123,40 @@ def call_through(
     return result
 
 
-class VariableStateStore:
-    """Breaker state as a JSON Airflow Variable: in the metadata DB, shared by every worker and every run."""
+STATE_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS circuit_breaker_state (
+    name TEXT PRIMARY KEY,
+    state JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+
+class PostgresStateStore:
+    """Breaker state as one JSONB row per protected service: shared by every worker and every run.
+
+    Not an Airflow Variable on purpose: variables provided by the deployment (AIRFLOW_VAR_* / a secrets backend) are
+    read before the metadata DB, so a deployed value would silently shadow the state the DAG writes.
+    """
+
+    def __init__(self, name: str, postgres_conn_id: str = "postgres_default") -> None:
+        self.name = name
+        self.postgres_conn_id = postgres_conn_id
+
+    def _hook(self) -> Any:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        return PostgresHook(postgres_conn_id=self.postgres_conn_id)
 
     def load(self) -> BreakerState:
-        from airflow.sdk import Variable
-
-        return BreakerState.from_json(Variable.get(self.key, default=None))
+        hook = self._hook()
+        hook.run(STATE_TABLE_DDL)
+        row = hook.get_first("SELECT state::text FROM circuit_breaker_state WHERE name = %s", parameters=(self.name,))
+        return BreakerState.from_json(row[0] if row else None)
 
     def save(self, state: BreakerState) -> None:
-        from airflow.sdk import Variable
-
-        Variable.set(self.key, state.to_json(), description="circuit breaker state (common.circuit_breaker)")
+        self._hook().run(
+            "INSERT INTO circuit_breaker_state (name, state, updated_at) VALUES (%s, %s::jsonb, now()) "
+            "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            parameters=(self.name, state.to_json()),
+        )

@@ -1,0 +1,69 @@
+"""Phase 7 · Circuit breaker: stop hammering a failing dependency, probe it after a cooldown, recover automatically.
+
+Teaches: the CLOSED → OPEN → HALF_OPEN → CLOSED state machine (common.circuit_breaker), with the state in a Postgres
+row so it survives across task tries, runs and workers. While OPEN, calls are refused without touching the service
+and the run reports itself degraded instead of failing; after `cooldown_seconds` one trial call decides whether the
+circuit closes again. The dependency is the `flaky_service` HTTP connection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from common.defaults import platform_default_args
+
+BREAKER_NAME = "flaky_service"
+
+
+@task(retries=1, execution_timeout=timedelta(minutes=2))
+def call_through_breaker(params: dict[str, Any]) -> dict[str, Any]:
+    import time
+
+    from common.circuit_breaker import BreakerPolicy, CircuitOpenError, PostgresStateStore, call_through
+    from common.http_calls import call_service
+
+    store = PostgresStateStore(BREAKER_NAME)
+    policy = BreakerPolicy(params["failure_threshold"], params["cooldown_seconds"])
+    transitions_before = len(store.load().transitions)
+    outcomes: list[str] = []
+    for _ in range(params["calls"]):
+        try:
+            call_through(store, policy, lambda: call_service("flaky_service"), time.time)
+            outcomes.append("ok")
+        except CircuitOpenError:
+            outcomes.append("short_circuited")
+        except Exception:  # the breaker recorded it; this run degrades instead of failing
+            outcomes.append("failed")
+    state = store.load()
+    return {
+        "outcomes": outcomes,
+        "state": state.state,
+        "transitions": [f"{t['from']}->{t['to']}" for t in state.transitions[transitions_before:]],
+    }
+
+
+@task
+def report(result: dict[str, Any]) -> dict[str, Any]:
+    return {**result, "degraded": result["state"] != "CLOSED" or "ok" not in result["outcomes"]}
+
+
+with DAG(
+    dag_id="phase7_03_circuit_breaker",
+    description="Circuit breaker with state shared across runs in Postgres",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,  # one writer of the breaker state at a time
+    default_args=platform_default_args("resilience"),
+    params={
+        "calls": Param(5, type="integer", minimum=1, maximum=100, description="calls this run makes"),
+        "failure_threshold": Param(3, type="integer", minimum=1, description="consecutive failures that open it"),
+        "cooldown_seconds": Param(30, type="number", minimum=0, description="how long it stays OPEN before a trial"),
+    },
+    tags=["phase7", "resilience", "circuit-breaker", "team:platform", "severity:P2"],
+) as dag:
+    report(call_through_breaker())

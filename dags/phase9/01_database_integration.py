@@ -1,0 +1,104 @@
+"""Phase 9 · Database integration: PostgresHook, one transaction per batch, quality checks, idempotent reloads.
+
+Teaches: PostgresHook for a raw DB-API connection, commit/rollback around a whole batch (a failure after the writes
+leaves nothing behind), upserts keyed on order_id so re-running a day adds no duplicates, malformed orders written to
+a quarantine table instead of being dropped, and SQLTableCheckOperator data-quality checks on the loaded partition.
+The target connection is a param so a misconfigured one fails with an error naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator, SQLTableCheckOperator
+from airflow.sdk import DAG, Asset, Param, task
+
+from common.defaults import platform_default_args
+from common.warehouse import DDL, ORDERS_TABLE
+
+ORDERS_ASSET = Asset("postgres://postgres:5432/warehouse/public/orders")
+ORDERS_PER_DAY = 50
+BAD_EVERY = 10
+DB_TIMEOUT = timedelta(minutes=5)
+
+
+@task
+def extract_orders(ds: str | None = None) -> dict[str, Any]:
+    from common.orders import sample_orders, split_valid
+
+    valid, rejected = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY))
+    return {"valid": valid, "rejected": rejected}
+
+
+@task(retries=2, execution_timeout=DB_TIMEOUT, outlets=[ORDERS_ASSET])
+def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = None, run_id: str | None = None):
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from common.warehouse import load_batch
+
+    conn = PostgresHook(postgres_conn_id=params["postgres_conn_id"]).get_conn()
+    try:
+        return load_batch(
+            conn,
+            batch_date=ds or "",
+            valid=batch["valid"],
+            rejected=batch["rejected"],
+            run_id=run_id or "",
+            fail_before_commit=params["fail_before_commit"],
+        )
+    finally:
+        conn.close()
+
+
+@task(retries=2, execution_timeout=DB_TIMEOUT)
+def reconcile_counts(loaded: dict[str, int], params: dict[str, Any], ds: str | None = None) -> dict[str, int]:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from common.warehouse import RECONCILE_SQL, reconcile
+
+    row = PostgresHook(postgres_conn_id=params["postgres_conn_id"]).get_first(RECONCILE_SQL, parameters=(ds,))
+    counts = reconcile(row, ds or "")
+    if counts["orders"] != loaded["loaded"]:
+        raise ValueError(f"batch {ds}: loaded {loaded['loaded']} but the table holds {counts['orders']}")
+    return counts
+
+
+with DAG(
+    dag_id="phase9_01_database_integration",
+    description="PostgresHook, transactional idempotent loads, quarantine table, SQL quality checks",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=platform_default_args("data-eng"),
+    params={
+        "postgres_conn_id": Param("postgres_default", type="string", description="warehouse connection"),
+        "fail_before_commit": Param(False, type="boolean", description="fail after writing to show the rollback"),
+    },
+    tags=["phase9", "integrations", "postgres", "team:data-eng", "severity:P2"],
+) as dag:
+    create_tables = SQLExecuteQueryOperator(
+        task_id="create_tables",
+        conn_id="{{ params.postgres_conn_id }}",
+        sql=DDL,
+        retries=2,
+        execution_timeout=DB_TIMEOUT,
+    )
+    loaded = load_orders(extract_orders())
+    quality_checks = SQLTableCheckOperator(
+        task_id="quality_checks",
+        conn_id="{{ params.postgres_conn_id }}",
+        table=ORDERS_TABLE,
+        partition_clause="batch_date = '{{ ds }}'",
+        checks={
+            "has_rows": {"check_statement": "COUNT(*) > 0"},
+            "unique_order_ids": {"check_statement": "COUNT(*) = COUNT(DISTINCT order_id)"},
+            "positive_amounts": {"check_statement": "MIN(amount) > 0"},
+        },
+        retries=2,
+        execution_timeout=DB_TIMEOUT,
+    )
+    create_tables >> loaded
+    loaded >> [quality_checks, reconcile_counts(loaded)]
