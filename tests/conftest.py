@@ -43,3 +43,26 @@ def dagbag(airflow_db: str):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
+
+
+# The local platform's session fixtures (local/testing.py): `local_platform`, `platform_connections` and one
+# `<service>_service` per service (postgres_service, kafka_service, ...), which start the service through the
+# same harness as `./platform up` and fail the test naming the service if it cannot start.
+from local.testing import (  # noqa: E402, F401
+    airflow_service,
+    azure_blob_service,
+    bigquery_service,
+    http_standins_service,
+    kafka_service,
+    local_platform,
+    marquez_service,
+    mlflow_service,
+    platform_connections,
+    postgres_service,
+    prometheus_service,
+    redis_service,
+    s3_service,
+    smtp_service,
+    statsd_service,
+    vault_service,
+)

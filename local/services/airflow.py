@@ -10,7 +10,7 @@ from pathlib import Path
 
 from local import paths, ports, proc
 from local.secrets import secret
-from local.services import postgres
+from local.services import postgres, vault
 from local.services.base import Endpoint, Service, ServiceError, http_ok
 
 ADMIN_USER = "admin"
@@ -78,6 +78,9 @@ def environment() -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__NAMESPACE": OPENLINEAGE_NAMESPACE,
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "http", "url": f"http://{ports.HOST}:{ports.port('marquez')}", "endpoint": "api/v1/lineage"}),
+        # Secrets: Vault backend first (like the Pulumi stacks), then these env vars, then the metadata DB
+        "AIRFLOW__SECRETS__BACKEND": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(vault.secrets_backend_kwargs()),
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(paths.REPO),
     }
@@ -87,7 +90,7 @@ def environment() -> dict[str, str]:
 
 class Airflow(Service):
     name = "airflow"
-    depends = ("postgres", "statsd", "prometheus", "marquez")
+    depends = ("postgres", "statsd", "prometheus", "marquez", "vault")
     tcp_ports = ("airflow",)
     start_timeout = 420.0
 
