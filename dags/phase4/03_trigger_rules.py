@@ -2,10 +2,10 @@
 
 Teaches every rule on one fan-in: two upstream extracts, one of which fails on demand
 (`simulate_failure`, on by default so a manual run shows the failure path). With a failure:
-`one_failed` fires the alert, `all_done`/`always` still clean up, `one_success` and
-`all_done_min_one_success` proceed with partial data, while `all_success`, `none_failed`,
-`none_failed_min_one_success` and `none_skipped` end `upstream_failed`; `all_failed` and `all_skipped`
-are skipped because their condition can no longer hold. Without a failure the picture flips.
+`one_failed` fires the alert, `all_done`/`always` still clean up, `one_success`, `one_done` and
+`all_done_min_one_success` proceed with partial data, `none_skipped` runs (nothing was skipped), while
+`all_success`, `none_failed` and `none_failed_min_one_success` end `upstream_failed`; `all_failed` and
+`all_skipped` are skipped because their condition can no longer hold. Without a failure the picture flips.
 """
 
 from __future__ import annotations
