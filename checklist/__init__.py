@@ -1,0 +1,1 @@
+"""The production checklist as code: DAG rules here (Python), infrastructure rules in policy/ (TypeScript)."""
