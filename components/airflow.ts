@@ -25,6 +25,7 @@ import {
     pgbouncerUsers,
     resultBackendUri,
     toUrlSafeBase64,
+    usesCelery,
 } from "./values/airflow";
 import type { HelmValues } from "./values/merge";
 
@@ -64,7 +65,6 @@ export class Airflow extends pulumi.ComponentResource {
         const apiSecretKey = new random.RandomPassword(`${name}-api-secret-key`, { length: 48, special: false }, child);
         const jwtSecret = new random.RandomPassword(`${name}-jwt-secret`, { length: 64, special: false }, child);
         const dbPassword = new random.RandomPassword(`${name}-metadata-db-password`, { length: 32, special: false }, child);
-        const redisPassword = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, child);
         const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, child);
         this.metadataDbPassword = pulumi.secret(dbPassword.result);
 
@@ -107,7 +107,8 @@ export class Airflow extends pulumi.ComponentResource {
                     ),
             }),
         ];
-        if (airflow.executor.startsWith("CeleryExecutor")) {
+        if (usesCelery(airflow)) {
+            const redisPassword = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, child);
             secrets.push(
                 secret(names.redisPassword, { password: redisPassword.result }),
                 secret(names.brokerUrl, { connection: pulumi.all([namespace, redisPassword.result]).apply(([ns, pw]) => brokerUrl(name, ns, pw)) }),

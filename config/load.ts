@@ -38,11 +38,25 @@ function formatPath(path: PropertyKey[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("") || "(root)";
 }
 
+/** Looks a path up in the raw input: zod issues do not carry the offending value by default. */
+function lookup(data: unknown, path: PropertyKey[]): { present: boolean; value: unknown } {
+    let current: unknown = data;
+    for (const key of path) {
+        if (current === null || typeof current !== "object" || !(key in (current as object))) {
+            return { present: false, value: undefined };
+        }
+        current = (current as Record<PropertyKey, unknown>)[key];
+    }
+    return { present: true, value: current };
+}
+
 /** Turns zod issues into one line each: "<key.path>: <what was expected>". */
-export function formatIssues(error: z.ZodError): string[] {
+export function formatIssues(error: z.ZodError, data: unknown): string[] {
     const lines: string[] = [];
     for (const issue of error.issues) {
         const where = formatPath(issue.path);
+        const found = lookup(data, issue.path);
+        const got = found.present ? `, got ${describe(found.value)}` : " (required key is missing)";
         switch (issue.code) {
             case "unrecognized_keys":
                 for (const key of issue.keys) {
@@ -50,18 +64,16 @@ export function formatIssues(error: z.ZodError): string[] {
                 }
                 break;
             case "invalid_type":
-                lines.push(
-                    issue.input === undefined
-                        ? `${where}: required key is missing (expected ${issue.expected})`
-                        : `${where}: expected ${issue.expected}, got ${describe(issue.input)}`,
-                );
+                lines.push(found.present ? `${where}: expected ${issue.expected}${got}` : `${where}: required key is missing (expected ${issue.expected})`);
                 break;
             case "invalid_value":
-                lines.push(`${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(issue.input)}`);
+                lines.push(`${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}`);
                 break;
             case "invalid_union": {
-                const note = (issue as { note?: string }).note;
-                lines.push(`${where}: ${note ?? issue.message}${issue.input === undefined ? " (required key is missing)" : `, got ${describe(issue.input)}`}`);
+                // A discriminated union reports the discriminator's path; list the accepted values.
+                const options = (issue as { options?: unknown[] }).options;
+                const expected = options && options.length > 0 ? `expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}` : issue.message;
+                lines.push(`${where}: ${expected}${got}`);
                 break;
             }
             default:
@@ -88,7 +100,7 @@ function describe(value: unknown): string {
 export function parseStackConfig(stack: string, sections: Record<string, unknown>): StackConfig {
     const result = stackConfigSchema.safeParse(sections);
     if (!result.success) {
-        throw new ConfigError(stack, formatIssues(result.error));
+        throw new ConfigError(stack, formatIssues(result.error, sections));
     }
     return result.data;
 }

@@ -81,6 +81,11 @@ export interface AirflowValuesInput {
     baseValues?: HelmValues;
 }
 
+/** Celery (alone or with Kubernetes) needs the broker: the chart's Redis. */
+export function usesCelery(airflow: AirflowConfig): boolean {
+    return airflow.executor.startsWith("CeleryExecutor");
+}
+
 /** PgBouncer database alias for the metadata DB, as the chart names it. */
 export function pgbouncerDatabaseAlias(releaseName: string, purpose: "metadata" | "result-backend"): string {
     return `${releaseName}-${purpose}`;
@@ -290,12 +295,10 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         data: {
             metadataSecretName: secretNames.metadata,
             resultBackendSecretName: secretNames.resultBackend,
-            brokerUrlSecretName: secretNames.brokerUrl,
+            ...(usesCelery(airflow) ? { brokerUrlSecretName: secretNames.brokerUrl } : {}),
         },
-        redis: {
-            enabled: airflow.executor.startsWith("CeleryExecutor"),
-            passwordSecretName: secretNames.redisPassword,
-        },
+        // The chart's own Redis is the Celery broker; its password is generated, never templated.
+        redis: usesCelery(airflow) ? { enabled: true, passwordSecretName: secretNames.redisPassword } : { enabled: false },
         pgbouncer: airflow.pgbouncer.enabled
             ? {
                   enabled: true,

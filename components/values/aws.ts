@@ -18,9 +18,11 @@ export function oidcIssuer(providerArn: string): string {
     return providerArn.slice(at + "oidc-provider/".length);
 }
 
-/** Trust policy letting exactly one Kubernetes service account assume the role (IRSA). */
-export function irsaTrustPolicy(providerArn: string, namespace: string, serviceAccount: string): PolicyDocument {
+/** Trust policy letting exactly the listed Kubernetes service accounts assume the role (IRSA). */
+export function irsaTrustPolicy(providerArn: string, namespace: string, serviceAccounts: readonly string[]): PolicyDocument {
+    if (serviceAccounts.length === 0) throw new Error("irsaTrustPolicy: at least one service account is required");
     const issuer = oidcIssuer(providerArn);
+    const subs = serviceAccounts.map((sa) => `system:serviceaccount:${namespace}:${sa}`);
     return {
         Version: "2012-10-17",
         Statement: [
@@ -30,7 +32,7 @@ export function irsaTrustPolicy(providerArn: string, namespace: string, serviceA
                 Action: "sts:AssumeRoleWithWebIdentity",
                 Condition: {
                     StringEquals: {
-                        [`${issuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
+                        [`${issuer}:sub`]: subs.length === 1 ? subs[0] : subs,
                         [`${issuer}:aud`]: "sts.amazonaws.com",
                     },
                 },

@@ -126,15 +126,64 @@ export function rdsBootstrapSql(databases: readonly string[]): string {
     return ["\\set ON_ERROR_STOP on", ...lines].join("\n") + "\n";
 }
 
-/** psql command line for the bootstrap Job: one `-v pw_<db>=$(PW_<DB>)` per database. */
+/**
+ * Bootstrap Job command: wait for the server, then psql with one `-v pw_<db>="$PW_<DB>"` per
+ * database (the shell expands the variables; the values never appear in the manifest).
+ */
 export function rdsBootstrapCommand(databases: readonly string[]): string[] {
-    const vars = databases.flatMap((db) => ["-v", `pw_${db}=$(${passwordEnvName(db)})`]);
-    return ["psql", ...vars, "-f", "/bootstrap/bootstrap.sql"];
+    const vars = databases.map((db) => `-v pw_${db}="$${passwordEnvName(db)}"`).join(" ");
+    return ["sh", "-c", `until pg_isready -t 5; do echo waiting for postgres; sleep 3; done; exec psql ${vars} -f /bootstrap/bootstrap.sql`];
 }
 
 /** Environment variable that carries one database's password into the bootstrap Job. */
 export function passwordEnvName(database: string): string {
     return `PW_${database.toUpperCase()}`;
+}
+
+/** StatefulSet spec (apps/v1) for single-node Postgres on the official image (dev). */
+export function postgresStatefulSetSpec(p: { name: string; superuserSecretName: string; storageSize: string; storageClass?: string | null; image?: string }): Record<string, unknown> {
+    const labels = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": p.name };
+    return {
+        serviceName: p.name,
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+            metadata: { labels },
+            spec: {
+                securityContext: { fsGroup: 999 },
+                containers: [
+                    {
+                        name: "postgres",
+                        image: p.image ?? POSTGRES_CLIENT_IMAGE,
+                        env: [
+                            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: p.superuserSecretName, key: "password" } } },
+                            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+                        ],
+                        ports: [{ name: "postgres", containerPort: 5432 }],
+                        readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10 },
+                        volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+                    },
+                ],
+            },
+        },
+        volumeClaimTemplates: [
+            {
+                metadata: { name: "data" },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    ...(p.storageClass ? { storageClassName: p.storageClass } : {}),
+                    resources: { requests: { storage: p.storageSize } },
+                },
+            },
+        ],
+    };
+}
+
+export function postgresServiceSpec(name: string): Record<string, unknown> {
+    return {
+        selector: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": name },
+        ports: [{ name: "postgres", port: 5432, targetPort: "postgres" }],
+    };
 }
 
 /** A SQLAlchemy/libpq URI; `password` is percent-encoded. */

@@ -10,7 +10,6 @@ export const REDIS_PORT = 6379;
 
 export interface RedisInput {
     name: string;
-    namespace: string;
     /** Secret holding the `password` key. */
     passwordSecretName: string;
     storageSize: string;

@@ -128,7 +128,12 @@ export function validateTeams(teamsKey: string, teams: readonly string[], polici
 }
 
 /** `[secrets]` backend settings for Airflow: VaultBackend, Kubernetes auth, KV v2. */
-export function airflowVaultBackend(address: string, mount: string, role: string): { backend: string; kwargs: Record<string, unknown> } {
+export function airflowVaultBackend(
+    address: string,
+    mount: string,
+    role: string,
+    authMountPoint = "kubernetes",
+): { backend: string; kwargs: Record<string, unknown> } {
     return {
         backend: "airflow.providers.hashicorp.secrets.vault.VaultBackend",
         kwargs: {
@@ -140,6 +145,7 @@ export function airflowVaultBackend(address: string, mount: string, role: string
             kv_engine_version: 2,
             auth_type: "kubernetes",
             kubernetes_role: role,
+            auth_mount_point: authMountPoint,
             kubernetes_jwt_path: SERVICE_ACCOUNT_TOKEN_PATH,
         },
     };

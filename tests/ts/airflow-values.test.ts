@@ -195,7 +195,8 @@ describe("stack shapes", () => {
         expect(at(values, "dags.persistence.enabled")).toBe(false);
         expect(at(values, "pgbouncer.enabled")).toBe(false);
         expect(at(values, "workers.celery.keda.enabled")).toBe(false);
-        expect(at(values, "redis.enabled")).toBe(false);
+        expect(at(values, "redis")).toEqual({ enabled: false });
+        expect(at(values, "data.brokerUrlSecretName")).toBeUndefined();
         expect(at(values, "config.logging.remote_logging")).toBe("False");
         expect(at(values, "scheduler.replicas")).toBe(1);
     });

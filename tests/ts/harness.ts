@@ -158,6 +158,20 @@ function mockState(type: string, name: string, inputs: any, secrets: Set<string>
         const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "default";
         return { id: `${namespace}/${metadata.name}`, state };
     }
+    if (type === "aws:ecr/repository:Repository") {
+        const repositoryName = String(inputs.name ?? name);
+        state.arn = `arn:aws:ecr:${MOCK_AWS.region}:${MOCK_AWS.accountId}:repository/${repositoryName}`;
+        state.registryId = MOCK_AWS.accountId;
+        state.repositoryUrl = `${MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com/${repositoryName}`;
+        return { id: repositoryName, state };
+    }
+    if (type === "docker-build:index:Image") {
+        // A pushed build: the digest follows the tags and build args, as a real content change would.
+        const tags = (inputs.tags ?? []) as string[];
+        state.digest = `sha256:${mockDigest(`${seed}|${JSON.stringify(tags)}|${JSON.stringify(inputs.buildArgs ?? {})}`, 32).toString("hex")}`;
+        state.ref = tags.length > 0 ? `${tags[0]}@${state.digest}` : "";
+        return { id: `${name}-id`, state };
+    }
     if (type.startsWith("aws:")) {
         const physical = inputs.bucket ?? inputs.name ?? name;
         state.arn = `arn:aws:${type.split(":")[1].split("/")[0]}:::${physical}`;
@@ -167,8 +181,23 @@ function mockState(type: string, name: string, inputs: any, secrets: Set<string>
     return { id: `${name}-id`, state };
 }
 
-function mockCall(token: string, inputs: any): Record<string, unknown> {
+/** Account and region the AWS mocks answer with. */
+export const MOCK_AWS = { accountId: "123456789012", region: "eu-west-1" } as const;
+
+function mockCall(token: string, inputs: any, secrets: Set<string>): Record<string, unknown> {
     switch (token) {
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
+            const password = mockText(`${token}::${inputs.registryId ?? ""}`, 40);
+            secrets.add(password);
+            return {
+                userName: "AWS",
+                password,
+                authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"),
+                proxyEndpoint: `https://${inputs.registryId ?? MOCK_AWS.accountId}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`,
+                expiresAt: "2099-01-01T00:00:00Z",
+                id: MOCK_AWS.region,
+            };
+        }
         case "aws:index/getCallerIdentity:getCallerIdentity":
             return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/mock", userId: "mock" };
         case "aws:index/getRegion:getRegion":
@@ -280,7 +309,7 @@ export async function runProgram<T>(program: () => T | Promise<T>, options: RunO
                 },
                 call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
                     invokes.push({ token: args.token, inputs: args.inputs });
-                    return mockCall(args.token, args.inputs);
+                    return mockCall(args.token, args.inputs, secrets);
                 },
             },
             project,
@@ -307,10 +336,21 @@ export async function runProgram<T>(program: () => T | Promise<T>, options: RunO
         pulumi.runtime.setAllConfig(config, secretKeys);
 
         let returned: unknown;
+        let programError: unknown;
         await pulumi.runtime.runInPulumiStack(async () => {
-            returned = await program();
+            // Catch here: a rejection inside the stack's init would also surface as an unhandled
+            // rejection from the Stack resource's own outputs and crash the test process.
+            try {
+                returned = await program();
+            } catch (err) {
+                programError = err;
+            }
             return undefined;
         });
+        if (programError !== undefined) {
+            await settings.waitForRPCs().catch(() => undefined);
+            throw programError;
+        }
         const outputs = (await unwrap(returned)) as Awaited<T>;
         await settings.waitForRPCs();
         return {

@@ -57,7 +57,9 @@ describe("CloudNativePG", () => {
         const sql = pv.rdsBootstrapSql(["airflow", "mlflow"]);
         expect(sql).toContain("ALTER ROLE airflow WITH LOGIN PASSWORD :'pw_airflow';");
         expect(sql).toContain("CREATE DATABASE %I OWNER %I', 'mlflow', 'mlflow'");
-        expect(pv.rdsBootstrapCommand(["airflow"])).toEqual(["psql", "-v", "pw_airflow=$(PW_AIRFLOW)", "-f", "/bootstrap/bootstrap.sql"]);
+        const [, , script] = pv.rdsBootstrapCommand(["airflow", "mlflow"]);
+        expect(script).toContain('psql -v pw_airflow="$PW_AIRFLOW" -v pw_mlflow="$PW_MLFLOW" -f /bootstrap/bootstrap.sql');
+        expect(script).toMatch(/^until pg_isready/);
     });
 
     test("connection URIs percent-encode the password", () => {

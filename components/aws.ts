@@ -1,0 +1,115 @@
+/**
+ * AWS storage and IAM: S3 buckets (logs, MLflow artifacts, data lake), each encrypted, versioned,
+ * private and with lifecycle rules; one IRSA role per workload's service accounts with a
+ * least-privilege policy; optionally read access to Secrets Manager as Airflow's secrets backend.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as av from "./values/aws";
+
+export interface WorkloadAccess {
+    /** Kubernetes namespace and service accounts that may assume the role. */
+    namespace: pulumi.Input<string>;
+    serviceAccounts: string[];
+    grants: Array<{ bucket: av.BucketKey; access: av.Access; prefix: string }>;
+    /** Read Airflow's connections/variables from Secrets Manager. */
+    secretsManagerRead?: boolean;
+}
+
+export interface AwsStorageArgs {
+    region: string;
+    oidcProviderArn: string;
+    /** Bucket names per kind (globally unique). */
+    buckets: Record<av.BucketKey, string>;
+    /** Workload name → what its role may do. */
+    workloads: Record<string, WorkloadAccess>;
+    /** Prefix of Airflow's secrets in Secrets Manager (e.g. airflow-prod); unset = not used. */
+    secretsManagerPrefix?: string;
+    /** KMS key for bucket encryption; unset = SSE-S3 (AES256). */
+    kmsKeyArn?: pulumi.Input<string>;
+}
+
+export class AwsStorage extends pulumi.ComponentResource {
+    public readonly bucketNames: Record<av.BucketKey, pulumi.Output<string>>;
+    public readonly bucketArns: Record<av.BucketKey, pulumi.Output<string>>;
+    /** Workload name → IRSA role ARN (annotate the service accounts with eks.amazonaws.com/role-arn). */
+    public readonly roleArns: Record<string, pulumi.Output<string>>;
+    public readonly secretsBackend?: { backend: string; kwargs: Record<string, unknown> };
+
+    constructor(name: string, args: AwsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:AwsStorage", name, {}, opts);
+        av.oidcIssuer(args.oidcProviderArn); // fails early naming aws.oidcProviderArn
+        const child = { parent: this };
+        this.bucketNames = {} as Record<av.BucketKey, pulumi.Output<string>>;
+        this.bucketArns = {} as Record<av.BucketKey, pulumi.Output<string>>;
+        for (const key of Object.keys(args.buckets) as av.BucketKey[]) {
+            const bucket = new aws.s3.Bucket(`${name}-${key}`, { bucket: args.buckets[key], forceDestroy: false }, child);
+            const b = { bucket: bucket.id };
+            new aws.s3.BucketPublicAccessBlock(
+                `${name}-${key}-public-access`,
+                { ...b, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+                child,
+            );
+            new aws.s3.BucketOwnershipControls(`${name}-${key}-ownership`, { ...b, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+            new aws.s3.BucketVersioning(`${name}-${key}-versioning`, { ...b, versioningConfiguration: { status: "Enabled" } }, child);
+            new aws.s3.BucketServerSideEncryptionConfiguration(
+                `${name}-${key}-encryption`,
+                {
+                    ...b,
+                    rules: [
+                        {
+                            applyServerSideEncryptionByDefault: args.kmsKeyArn
+                                ? { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }
+                                : { sseAlgorithm: "AES256" },
+                            bucketKeyEnabled: true,
+                        },
+                    ],
+                },
+                child,
+            );
+            new aws.s3.BucketLifecycleConfiguration(
+                `${name}-${key}-lifecycle`,
+                { ...b, rules: av.lifecycleRules(av.LIFECYCLE[key]) as unknown as aws.types.input.s3.BucketLifecycleConfigurationRule[] },
+                child,
+            );
+            this.bucketNames[key] = bucket.bucket;
+            this.bucketArns[key] = bucket.arn;
+        }
+
+        const identity = aws.getCallerIdentityOutput({}, child);
+        this.roleArns = {};
+        for (const [workload, access] of Object.entries(args.workloads)) {
+            for (const g of access.grants) {
+                if (!(g.bucket in args.buckets)) throw new Error(`aws workload "${workload}": unknown bucket "${g.bucket}"`);
+            }
+            if (access.secretsManagerRead && !args.secretsManagerPrefix) {
+                throw new Error(`aws workload "${workload}": secretsManagerRead needs the Secrets Manager prefix`);
+            }
+            const role = new aws.iam.Role(
+                `${name}-${workload}`,
+                {
+                    description: `IRSA role for ${workload}`,
+                    assumeRolePolicy: pulumi
+                        .output(access.namespace)
+                        .apply((ns) => JSON.stringify(av.irsaTrustPolicy(args.oidcProviderArn, ns, access.serviceAccounts))),
+                },
+                child,
+            );
+            const grants = access.grants.map((g) => this.bucketArns[g.bucket].apply((bucketArn) => ({ bucketArn, access: g.access, prefix: g.prefix })));
+            new aws.iam.RolePolicy(`${name}-${workload}-s3`, { role: role.id, policy: pulumi.all(grants).apply((gs) => JSON.stringify(av.s3AccessPolicy(gs))) }, child);
+            if (access.secretsManagerRead) {
+                new aws.iam.RolePolicy(
+                    `${name}-${workload}-secrets`,
+                    {
+                        role: role.id,
+                        policy: identity.accountId.apply((acct) => JSON.stringify(av.secretsManagerReadPolicy(args.region, acct, args.secretsManagerPrefix!))),
+                    },
+                    child,
+                );
+            }
+            this.roleArns[workload] = role.arn;
+        }
+        if (args.secretsManagerPrefix) this.secretsBackend = av.airflowSecretsManagerBackend(args.secretsManagerPrefix, args.region);
+        this.registerOutputs({ bucketNames: this.bucketNames, roleArns: this.roleArns });
+    }
+}

@@ -1,0 +1,63 @@
+/**
+ * Marquez (API + web UI) on its own database of the Postgres component; the chart's Bitnami
+ * postgresql subchart stays off. Outputs the OpenLineage transport and namespace for Airflow.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { GeneratedSecret } from "./secrets";
+import * as mq from "./values/marquez";
+import { k8sName } from "./values/naming";
+
+export interface MarquezArgs {
+    namespace: pulumi.Input<string>;
+    /** Environment name (dev/staging/prod): the OpenLineage namespace is airflow-<environment>. */
+    environment: string;
+    db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; user: string };
+    /** The database role's password (a Pulumi secret from the Postgres component). */
+    dbPassword: pulumi.Input<string>;
+    web?: boolean;
+}
+
+export class Marquez extends pulumi.ComponentResource {
+    public readonly url: pulumi.Output<string>;
+    public readonly openLineage: pulumi.Output<{ namespace: string; transport: Record<string, unknown> }>;
+    public readonly values: pulumi.Output<Record<string, unknown>>;
+
+    constructor(name: string, args: MarquezArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:Marquez", name, {}, opts);
+        const child = { parent: this };
+        const release = k8sName(name);
+        // The chart reads the password from key marquez-db-password of an existing Secret.
+        const secret = new GeneratedSecret(
+            `${name}-db`,
+            { namespace: args.namespace, secretName: k8sName(name, "db"), provided: { [mq.MARQUEZ_PASSWORD_KEY]: args.dbPassword } },
+            child,
+        );
+        this.values = pulumi.all([args.db.host, args.db.port]).apply(([host, port]) =>
+            mq.marquezValues({
+                releaseName: release,
+                db: { host, port, database: args.db.database, user: args.db.user },
+                passwordSecretName: k8sName(name, "db"),
+                webEnabled: args.web ?? true,
+            }),
+        );
+        new k8s.helm.v4.Chart(
+            name,
+            {
+                name: release,
+                chart: mq.MARQUEZ_CHART.chart,
+                version: mq.MARQUEZ_CHART.version,
+                repositoryOpts: { repo: mq.MARQUEZ_CHART.repo },
+                namespace: args.namespace,
+                values: this.values,
+            },
+            { ...child, dependsOn: [secret] },
+        );
+        this.url = pulumi.output(args.namespace).apply((ns) => mq.marquezUrl(release, ns));
+        this.openLineage = this.url.apply((url) => ({
+            namespace: mq.openLineageNamespace(args.environment),
+            transport: JSON.parse(mq.openLineageTransport(url)) as Record<string, unknown>,
+        }));
+        this.registerOutputs({ url: this.url, openLineage: this.openLineage });
+    }
+}

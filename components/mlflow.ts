@@ -1,0 +1,58 @@
+/**
+ * MLflow tracking server (community-charts chart): Postgres backend store through the Postgres
+ * component's Secret, S3 artifact store through the IRSA role from the AWS component.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as mv from "./values/mlflow";
+import { k8sName } from "./values/naming";
+
+export interface MlflowArgs {
+    namespace: pulumi.Input<string>;
+    replicas: number;
+    db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; secretName: pulumi.Input<string> };
+    artifacts: { bucket: pulumi.Input<string>; path: string };
+    /** IRSA role the MLflow service account assumes for S3 (from the AWS component). */
+    roleArn?: pulumi.Input<string>;
+}
+
+export class Mlflow extends pulumi.ComponentResource {
+    public readonly trackingUri: pulumi.Output<string>;
+    /** The `mlflow_default` http connection (JSON form). */
+    public readonly airflowConnection: pulumi.Output<Record<string, unknown>>;
+    /** Service account name; the AWS component's IRSA role trusts exactly this one. */
+    public readonly serviceAccountName: string;
+    public readonly values: pulumi.Output<Record<string, unknown>>;
+
+    constructor(name: string, args: MlflowArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:Mlflow", name, {}, opts);
+        const release = k8sName(name);
+        this.serviceAccountName = release;
+        this.values = pulumi
+            .all([args.db.host, args.db.port, args.db.secretName, args.artifacts.bucket, args.roleArn])
+            .apply(([host, port, secretName, bucket, roleArn]) =>
+                mv.mlflowValues({
+                    releaseName: release,
+                    db: { host, port, database: args.db.database, secretName },
+                    artifacts: { bucket, path: args.artifacts.path },
+                    serviceAccount: { name: release, roleArn },
+                    replicas: args.replicas,
+                }),
+            );
+        new k8s.helm.v4.Chart(
+            name,
+            {
+                name: release,
+                chart: mv.MLFLOW_CHART.chart,
+                version: mv.MLFLOW_CHART.version,
+                repositoryOpts: { repo: mv.MLFLOW_CHART.repo },
+                namespace: args.namespace,
+                values: this.values,
+            },
+            { parent: this },
+        );
+        this.trackingUri = pulumi.output(args.namespace).apply((ns) => mv.mlflowTrackingUri(release, ns));
+        this.airflowConnection = this.trackingUri.apply(mv.mlflowAirflowConnection);
+        this.registerOutputs({ trackingUri: this.trackingUri });
+    }
+}

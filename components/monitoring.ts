@@ -1,0 +1,103 @@
+/**
+ * Monitoring: kube-prometheus-stack with the Alertmanager P1..P4 routing tree, a ServiceMonitor for
+ * the Airflow chart's statsd exporter, PrometheusRules for Airflow, and a Grafana dashboard
+ * ConfigMap. Notification credentials live in a Secret that Alertmanager mounts and reads as files.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { GeneratedSecret } from "./secrets";
+import * as mon from "./values/monitoring";
+import { k8sName } from "./values/naming";
+
+export interface MonitoringArgs {
+    namespace: pulumi.Input<string>;
+    /** Helm release of the Airflow chart whose statsd Service is scraped. */
+    airflowRelease: pulumi.Input<string>;
+    alerting: Omit<mon.AlertingInput, "credentialsSecretName">;
+    /** Notification credentials (Pulumi secrets from stack config). */
+    credentials: { slackWebhookUrl: pulumi.Input<string>; pagerdutyRoutingKey: pulumi.Input<string>; smtpPassword: pulumi.Input<string> };
+    /** Team label on the Airflow alerts (routes P2 to that team's email). */
+    owningTeam: string;
+    serviceMonitor: boolean;
+    retention: string;
+    storageGi: number;
+    /** Install kube-prometheus-stack (false: the cluster already runs the Prometheus Operator). */
+    installStack?: boolean;
+}
+
+export class Monitoring extends pulumi.ComponentResource {
+    public readonly alertmanagerConfig: Record<string, unknown>;
+    public readonly dashboardConfigMapName: pulumi.Output<string>;
+
+    constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:Monitoring", name, {}, opts);
+        const child = { parent: this };
+        const credentialsSecretName = k8sName(name, "alerting");
+        const alerting: mon.AlertingInput = { ...args.alerting, credentialsSecretName };
+        const credentials = new GeneratedSecret(
+            `${name}-alerting`,
+            {
+                namespace: args.namespace,
+                secretName: credentialsSecretName,
+                provided: {
+                    [mon.ALERT_SECRET_KEYS.slackWebhook]: args.credentials.slackWebhookUrl,
+                    [mon.ALERT_SECRET_KEYS.pagerdutyKey]: args.credentials.pagerdutyRoutingKey,
+                    [mon.ALERT_SECRET_KEYS.smtpPassword]: args.credentials.smtpPassword,
+                },
+            },
+            child,
+        );
+        const grafanaAdmin = new GeneratedSecret(
+            `${name}-grafana-admin`,
+            { namespace: args.namespace, secretName: k8sName(name, "grafana-admin"), plain: { "admin-user": "admin" }, generate: { "admin-password": { length: 24 } } },
+            child,
+        );
+        this.alertmanagerConfig = mon.alertmanagerConfig(alerting);
+        const stack =
+            args.installStack === false
+                ? undefined
+                : new k8s.helm.v4.Chart(
+                      name,
+                      {
+                          name: k8sName(name),
+                          chart: mon.KPS_CHART.chart,
+                          version: mon.KPS_CHART.version,
+                          repositoryOpts: { repo: mon.KPS_CHART.repo },
+                          namespace: args.namespace,
+                          values: mon.kubePrometheusStackValues({
+                              alerting,
+                              retention: args.retention,
+                              storageSize: `${args.storageGi}Gi`,
+                              grafanaAdminSecretName: k8sName(name, "grafana-admin"),
+                          }),
+                      },
+                      { ...child, dependsOn: [credentials, grafanaAdmin] },
+                  );
+        const crdDeps = { ...child, dependsOn: stack ? [stack] : [] };
+        const ns = pulumi.output(args.namespace);
+        if (args.serviceMonitor) {
+            const sm = pulumi.all([ns, args.airflowRelease]).apply(([n, rel]) => mon.statsdServiceMonitor(k8sName(name, "airflow-statsd"), n, rel));
+            new k8s.apiextensions.CustomResource(
+                `${name}-airflow-statsd`,
+                { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", metadata: sm.apply((m) => m.metadata as object), spec: sm.apply((m) => m.spec as object) },
+                crdDeps,
+            );
+        }
+        const rule = ns.apply((n) => mon.airflowPrometheusRule(k8sName(name, "airflow-alerts"), n, args.owningTeam));
+        new k8s.apiextensions.CustomResource(
+            `${name}-airflow-alerts`,
+            { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: rule.apply((m) => m.metadata as object), spec: rule.apply((m) => m.spec as object) },
+            crdDeps,
+        );
+        const dashboard = new k8s.core.v1.ConfigMap(
+            `${name}-airflow-dashboard`,
+            {
+                metadata: { name: k8sName(name, "airflow-dashboard"), namespace: args.namespace, labels: { [mon.DASHBOARD_LABEL]: "1" } },
+                data: { "airflow.json": JSON.stringify(mon.airflowDashboard("Airflow")) },
+            },
+            child,
+        );
+        this.dashboardConfigMapName = dashboard.metadata.name;
+        this.registerOutputs({ dashboardConfigMapName: this.dashboardConfigMapName });
+    }
+}
