@@ -50,9 +50,14 @@ def validate(document: Any, where: str) -> dict[str, Any]:
     return document
 
 
+def _without_description(value: Any) -> Any:
+    """Each DAG may describe why it uses a shared connection; only the rest must agree."""
+    return {k: v for k, v in value.items() if k != "description"} if isinstance(value, dict) else value
+
+
 def _merge(kind: str, key: str, value: Any, target: dict[str, Any], sources: dict[str, str], dag_id: str) -> None:
     source_key = f"{kind}:{key}"
-    if key in target and target[key] != value:
+    if key in target and _without_description(target[key]) != _without_description(value):
         raise ContractError(
             f"{kind} {key!r} is declared differently by {sources[source_key]} and {dag_id}: {target[key]!r} vs {value!r}"
         )
