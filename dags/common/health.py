@@ -62,10 +62,16 @@ class HealthReport:
         }
 
 
+class Degraded(RuntimeError):
+    """Raised by a probe when the component answers but not normally (throttled, partially available)."""
+
+
 def _timed(component: str, probe: Callable[[], str]) -> HealthResult:
     start = time.monotonic()
     try:
         detail = probe()
+    except Degraded as exc:
+        return HealthResult(component, "degraded", round((time.monotonic() - start) * 1000, 1), str(exc))
     except Exception as exc:  # a probe failing in any way means the component is unhealthy
         return HealthResult(component, "unhealthy", round((time.monotonic() - start) * 1000, 1), f"{type(exc).__name__}: {exc}")
     latency = round((time.monotonic() - start) * 1000, 1)
@@ -195,3 +201,33 @@ def enforce_health(report: HealthReport) -> HealthReport:
     if pages:
         raise ComponentDown("; ".join(f"{e.component} ({e.severity}): {e.detail}" for e in pages))
     return report
+
+
+def check_oauth_api(base_url: str, client_id: str, client_secret: str, token_path: str, probe_path: str,
+                    timeout: float = 5.0) -> HealthResult:
+    """An API is available when it issues a client-credentials token and answers one authenticated request.
+
+    429 means alive but throttled: degraded, not down.
+    """
+    import base64
+    import urllib.parse
+
+    def probe() -> str:
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        token_request = urllib.request.Request(
+            base_url.rstrip("/") + token_path, method="POST",
+            data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
+            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(token_request, timeout=timeout) as response:
+            token = json.loads(response.read())["access_token"]
+        api_request = urllib.request.Request(base_url.rstrip("/") + probe_path, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(api_request, timeout=timeout) as response:
+                return f"token ok, {probe_path} HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429:
+                raise Degraded(f"{probe_path} HTTP 429, Retry-After {exc.headers.get('Retry-After')}") from exc
+            raise
+
+    return _timed("api", probe)

@@ -1,0 +1,69 @@
+"""Phase 12 · Health checks: probe every platform component, heal what is safe to heal, escalate the rest.
+
+Teaches:
+- Health probes for the database (SELECT 1 on postgres_default), an external API (OAuth2 token + one authenticated
+  call on http_api_default; 429 = degraded), storage (write/read/delete on the data volume), the message queue
+  (Kafka broker on kafka_default) and Airflow itself (/api/v2/monitor/health on airflow_api: metadatabase,
+  scheduler, triggerer, dag-processor). Targets come from connections; a missing one is reported by name.
+- Self-healing: a registered remediation (recreate the storage directory, wait out a transient DB/API fault)
+  runs, then the component is probed again; a successful heal is recorded as `remediated`.
+- Escalation: still unhealthy → P1 components (database, Airflow) page on-call and fail the run; others open a
+  ticket (P2); degraded components open a P3 ticket. The report is one JSON document for dashboards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from common.defaults import platform_default_args
+
+log = logging.getLogger("airflow.platform.alerts")
+
+
+@task(retries=0, execution_timeout=timedelta(minutes=2))
+def probe_components() -> list[dict[str, Any]]:
+    """No task retries: a failing probe is data for the next tasks, not a reason to rerun the probe task."""
+    from common.health_targets import run_all
+
+    return [asdict(r) for r in run_all()]
+
+
+@task(retries=0, execution_timeout=timedelta(minutes=3))
+def self_heal(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from common.health import HealthResult, heal
+    from common.health_targets import REMEDIATIONS, recheckers
+
+    healed = heal([HealthResult(**r) for r in results], REMEDIATIONS, recheckers())
+    return [asdict(r) for r in healed]
+
+
+@task(retries=0)
+def escalate_and_report(results: list[dict[str, Any]]) -> dict[str, Any]:
+    from common.health import HealthReport, HealthResult, enforce_health, escalate
+
+    checked = [HealthResult(**r) for r in results]
+    report = HealthReport(checked, escalate(checked))
+    for escalation in report.escalations:
+        log.error("health_escalation %s", json.dumps(asdict(escalation), sort_keys=True))
+    enforce_health(report)
+    return report.to_dict()
+
+
+with DAG(
+    dag_id="phase12_03_health_checks",
+    description="Database/API/storage/queue/Airflow health, self-healing remediation and severity-based escalation",
+    doc_md=__doc__,
+    schedule=timedelta(minutes=15),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=platform_default_args("platform-observability"),
+    tags=["phase12", "observability", "health", "severity:P1", "team:platform"],
+) as dag:
+    escalate_and_report(self_heal(probe_components()))
