@@ -1,0 +1,165 @@
+"""Phase 3 (operators, sensors): templated Bash, PythonOperator arguments, and sensors really waiting.
+
+The sensor runs shrink poke intervals and timeouts on the loaded DAG (minutes → seconds) so a real wait
+fits in a test; the modes, the sensors and the landing-directory connection are the DAG's own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dag_run_helpers import get_dag, task_states, try_history, xcom_value
+
+from common.file_arrival import write_atomically
+from common.orders import sample_orders
+
+
+def test_bash_operator_templates_env_and_command(dagbag):
+    dag = get_dag(dagbag, "phase3_01_bash_operator")
+    write_report = dag.get_task("write_report")
+    assert write_report.env["RUN_DATE"] == "{{ ds }}"
+    assert write_report.append_env is True
+    assert "{{ ds }}" in dag.get_task("print_date").bash_command
+
+
+def test_bash_operator_run_renders_ds_into_command_and_env(dagbag, tmp_path):
+    dag = get_dag(dagbag, "phase3_01_bash_operator")
+    run = dag.test(run_conf={"output_dir": str(tmp_path)})
+    assert run.state == "success", task_states(run)
+    ds = run.logical_date.strftime("%Y-%m-%d")
+    assert xcom_value(run, "print_date") == ds  # last stdout line of the templated command
+    report = Path(xcom_value(run, "write_report"))
+    assert report == tmp_path / f"report_{ds.replace('-', '')}.txt"
+    lines = report.read_text().splitlines()
+    assert lines[0] == f"run_date={ds}" and lines[1] == f"run_id={run.run_id}"
+    assert int(xcom_value(run, "count_lines")) == 3
+
+
+def test_python_operator_passes_op_args_op_kwargs_and_context(dagbag):
+    dag = get_dag(dagbag, "phase3_02_python_operator")
+    assert dag.get_task("generate_orders").op_args == [40, 8]
+    assert dag.get_task("summarize_eu").op_kwargs["region"] == "eu"
+    run = dag.test()
+    assert run.state == "success", task_states(run)
+    ds = run.logical_date.strftime("%Y-%m-%d")
+    orders = xcom_value(run, "generate_orders")
+    assert orders == sample_orders(ds, 40, bad_every=8)
+    summary = xcom_value(run, "summarize_eu")
+    assert summary["label"] == f"eu-{ds.replace('-', '')}"  # op_kwargs are templated
+    assert summary["valid"] == 35 and len(summary["invalid_ids"]) == 5
+    assert summary["try_number"] == 1
+
+
+def test_sensor_modes_intervals_and_timeouts(dagbag):
+    dag = get_dag(dagbag, "phase3_03_sensors")
+    file_sensor = dag.get_task("wait_for_orders_file")
+    python_sensor = dag.get_task("wait_for_partner_files")
+    time_sensor = dag.get_task("wait_for_cutoff")
+    assert (type(file_sensor).__name__, file_sensor.mode) == ("FileSensor", "poke")
+    assert (type(python_sensor).__name__, python_sensor.mode) == ("PythonSensor", "reschedule")
+    assert (type(time_sensor).__name__, time_sensor.mode) == ("TimeSensor", "reschedule")
+    assert file_sensor.poke_interval == 30 and file_sensor.timeout == 1800
+    # poke mode holds the slot for the whole wait: the kill switch must outlast the sensor's own timeout
+    assert file_sensor.execution_timeout.total_seconds() > file_sensor.timeout
+    assert python_sensor.timeout == 6 * 3600
+    assert dag.get_task("load_orders").upstream_task_ids == {
+        "wait_for_orders_file",
+        "wait_for_partner_files",
+        "wait_for_cutoff",
+    }
+
+
+@pytest.fixture
+def landing(tmp_path, monkeypatch):
+    """The fs_default connection pointing at a fresh landing directory, as the platform defines it."""
+    monkeypatch.setenv("AIRFLOW_CONN_FS_DEFAULT", json.dumps({"conn_type": "fs", "extra": {"path": str(tmp_path)}}))
+    return tmp_path
+
+
+def _fast_sensors(dag, *, timeout: float) -> None:
+    for task_id in ("wait_for_orders_file", "wait_for_partner_files", "wait_for_cutoff"):
+        sensor = dag.get_task(task_id)
+        sensor.poke_interval = 1
+        sensor.timeout = timeout
+
+
+def _reschedules(run, task_id: str) -> int:
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = run.get_task_instance(task_id, session=session)
+        return session.query(TaskReschedule).filter(TaskReschedule.ti_id == ti.id).count()
+
+
+def _state_of(dag_id: str, task_id: str, logical_date: datetime) -> str | None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = (
+            session.query(TaskInstance)
+            .join(DagRun, DagRun.run_id == TaskInstance.run_id)
+            .filter(TaskInstance.dag_id == dag_id, DagRun.dag_id == dag_id, TaskInstance.task_id == task_id)
+            .filter(DagRun.logical_date == logical_date)
+            .one_or_none()
+        )
+        return None if ti is None or ti.state is None else str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+
+
+def test_sensors_wait_for_late_files_and_the_cutoff(dagbag, landing):
+    dag = get_dag(dagbag, "phase3_03_sensors")
+    _fast_sensors(dag, timeout=300)
+    logical_date = datetime.now(UTC).replace(microsecond=0)
+    day = logical_date.strftime("%Y%m%d")
+    write_atomically(landing / f"orders_{day}.csv", "order_id,amount\n1,10\n2,20\n3,30\n")
+    cutoff = dag.get_task("wait_for_cutoff")
+    cutoff.target_datetime = datetime.now(UTC) + timedelta(hours=1)
+    released: list[str] = []
+    stop = threading.Event()
+
+    def release_when_rescheduled() -> None:
+        """Only once a sensor is parked in up_for_reschedule does its condition become true."""
+        while not stop.is_set() and len(released) < 2:
+            if "partners" not in released and _state_of(dag.dag_id, "wait_for_partner_files", logical_date) == "up_for_reschedule":
+                for index in range(3):
+                    write_atomically(landing / f"partners_{day}" / f"partner_{index}.csv", "id\n1\n")
+                released.append("partners")
+            if "cutoff" not in released and _state_of(dag.dag_id, "wait_for_cutoff", logical_date) == "up_for_reschedule":
+                cutoff.target_datetime = datetime.now(UTC) - timedelta(seconds=1)
+                released.append("cutoff")
+            stop.wait(0.5)
+
+    watcher = threading.Thread(target=release_when_rescheduled, daemon=True)
+    watcher.start()
+    try:
+        run = dag.test(logical_date=logical_date)
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+    assert sorted(released) == ["cutoff", "partners"]
+    assert run.state == "success", task_states(run)
+    assert xcom_value(run, "load_orders") == 3
+    # reschedule mode gave the slot back between pokes; poke mode never did
+    assert _reschedules(run, "wait_for_partner_files") >= 1
+    assert _reschedules(run, "wait_for_cutoff") >= 1
+    assert _reschedules(run, "wait_for_orders_file") == 0
+
+
+def test_file_sensor_times_out_when_the_file_never_lands(dagbag, landing):
+    dag = get_dag(dagbag, "phase3_03_sensors")
+    _fast_sensors(dag, timeout=3)
+    dag.get_task("wait_for_cutoff").target_datetime = datetime.now(UTC) - timedelta(minutes=1)
+    run = dag.test()
+    states = task_states(run)
+    assert run.state == "failed"
+    assert states["wait_for_orders_file"] == "failed"
+    assert states["load_orders"] == "upstream_failed"
+    # a sensor timeout is final: no retries were spent waiting again
+    assert run.get_task_instance("wait_for_orders_file").try_number == 1
+    assert try_history(run, "wait_for_orders_file") == []
