@@ -27,6 +27,7 @@ import {
     toUrlSafeBase64,
     usesCelery,
 } from "./values/airflow";
+import type { DeployedImage } from "./values/image";
 import type { HelmValues } from "./values/merge";
 
 export interface AirflowArgs {
@@ -38,6 +39,8 @@ export interface AirflowArgs {
     gitSyncSshKey?: pulumi.Input<string>;
     /** Slots other components fill (secrets backend, OpenLineage, IRSA annotations, extra env/config). */
     integrations?: pulumi.Input<AirflowIntegrations>;
+    /** The image to deploy by digest (the AirflowImage component's `deployed`); defaults to airflow.image as configured. */
+    image?: pulumi.Input<DeployedImage>;
 }
 
 export class Airflow extends pulumi.ComponentResource {
@@ -133,8 +136,10 @@ export class Airflow extends pulumi.ComponentResource {
         }
 
         this.values = pulumi
-            .output(args.integrations ?? {})
-            .apply((integrations) => buildAirflowValues({ airflow, secretNames: names, integrations: integrations as AirflowIntegrations }));
+            .all([args.integrations ?? {}, args.image])
+            .apply(([integrations, image]) =>
+                buildAirflowValues({ airflow, secretNames: names, integrations: integrations as AirflowIntegrations, image: image as DeployedImage | undefined }),
+            );
 
         this.chart = new k8s.helm.v4.Chart(
             name,

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import type { StackSecrets } from "../config/load";
 import { Airflow } from "./airflow";
+import { AirflowImage } from "./image";
 import type { MetadataDatabase } from "./values/airflow";
 
 export interface PlatformArgs {
@@ -30,6 +31,7 @@ export function defaultMetadataDatabase(name: string, config: StackConfig): Meta
 export class Platform extends pulumi.ComponentResource {
     readonly namespace: pulumi.Output<string>;
     readonly airflow: Airflow;
+    readonly image: AirflowImage;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:index:Platform", name, {}, opts);
@@ -40,6 +42,8 @@ export class Platform extends pulumi.ComponentResource {
             : undefined;
         this.namespace = namespace ? namespace.metadata.name : pulumi.output(nsName);
 
+        this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image }, { parent: this });
+
         this.airflow = new Airflow(
             `${name}-airflow`,
             {
@@ -48,6 +52,7 @@ export class Platform extends pulumi.ComponentResource {
                 metadataDatabase: defaultMetadataDatabase(name, config),
                 gitSyncSshKey: secrets.gitSyncSshKey,
                 integrations: {},
+                image: this.image.deployed,
             },
             { parent: this, dependsOn: namespace ? [namespace] : [] },
         );

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { imageConfigProblems } from "./image";
 import { SECRET_CONFIG_KEYS, SECTION_NAMES, STACK_NAMES, StackConfig, StackName, stackConfigSchema } from "./schema";
 
 export class ConfigError extends Error {
@@ -101,6 +102,11 @@ export function parseStackConfig(stack: string, sections: Record<string, unknown
     const result = stackConfigSchema.safeParse(sections);
     if (!result.success) {
         throw new ConfigError(stack, formatIssues(result.error, sections));
+    }
+    // Rules that depend on which stack this is (dev-only start-up installs, digest pinning).
+    const stackProblems = (STACK_NAMES as readonly string[]).includes(stack) ? imageConfigProblems(stack as StackName, result.data) : [];
+    if (stackProblems.length > 0) {
+        throw new ConfigError(stack, stackProblems);
     }
     return result.data;
 }

@@ -7,6 +7,7 @@
  * SECRET_CONFIG_KEYS, which are read with requireSecret and never appear in these objects.
  */
 import { z } from "zod";
+import { airflowImageSchema } from "./image";
 
 export const STACK_NAMES = ["dev", "staging", "prod"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
@@ -42,13 +43,8 @@ export const kubernetesSchema = z.strictObject({
 // ---------------------------------------------------------------- airflow
 export const AIRFLOW_EXECUTORS = ["LocalExecutor", "CeleryExecutor", "KubernetesExecutor", "CeleryExecutor,KubernetesExecutor"] as const;
 
-export const airflowImageSchema = z.strictObject({
-    repository: z.string().min(1),
-    /** Airflow 3.3 only: the chart gates features on it and this package's DAGs target it. */
-    tag: z.string().regex(/^3\.3\.\d+([-.][A-Za-z0-9.-]+)?$/, "must be an Airflow 3.3.x image tag such as 3.3.2"),
-    /** Optional immutable pin; when set the chart pulls by digest and the tag only documents the version. */
-    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex chars>").nullable(),
-});
+// The image section (mode build|prebuilt, digest pinning, dev-only start-up installs) lives in ./image.
+export { airflowImageSchema } from "./image";
 
 export const airflowReplicasSchema = z.strictObject({
     scheduler: positiveInt,

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import type { AirflowConfig } from "../../config/schema";
+import { DeployedImage, chartImageValues, configuredImage, startupInstallEnv } from "./image";
 import { HelmValues, mergeValues } from "./merge";
 
 /** The released chart this package is written and validated against (see /work/shared/airflow-chart/SOURCE.md). */
@@ -79,6 +80,8 @@ export interface AirflowValuesInput {
     integrations: AirflowIntegrations;
     /** The parsed helm-values/airflow.yaml (defaults to reading it). */
     baseValues?: HelmValues;
+    /** The image to deploy, from the AirflowImage component (by digest); defaults to airflow.image as configured. */
+    image?: DeployedImage;
 }
 
 /** Celery (alone or with Kubernetes) needs the broker: the chart's Redis. */
@@ -278,16 +281,7 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
     const pdb = pdbValue(airflow);
     const computed: HelmValues = {
         executor: airflow.executor,
-        airflowVersion: airflow.image.tag.replace(/[-].*$/, ""),
-        defaultAirflowTag: airflow.image.tag,
-        images: {
-            airflow: {
-                repository: airflow.image.repository,
-                tag: airflow.image.tag,
-                digest: airflow.image.digest,
-                pullPolicy: "IfNotPresent",
-            },
-        },
+        ...chartImageValues(input.image ?? configuredImage(airflow.image)),
         // Generated secrets, referenced by name only.
         fernetKeySecretName: secretNames.fernetKey,
         apiSecretKeySecretName: secretNames.apiSecretKey,
@@ -340,7 +334,8 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         },
         statsd: { enabled: true },
         logs: { persistence: { enabled: false } },
-        env: integrations.extraEnv ?? [],
+        // Start-up installs are refused outside dev by config/image.ts; empty list → no env entry.
+        env: [...(integrations.extraEnv ?? []), ...startupInstallEnv(airflow.image.extraPipPackages)],
     };
     return mergeValues(
         base,

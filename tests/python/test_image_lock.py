@@ -283,6 +283,7 @@ def test_build_context_sends_the_lock_files() -> None:
     assert patterns[0] == "*", "the context should start from nothing: node_modules and .venv stay out"
     assert "!python/requirements.lock" in patterns
     assert "!python/ml-requirements.lock" in patterns
+    assert "!dags" in patterns, "bundled DAGs are copied from dags/"
 
 
 NETWORK_GUARD = textwrap.dedent(
