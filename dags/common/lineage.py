@@ -133,19 +133,21 @@ class MarquezClient:
         return sorted(d["name"] for d in self.datasets(namespace) if need <= set(d.get("tags", [])))
 
 
-def marquez_url_from_config() -> str:
-    """The Marquez base URL, taken from the `[openlineage] transport` the provider already uses (one source of truth)."""
-    import json
+def marquez_url(conn_id: str = "marquez_default") -> str:
+    """Marquez's base URL from an http connection (the provider's own transport is configured by the platform)."""
+    from airflow.sdk import BaseHook
 
-    from airflow.configuration import conf
+    conn = BaseHook.get_connection(conn_id)
+    if not conn.host:
+        raise ValueError(f"connection {conn_id!r} has no host (the Marquez API)")
+    if "://" in conn.host:
+        return conn.host.rstrip("/")
+    return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 5000}"
 
-    raw = conf.get("openlineage", "transport", fallback="")
-    if not raw:
-        raise ValueError("[openlineage] transport is not configured (AIRFLOW__OPENLINEAGE__TRANSPORT): no Marquez URL")
-    transport = json.loads(raw)
-    if transport.get("type") != "http" or not transport.get("url"):
-        raise ValueError(f"[openlineage] transport must be type http with a url, got {transport!r}")
-    return str(transport["url"]).rstrip("/")
+
+def openlineage_transport(url: str) -> dict[str, str]:
+    """The `[openlineage] transport` value that sends the provider's events to this Marquez."""
+    return {"type": "http", "url": url, "endpoint": "api/v1/lineage"}
 
 
 def openlineage_namespace() -> str:

@@ -10,18 +10,37 @@ from typing import Any
 from common.governance import fingerprint, secrets_backend_config
 
 
-def vault_backend_from_env(env: dict[str, str] | None = None) -> Any:
-    """A VaultBackend using token auth from VAULT_ADDR / VAULT_TOKEN (the standard Vault client variables)."""
+def vault_backend(url: str, token: str) -> Any:
+    """A VaultBackend with the platform's mount/paths and token auth (Kubernetes auth in the cluster)."""
     from airflow.providers.hashicorp.secrets.vault import VaultBackend
 
-    environ = os.environ if env is None else env
-    missing = [k for k in ("VAULT_ADDR", "VAULT_TOKEN") if not environ.get(k)]
-    if missing:
-        raise KeyError(f"environment variable(s) {', '.join(missing)} not set: cannot reach Vault")
-    kwargs = secrets_backend_config("vault", url=environ["VAULT_ADDR"], auth_type="token",
-                                    token=environ["VAULT_TOKEN"])["backend_kwargs"]
+    kwargs = secrets_backend_config("vault", url=url, auth_type="token", token=token)["backend_kwargs"]
     kwargs.pop("kubernetes_role", None)
     return VaultBackend(**kwargs)
+
+
+def vault_backend_from_connection(conn_id: str = "vault_default") -> Any:
+    """The Vault address and token come from an Airflow connection (type vault), never from code."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    url = (conn.extra_dejson or {}).get("url") or f"http://{conn.host}:{conn.port or 8200}"
+    if not conn.password:
+        raise ValueError(f"connection {conn_id!r} has no token (password) for Vault")
+    return vault_backend(url, conn.password)
+
+
+def get_or_create_variable(backend: Any, name: str) -> str:
+    """A secret variable kept in Vault: read it, or generate and store it on first use (it never exists in code)."""
+    import secrets as random
+
+    value = backend.get_variable(name)
+    if value:
+        return str(value)
+    value = random.token_hex(32)
+    backend.vault_client.client.secrets.kv.v2.create_or_update_secret(
+        path=f"{backend.variables_path}/{name}", secret={"value": value}, mount_point=backend.mount_point)
+    return value
 
 
 def connection_fingerprint(backend: Any, conn_id: str) -> dict[str, str]:

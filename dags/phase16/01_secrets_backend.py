@@ -8,7 +8,7 @@ Manager (CloudSecretManagerBackend) configured; rotation picked up without a res
   Only a fingerprint of the value is returned or logged.
 - `use_injected_credentials` shows secure injection: the credential goes into the child process environment,
   masked in logs, never into the command line, XCom or rendered templates.
-VAULT_ADDR / VAULT_TOKEN come from the worker's environment (Kubernetes auth in the cluster).
+The Vault address and token come from the `vault_default` connection (Kubernetes auth in the cluster).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from airflow.sdk import DAG, Param, task
 
 from common.defaults import platform_default_args
 
+VAULT_CONN_ID = "vault_default"
+
 with DAG(
     dag_id="phase16_01_secrets_backend",
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     default_args=platform_default_args("team-security"),
-    params={"conn_id": Param("warehouse_rotating", type="string", description="connection to read from Vault")},
+    params={"conn_id": Param("postgres_default", type="string", description="connection to read from Vault")},
     tags=["phase16", "security", "secrets", "vault"],
     doc_md=__doc__,
 ):
@@ -43,16 +45,16 @@ with DAG(
 
     @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=2))
     def read_rotating_secret(**context) -> dict:
-        from common.secrets_rotation import connection_fingerprint, vault_backend_from_env
+        from common.secrets_rotation import connection_fingerprint, vault_backend_from_connection
 
-        backend = vault_backend_from_env()
+        backend = vault_backend_from_connection(conn_id=VAULT_CONN_ID)
         return connection_fingerprint(backend, context["params"]["conn_id"])
 
     @task(execution_timeout=timedelta(minutes=2))
     def use_injected_credentials(fingerprint: dict, **context) -> dict:
-        from common.secrets_rotation import run_with_injected_secret, vault_backend_from_env
+        from common.secrets_rotation import run_with_injected_secret, vault_backend_from_connection
 
-        conn = vault_backend_from_env().get_connection(context["params"]["conn_id"])
+        conn = vault_backend_from_connection(conn_id=VAULT_CONN_ID).get_connection(context["params"]["conn_id"])
         if conn is None:
             raise KeyError(f"connection {context['params']['conn_id']!r} not found in Vault")
         # The child process proves it received the password (by length) without it ever being printed.

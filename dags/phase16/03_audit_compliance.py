@@ -4,8 +4,8 @@ compliance report.
 
 Actors are pseudonymised with a salted hash (stable across reports, not reversible without the salt) and
 e-mail addresses / IPs in free text are redacted before anything is stored; a final check fails the run if any
-original identity survived into the report. The salt is a secret (`audit_pii_salt` Variable, from the secrets
-backend), never a constant in code.
+original identity survived into the report. The salt is a secret kept in Vault (`airflow/variables/audit_pii_salt`,
+generated there on first use), never a constant in code or config.
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ with DAG(
         since = (context["data_interval_start"] or context["logical_date"] or datetime(2026, 1, 1))
         return AirflowApi.from_connection("airflow_api").event_logs(since=since.isoformat())
 
-    @task
+    @task(retries=2, execution_timeout=timedelta(minutes=2))
     def build_report(events: list, **context) -> dict:
-        from airflow.sdk import Variable
-
         from common.governance import assert_no_pii, compliance_report
+        from common.secrets_rotation import get_or_create_variable, vault_backend_from_connection
 
-        salt = Variable.get("audit_pii_salt")
+        salt = get_or_create_variable(vault_backend_from_connection(conn_id="vault_default"), "audit_pii_salt")
         report = compliance_report(events, salt)
         assert_no_pii(report, {str(e.get("owner")) for e in events if e.get("owner")})
         report["run_id"] = context["run_id"]

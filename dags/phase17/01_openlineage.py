@@ -20,6 +20,8 @@ from airflow.sdk import DAG, task
 from common.assets import CUSTOMERS, DAILY_SALES, ORDERS
 from common.defaults import platform_default_args
 
+MARQUEZ_CONN_ID = "marquez_default"
+
 JOB = "phase17_01_openlineage.customer_segmentation"
 SEGMENT_COLUMNS = {"customer_id": "VARCHAR", "segment": "VARCHAR", "revenue_eur": "DECIMAL"}
 
@@ -46,7 +48,7 @@ with DAG(
             GovernanceRunFacet,
             build_run_events,
             emit,
-            marquez_url_from_config,
+            marquez_url,
             openlineage_namespace,
         )
 
@@ -57,14 +59,14 @@ with DAG(
             inputs=[("s3://curated", "daily_sales", {"region": "VARCHAR", "revenue_eur": "DECIMAL"})],
             outputs=[("postgres://warehouse", "analytics.customer_segments", SEGMENT_COLUMNS)],
             run_facets={"governance": facet})
-        emit(events, marquez_url_from_config())
+        emit(events, marquez_url(conn_id=MARQUEZ_CONN_ID))
         return {"namespace": openlineage_namespace(), "job": JOB, "run_id": str(events[0].run.runId)}
 
     @task(retries=5, retry_delay=timedelta(seconds=3), execution_timeout=timedelta(minutes=2))
     def verify_in_marquez(emitted: dict) -> dict:
-        from common.lineage import MarquezClient, marquez_url_from_config
+        from common.lineage import MarquezClient, marquez_url
 
-        marquez = MarquezClient(marquez_url_from_config())
+        marquez = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
         run = next((r for r in marquez.runs(emitted["namespace"], emitted["job"]) if r["id"] == emitted["run_id"]), None)
         if run is None:
             raise LookupError(f"run {emitted['run_id']} of {emitted['job']} not (yet) in Marquez")

@@ -15,6 +15,8 @@ from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
 
+MARQUEZ_CONN_ID = "marquez_default"
+
 CATALOG_NAMESPACE = "warehouse"
 DATASETS = {
     "public.customers": {"owner": "team-crm", "tags": ["sales"], "description": "One row per customer",
@@ -47,9 +49,9 @@ with DAG(
 
     @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=3))
     def publish(entries: list) -> list:
-        from common.lineage import MarquezClient, marquez_url_from_config
+        from common.lineage import MarquezClient, marquez_url
 
-        catalog = MarquezClient(marquez_url_from_config())
+        catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
         catalog.ensure_namespace(CATALOG_NAMESPACE, owner="team-data-platform", description="warehouse datasets")
         catalog.ensure_source("warehouse", "postgresql://warehouse")
         return [catalog.put_dataset(CATALOG_NAMESPACE, e, source="warehouse")["name"] for e in entries]
@@ -58,9 +60,9 @@ with DAG(
     def publish_dags() -> list:
         """DAGs as catalog jobs: the producing pipeline of each dataset is one click away."""
         from common.governance import dag_catalog_entry
-        from common.lineage import MarquezClient, marquez_url_from_config
+        from common.lineage import MarquezClient, marquez_url
 
-        catalog = MarquezClient(marquez_url_from_config())
+        catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
         jobs = [dag_catalog_entry("phase14_02_dataset_consumer", "team-analytics", ["analytics"],
                                   produces=["analytics.daily_sales"], consumes=["public.orders", "public.customers"])]
         for job in jobs:
@@ -73,9 +75,9 @@ with DAG(
 
     @task(retries=2, execution_timeout=timedelta(minutes=2))
     def discover(published: list) -> dict:
-        from common.lineage import MarquezClient, marquez_url_from_config
+        from common.lineage import MarquezClient, marquez_url
 
-        catalog = MarquezClient(marquez_url_from_config())
+        catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
         found = {"PII": catalog.discover(CATALOG_NAMESPACE, ["PII"]),
                  "sales+Confidential": catalog.discover(CATALOG_NAMESPACE, ["sales", "Confidential"])}
         if not set(found["PII"]) <= set(published):

@@ -39,7 +39,7 @@ with DAG(
     def prepare(**context) -> None:
         from common.warehouse_governance import connect, ensure_governance_schema, seed_demo_tables
 
-        with connect(CONN_ID) as conn:
+        with connect(conn_id=CONN_ID) as conn:
             ensure_governance_schema(conn)
             if context["params"]["seed_demo_data"]:
                 seed_demo_tables(conn, now=datetime.now().astimezone())
@@ -48,21 +48,21 @@ with DAG(
     def classify() -> dict:
         from common.warehouse_governance import classify_and_tag, connect
 
-        with connect(CONN_ID) as conn:
+        with connect(conn_id=CONN_ID) as conn:
             return classify_and_tag(conn)
 
     @task(**DB_TASK)
     def enforce_retention(classes: dict) -> dict:
         from common.warehouse_governance import apply_retention, connect
 
-        with connect(CONN_ID) as conn:
+        with connect(conn_id=CONN_ID) as conn:
             return apply_retention(conn, classes, now=datetime.now().astimezone())
 
     @task(**DB_TASK)
     def review_access(classes: dict) -> list:
         from common.warehouse_governance import connect, run_access_review
 
-        with connect(CONN_ID) as conn:
+        with connect(conn_id=CONN_ID) as conn:
             return run_access_review(conn, classes, now=datetime.now().astimezone())
 
     @task(retries=0, execution_timeout=timedelta(minutes=5))
@@ -71,7 +71,7 @@ with DAG(
 
         from common.warehouse_governance import compare_with_snapshots, connect
 
-        with connect(CONN_ID) as conn:
+        with connect(conn_id=CONN_ID) as conn:
             result = compare_with_snapshots(conn)
         if result["breaking"]:
             raise AirflowFailException("breaking schema change(s): " + "; ".join(
