@@ -132,7 +132,9 @@ def service_connection(service: str, conn_type: str, *, database: str | None = N
 
         return {"host": ports.HOST, "port": ports.port("redis"), "password": redis.password(), "extra": {"db": 0}}
     if service == "kafka":
-        return {"extra": {"bootstrap.servers": f"{ports.HOST}:{ports.port('kafka')}"}}
+        # group.id: consumers that subscribe (the AssetWatcher's AwaitMessageTrigger) need one; a manifest may override.
+        return {"extra": {"bootstrap.servers": f"{ports.HOST}:{ports.port('kafka')}", "group.id": "airflow",
+                          "auto.offset.reset": "earliest"}}
     if service == "smtp":
         return {"host": ports.HOST, "port": ports.port("smtp"),
                 "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@platform.local"}}

@@ -36,11 +36,11 @@ def md5_hex(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def s3_put(conn_id: str, bucket: str, key: str, data: bytes) -> str:
+def s3_put(bucket: str, key: str, data: bytes, *, aws_conn_id: str) -> str:
     """Create the bucket if needed, write the object (replacing it: idempotent), return its MD5."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    hook = S3Hook(aws_conn_id=conn_id)
+    hook = S3Hook(aws_conn_id=aws_conn_id)
     if not hook.check_for_bucket(bucket):
         hook.create_bucket(bucket_name=bucket)
     hook.load_bytes(data, key=key, bucket_name=bucket, replace=True)

@@ -39,11 +39,11 @@ def validate_rate(record: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
-def load_last_good(raw: str | None, variable_name: str) -> list[dict[str, Any]]:
-    """The fallback data; with nothing saved yet there is nothing to degrade to, and the error says where to look."""
-    if not raw:
-        raise PermanentError(f"no fallback available: Variable {variable_name!r} is not set (no successful run yet)")
-    data = json.loads(raw)
+def load_last_good(saved: Any, where: str) -> list[dict[str, Any]]:
+    """The fallback data; with nothing saved yet there is nothing to degrade to, and the error says where it looked."""
+    if saved is None or saved == []:
+        raise PermanentError(f"no fallback available: {where} is empty (no healthy run yet)")
+    data = json.loads(saved) if isinstance(saved, str) else saved
     if not isinstance(data, list):
-        raise PermanentError(f"Variable {variable_name!r} must hold a JSON list of rates, got {type(data).__name__}")
+        raise PermanentError(f"{where} must hold a list of rates, got {type(data).__name__}")
     return data

@@ -1,8 +1,8 @@
 """Phase 7 · Exception handling: transient vs permanent errors, graceful degradation and fallbacks.
 
 Teaches: classifying failures (TransientError → retry, PermanentError → AirflowFailException so Airflow does not
-waste retries), in-task retries with backoff before giving up, falling back to the last known good data (kept in an
-Airflow Variable) with the result marked `degraded`, and quarantining malformed records instead of dropping them.
+waste retries), in-task retries with backoff before giving up, falling back to the last known good data (the XCom
+`last_good_rates` of the latest healthy run) with the result marked `degraded`, and quarantining malformed records instead of dropping them.
 `primary_mode` simulates the upstream: ok, unavailable (transient) or invalid_credentials (permanent).
 """
 
@@ -15,12 +15,11 @@ from airflow.sdk import DAG, Param, task
 
 from common.defaults import platform_default_args
 
-LAST_GOOD_VARIABLE = "exchange_rates_last_good"
+LAST_GOOD_KEY = "last_good_rates"  # XCom key pushed by validate_rates only when the data came from the primary
 
 
 @task(retries=2, execution_timeout=timedelta(minutes=2))
-def fetch_rates(params: dict[str, Any]) -> dict[str, Any]:
-    from airflow.sdk import Variable
+def fetch_rates(params: dict[str, Any], ti: Any = None) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from common.exchange_rates import fetch_primary, load_last_good
@@ -30,19 +29,18 @@ def fetch_rates(params: dict[str, Any]) -> dict[str, Any]:
         return retry_transient(lambda: fetch_primary(params["primary_mode"]), attempts=3, base_delay_seconds=0.2)
 
     def fallback() -> list[Any]:
-        return load_last_good(Variable.get(LAST_GOOD_VARIABLE, default=None), LAST_GOOD_VARIABLE)
+        previous = ti.xcom_pull(task_ids="validate_rates", key=LAST_GOOD_KEY, include_prior_dates=True)
+        return load_last_good(previous, f"XCom {LAST_GOOD_KEY!r} of validate_rates")
 
     try:
-        outcome = with_fallback(primary, fallback, primary_name="primary_api", fallback_name=LAST_GOOD_VARIABLE)
+        outcome = with_fallback(primary, fallback, primary_name="primary_api", fallback_name="last_good_rates")
     except PermanentError as error:
         raise AirflowFailException(f"permanent upstream error, not retrying: {error}") from error
     return {"records": outcome.value, "source": outcome.source, "degraded": outcome.degraded, "error": outcome.error}
 
 
 @task
-def validate_rates(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, Any]:
-    from airflow.sdk import Variable
-
+def validate_rates(fetched: dict[str, Any], dag_run: Any = None, ti: Any = None) -> dict[str, Any]:
     from common.exchange_rates import validate_rate
     from common.records import quarantine_dir, split_records, write_quarantine
 
@@ -53,7 +51,7 @@ def validate_rates(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, An
     if not split.valid:
         raise ValueError(f"no valid exchange rates among {split.total} records; all quarantined in {quarantine_file}")
     if not fetched["degraded"]:
-        Variable.set(LAST_GOOD_VARIABLE, split.valid, serialize_json=True)
+        ti.xcom_push(key=LAST_GOOD_KEY, value=split.valid)
     return {
         "rates": split.valid,
         "quarantined": len(split.quarantined),

@@ -31,7 +31,7 @@ def call_through_breaker(params: dict[str, Any]) -> dict[str, Any]:
     outcomes: list[str] = []
     for _ in range(params["calls"]):
         try:
-            call_through(store, policy, lambda: call_service("flaky_service"), time.time)
+            call_through(store, policy, lambda: call_service(conn_id="flaky_service"), time.time)
             outcomes.append("ok")
         except CircuitOpenError:
             outcomes.append("short_circuited")

@@ -3,7 +3,7 @@
 Teaches: PostgresHook for a raw DB-API connection, commit/rollback around a whole batch (a failure after the writes
 leaves nothing behind), upserts keyed on order_id so re-running a day adds no duplicates, malformed orders written to
 a quarantine table instead of being dropped, and SQLTableCheckOperator data-quality checks on the loaded partition.
-The target connection is a param so a misconfigured one fails with an error naming it.
+A missing `postgres_default` connection fails the first task with an error naming it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ORDERS_ASSET = Asset("postgres://postgres:5432/warehouse/public/orders")
 ORDERS_PER_DAY = 50
 BAD_EVERY = 10
 DB_TIMEOUT = timedelta(minutes=5)
+WAREHOUSE_CONN_ID = "postgres_default"
 
 
 @task
@@ -37,7 +38,7 @@ def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = 
 
     from common.warehouse import load_batch
 
-    conn = PostgresHook(postgres_conn_id=params["postgres_conn_id"]).get_conn()
+    conn = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_conn()
     try:
         return load_batch(
             conn,
@@ -52,12 +53,12 @@ def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = 
 
 
 @task(retries=2, execution_timeout=DB_TIMEOUT)
-def reconcile_counts(loaded: dict[str, int], params: dict[str, Any], ds: str | None = None) -> dict[str, int]:
+def reconcile_counts(loaded: dict[str, int], ds: str | None = None) -> dict[str, int]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from common.warehouse import RECONCILE_SQL, reconcile
 
-    row = PostgresHook(postgres_conn_id=params["postgres_conn_id"]).get_first(RECONCILE_SQL, parameters=(ds,))
+    row = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_first(RECONCILE_SQL, parameters=(ds,))
     counts = reconcile(row, ds or "")
     if counts["orders"] != loaded["loaded"]:
         raise ValueError(f"batch {ds}: loaded {loaded['loaded']} but the table holds {counts['orders']}")
@@ -74,14 +75,13 @@ with DAG(
     max_active_runs=1,
     default_args=platform_default_args("data-eng"),
     params={
-        "postgres_conn_id": Param("postgres_default", type="string", description="warehouse connection"),
         "fail_before_commit": Param(False, type="boolean", description="fail after writing to show the rollback"),
     },
     tags=["phase9", "integrations", "postgres", "team:data-eng", "severity:P2"],
 ) as dag:
     create_tables = SQLExecuteQueryOperator(
         task_id="create_tables",
-        conn_id="{{ params.postgres_conn_id }}",
+        conn_id=WAREHOUSE_CONN_ID,
         sql=DDL,
         retries=2,
         execution_timeout=DB_TIMEOUT,
@@ -89,7 +89,7 @@ with DAG(
     loaded = load_orders(extract_orders())
     quality_checks = SQLTableCheckOperator(
         task_id="quality_checks",
-        conn_id="{{ params.postgres_conn_id }}",
+        conn_id=WAREHOUSE_CONN_ID,
         table=ORDERS_TABLE,
         partition_clause="batch_date = '{{ ds }}'",
         checks={

@@ -21,7 +21,7 @@ API_CONN_ID = "http_api_default"
 def fetch_all_items(params: dict[str, Any]) -> dict[str, Any]:
     from common.partner_api import PartnerApi, paginate
 
-    api = PartnerApi(API_CONN_ID)
+    api = PartnerApi(conn_id=API_CONN_ID)
     items, stats = paginate(
         lambda page: api.fetch_page("/api/items", page, params["page_size"]),
         api.refresh_token,

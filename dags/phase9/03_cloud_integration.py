@@ -35,10 +35,10 @@ def land_in_s3(ds: str | None = None) -> dict[str, Any]:
     from common.orders import sample_orders, split_valid
 
     valid, rejected = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY))
-    md5 = s3_put("aws_default", LANDING_BUCKET, _key(ds or ""), orders_csv(valid))
+    md5 = s3_put(LANDING_BUCKET, _key(ds or ""), orders_csv(valid), aws_conn_id="aws_default")
     quarantine_key = f"quarantine/orders/{ds}.jsonl"
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejected).encode()
-    s3_put("aws_default", LANDING_BUCKET, quarantine_key, lines)
+    s3_put(LANDING_BUCKET, quarantine_key, lines, aws_conn_id="aws_default")
     return {
         "key": _key(ds or ""),
         "rows": len(valid),
@@ -53,7 +53,12 @@ def copy_to_azure(landed: dict[str, Any]) -> dict[str, Any]:
     from common.cloud import copy_s3_to_wasb
 
     copied = copy_s3_to_wasb(
-        "aws_default", LANDING_BUCKET, landed["key"], "wasb_default", ARCHIVE_CONTAINER, landed["key"]
+        aws_conn_id="aws_default",
+        bucket=LANDING_BUCKET,
+        key=landed["key"],
+        wasb_conn_id="wasb_default",
+        container=ARCHIVE_CONTAINER,
+        blob=landed["key"],
     )
     if copied["md5"] != landed["md5"]:
         raise ValueError(f"archive copy {copied['target']} does not match the landed extract")
@@ -68,7 +73,9 @@ def load_bigquery(landed: dict[str, Any], ds_nodash: str | None = None) -> dict[
 
     data = S3Hook(aws_conn_id="aws_default").get_key(landed["key"], bucket_name=LANDING_BUCKET).get()["Body"].read()
     table = f"orders_{ds_nodash}"
-    count = bigquery_replace_table(bigquery_client("google_cloud_default"), BQ_DATASET, table, parse_orders_csv(data))
+    count = bigquery_replace_table(
+        bigquery_client(conn_id="google_cloud_default"), BQ_DATASET, table, parse_orders_csv(data)
+    )
     return {"table": f"{BQ_DATASET}.{table}", "rows": count}
 
 

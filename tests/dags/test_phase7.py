@@ -103,24 +103,18 @@ def test_execution_timeout_kills_a_slow_task(dagbag):
     assert run.state == "failed"
 
 
-def _set_variable(key, value):
-    from airflow.models.variable import Variable
+def _forget_last_good():
+    """Delete every saved last_good_rates XCom, as if no healthy run had happened yet."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
 
-    if value is None:
-        Variable.delete(key)
-    else:
-        Variable.set(key, value)
-
-
-def _get_variable(key):
-    from airflow.models.variable import Variable
-
-    return Variable.get(key, default_var=None)
+    with create_session() as session:
+        session.query(XComModel).filter_by(dag_id="phase7_02_exception_handling", key="last_good_rates").delete()
 
 
 def test_exception_handling_healthy_upstream_quarantines_the_malformed_record(dagbag):
     dag = _dag(dagbag, "phase7_02_exception_handling")
-    _set_variable("exchange_rates_last_good", None)
+    _forget_last_good()
     run = dag.test(run_conf={"primary_mode": "ok"})
     assert run.state == "success"
     result = _tis(run)["publish"].xcom_pull(task_ids="publish")
@@ -131,16 +125,18 @@ def test_exception_handling_healthy_upstream_quarantines_the_malformed_record(da
     assert quarantined == [
         {"record": {"currency": "CHF", "rate": "n/a"}, "reasons": ["rate: expected int|float, got str"]}
     ]
-    assert [r["currency"] for r in json.loads(_get_variable("exchange_rates_last_good"))] == ["EUR", "GBP", "JPY"]
+    last_good = _tis(run)["validate_rates"].xcom_pull(task_ids="validate_rates", key="last_good_rates")
+    assert [r["currency"] for r in last_good] == ["EUR", "GBP", "JPY"]
 
 
 def test_exception_handling_transient_outage_degrades_to_last_good(dagbag):
     dag = _dag(dagbag, "phase7_02_exception_handling")
-    _set_variable("exchange_rates_last_good", json.dumps([{"currency": "EUR", "rate": 0.9}]))
+    _forget_last_good()
+    assert dag.test(run_conf={"primary_mode": "ok"}).state == "success"  # a healthy run leaves last good rates
     run = dag.test(run_conf={"primary_mode": "unavailable"})
     assert run.state == "success"
     result = _tis(run)["publish"].xcom_pull(task_ids="publish")
-    assert result == {"source": "exchange_rates_last_good", "degraded": True, "quarantined": 0, "rates": 1}
+    assert result == {"source": "last_good_rates", "degraded": True, "quarantined": 0, "rates": 3}
     fetched = _tis(run)["fetch_rates"].xcom_pull(task_ids="fetch_rates")
     assert fetched["error"] == "TransientError: rates API answered 503 Service Unavailable"
 
@@ -154,10 +150,10 @@ def test_exception_handling_permanent_error_fails_without_retries(dagbag):
     assert run.state == "failed"
 
 
-def test_exception_handling_without_fallback_names_the_missing_variable(dagbag):
+def test_exception_handling_without_fallback_fails_fast(dagbag):
     dag = _dag(dagbag, "phase7_02_exception_handling")
-    _set_variable("exchange_rates_last_good", None)
+    _forget_last_good()
     run = dag.test(run_conf={"primary_mode": "unavailable"})
     fetch = _tis(run)["fetch_rates"]
-    assert fetch.state == "failed" and fetch.try_number == 1
+    assert fetch.state == "failed" and fetch.try_number == 1, "nothing to fall back to is permanent: no retries"
     assert run.state == "failed"
