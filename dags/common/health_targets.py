@@ -46,7 +46,7 @@ def _http_base(conn_id: str) -> str:
 
 
 def database_url() -> str:
-    conn = _connection(DATABASE_CONN)
+    conn = _connection(conn_id=DATABASE_CONN)
     auth = f"{quote(conn.login or '', safe='')}:{quote(conn.password or '', safe='')}@" if conn.login else ""
     return f"postgresql+psycopg2://{auth}{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
 
@@ -57,7 +57,7 @@ def storage_dir() -> Path:
 
 
 def queue_address() -> tuple[str, int]:
-    servers = _connection(QUEUE_CONN).extra_dejson.get("bootstrap.servers", "")
+    servers = _connection(conn_id=QUEUE_CONN).extra_dejson.get("bootstrap.servers", "")
     if not servers:
         raise RuntimeError(f"connection {QUEUE_CONN!r} has no extra 'bootstrap.servers'")
     host, _, port = servers.split(",")[0].rpartition(":")
@@ -68,9 +68,9 @@ def probes() -> dict[str, Callable[[], HealthResult]]:
     """component → zero-argument probe, each resolving its connection when called."""
 
     def api() -> HealthResult:
-        conn = _connection(API_CONN)
+        conn = _connection(conn_id=API_CONN)
         token_path = conn.extra_dejson.get("token_path", "/oauth/token")
-        return check_oauth_api(_http_base(API_CONN), conn.login or "", conn.password or "", token_path, API_PROBE_PATH)
+        return check_oauth_api(_http_base(conn_id=API_CONN), conn.login or "", conn.password or "", token_path, API_PROBE_PATH)
 
     def queue() -> HealthResult:
         host, port = queue_address()
@@ -81,7 +81,7 @@ def probes() -> dict[str, Callable[[], HealthResult]]:
         "api": api,
         "storage": lambda: check_storage(storage_dir()),
         "queue": queue,
-        "airflow": lambda: check_airflow(_http_base(AIRFLOW_CONN) + "/api/v2/monitor/health"),
+        "airflow": lambda: check_airflow(_http_base(conn_id=AIRFLOW_CONN) + "/api/v2/monitor/health"),
     }
 
 
