@@ -1,8 +1,9 @@
 """OpenLineage custom facets and a Marquez API client (phase 17).
 
-Marquez is both the lineage backend (OpenLineage events in, lineage graph out) and, through its dataset/tag API,
-the local stand-in for a SaaS data catalog such as DataHub: datasets with schemas, owners and tags, DAGs as jobs,
-tag-based discovery.
+Marquez is both the lineage backend (OpenLineage events in, jobs/runs/datasets out) and the local stand-in for a
+SaaS data catalog such as DataHub: catalog metadata is published as OpenLineage dataset facets (schema, tags,
+ownership, documentation) — the same events DataHub's OpenLineage endpoint ingests — and discovered by tag from
+Marquez's dataset API.
 """
 
 from __future__ import annotations
@@ -83,54 +84,87 @@ def emit(events: Iterable[Any], marquez_url: str, timeout: float = 10) -> int:
     return count
 
 
+def catalog_dataset(namespace: str, entry: Mapping[str, Any]) -> Any:
+    """A catalog entry (common.governance.catalog_entry shape) as an OpenLineage dataset with schema, tags (dataset
+    and column level), ownership and documentation facets — the metadata DataHub/Marquez index for discovery."""
+    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.facet_v2 import documentation_dataset, ownership_dataset, tags_dataset
+
+    tags = [tags_dataset.TagsDatasetFacetFields(key=t, value="true", source="governance") for t in entry["tags"]]
+    tags += [tags_dataset.TagsDatasetFacetFields(key=t, value="true", source="governance", field=f["name"])
+             for f in entry["schema"] for t in f["tags"]]
+    return OutputDataset(namespace=namespace, name=dataset_name(entry["urn"]), facets={
+        "schema": schema_facet({f["name"]: f["type"] for f in entry["schema"]}),
+        "tags": tags_dataset.TagsDatasetFacet(tags=tags),
+        "ownership": ownership_dataset.OwnershipDatasetFacet(owners=[ownership_dataset.Owner(name=entry["owner"], type="OWNER")]),
+        "documentation": documentation_dataset.DocumentationDatasetFacet(description=entry["description"]),
+    })
+
+
+def dataset_name(urn: str) -> str:
+    """`urn:li:dataset:(urn:li:dataPlatform:postgres,public.orders,PROD)` → `public.orders`."""
+    inner = urn.removeprefix("urn:li:dataset:(").removesuffix(")")
+    parts = inner.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"not a dataset urn: {urn!r}")
+    return parts[1]
+
+
+def catalog_publish_events(namespace: str, job_name: str, entries: Sequence[Mapping[str, Any]],
+                           job_owner: str, job_tags: Iterable[str], inputs: Sequence[str] = ()) -> list[Any]:
+    """One run of a catalog job whose outputs are the published datasets; the job itself carries owner/tags facets,
+    so DAGs are published as catalog jobs the same way."""
+    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import documentation_job, ownership_job, tags_job
+
+    job_facets = {
+        "ownership": ownership_job.OwnershipJobFacet(owners=[ownership_job.Owner(name=job_owner, type="OWNER")]),
+        "tags": tags_job.TagsJobFacet(tags=[tags_job.TagsJobFacetFields(key=t, value="true", source="governance")
+                                            for t in sorted(job_tags)]),
+        "documentation": documentation_job.DocumentationJobFacet(description=f"catalog entry for {job_name}"),
+    }
+    run = Run(runId=str(uuid.uuid4()))
+    ins = [InputDataset(namespace=namespace, name=n) for n in inputs]
+    outs = [catalog_dataset(namespace, e) for e in entries]
+    now = datetime.now(UTC).isoformat()
+    return [RunEvent(eventType=state, eventTime=now, run=run, job=Job(namespace=namespace, name=job_name, facets=job_facets),
+                     producer=PRODUCER, inputs=ins, outputs=outs) for state in (RunState.START, RunState.COMPLETE)]
+
+
+def dataset_tags(dataset: Mapping[str, Any]) -> set[str]:
+    """Dataset-level tag keys from a Marquez dataset JSON (column-level tags are also lifted: a PII column makes a
+    PII dataset)."""
+    facet = (dataset.get("facets") or {}).get("tags") or {}
+    return {t["key"] for t in facet.get("tags") or []}
+
+
 @dataclass
 class MarquezClient:
+    """Read side of Marquez's API (lineage read-back and catalog discovery)."""
+
     base_url: str
     timeout: float = 10.0
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _get(self, path: str, **params: Any) -> Any:
         import requests
 
-        resp = requests.request(method, f"{self.base_url.rstrip('/')}/api/v1{path}", timeout=self.timeout, **kwargs)
+        resp = requests.get(f"{self.base_url.rstrip('/')}/api/v1{path}", params=params or None, timeout=self.timeout)
         resp.raise_for_status()
-        return resp.json() if resp.content else None
+        return resp.json()
 
-    # lineage read-back
     def job(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/namespaces/{namespace}/jobs/{name}")
+        return self._get(f"/namespaces/{namespace}/jobs/{name}")
 
     def runs(self, namespace: str, job: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/namespaces/{namespace}/jobs/{job}/runs")["runs"]
-
-    def lineage(self, namespace: str, job: str, depth: int = 5) -> dict[str, Any]:
-        return self._call("GET", "/lineage", params={"nodeId": f"job:{namespace}:{job}", "depth": depth})
-
-    # catalog (stand-in for DataHub)
-    def ensure_namespace(self, namespace: str, owner: str, description: str = "") -> None:
-        self._call("PUT", f"/namespaces/{namespace}", json={"ownerName": owner, "description": description})
-
-    def ensure_source(self, name: str, connection_url: str, kind: str = "POSTGRESQL") -> None:
-        self._call("PUT", f"/sources/{name}", json={"type": kind, "connectionUrl": connection_url})
-
-    def ensure_tag(self, tag: str, description: str = "") -> None:
-        self._call("PUT", f"/tags/{tag}", json={"description": description or tag})
-
-    def put_dataset(self, namespace: str, entry: Mapping[str, Any], source: str) -> dict[str, Any]:
-        """Publish a catalog entry (common.governance.catalog_entry shape) as a Marquez DB_TABLE dataset."""
-        for tag in {*entry["tags"], *(t for f in entry["schema"] for t in f["tags"])}:
-            self.ensure_tag(tag)
-        name = entry["urn"].split(",")[1] if "," in entry["urn"] else entry["urn"]
-        body = {"type": "DB_TABLE", "physicalName": name, "sourceName": source, "description": entry["description"],
-                "fields": [{"name": f["name"], "type": f["type"], "tags": f["tags"]} for f in entry["schema"]],
-                "tags": entry["tags"]}
-        return self._call("PUT", f"/namespaces/{namespace}/datasets/{name}", json=body)
+        return self._get(f"/namespaces/{namespace}/jobs/{job}/runs")["runs"]
 
     def datasets(self, namespace: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/namespaces/{namespace}/datasets", params={"limit": 500})["datasets"]
+        return self._get(f"/namespaces/{namespace}/datasets", limit=1000)["datasets"]
 
     def discover(self, namespace: str, required_tags: Iterable[str]) -> list[str]:
+        """Tag-based discovery: names of datasets carrying every required tag."""
         need = set(required_tags)
-        return sorted(d["name"] for d in self.datasets(namespace) if need <= set(d.get("tags", [])))
+        return sorted(d["name"] for d in self.datasets(namespace) if need <= dataset_tags(d))
 
 
 def marquez_url(conn_id: str = "marquez_default") -> str:
@@ -143,11 +177,6 @@ def marquez_url(conn_id: str = "marquez_default") -> str:
     if "://" in conn.host:
         return conn.host.rstrip("/")
     return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 5000}"
-
-
-def openlineage_transport(url: str) -> dict[str, str]:
-    """The `[openlineage] transport` value that sends the provider's events to this Marquez."""
-    return {"type": "http", "url": url, "endpoint": "api/v1/lineage"}
 
 
 def openlineage_namespace() -> str:

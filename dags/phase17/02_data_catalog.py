@@ -1,7 +1,8 @@
 """Data catalog: dataset metadata and DAGs published to a catalog; tag-based discovery.
 
-The catalog API used here is Marquez's dataset/job/tag API — locally the stand-in for a SaaS catalog such as
-DataHub (the entries follow DataHub's shape: urn, schema with column tags, owner, global tags, upstreams).
+Marquez stands in for a SaaS catalog such as DataHub: entries (DataHub-shaped: urn, schema with column tags,
+owner, global tags, upstreams) are published as OpenLineage dataset facets — which DataHub also ingests — and
+read back from Marquez's dataset API for discovery.
 Classification tags (PII / Confidential / Public) are derived from column names by `common.governance`, so
 a new PII column is tagged the moment its table is published. DAGs are published as jobs with their input and
 output datasets ("which pipeline writes this table?"), and `discover` answers "all PII datasets owned by sales".
@@ -29,6 +30,11 @@ DATASETS = {
                           "columns": {"region": "VARCHAR", "label": "VARCHAR"}},
 }
 
+# DAG → (owner, tags, datasets read, datasets written): the pipelines published as catalog jobs.
+DAG_ENTRIES = {
+    "phase14_02_dataset_consumer": ("team-analytics", ["analytics"], ["public.orders", "public.customers"], ["analytics.daily_sales"]),
+}
+
 with DAG(
     dag_id="phase17_02_data_catalog",
     schedule="@daily",
@@ -49,29 +55,25 @@ with DAG(
 
     @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=3))
     def publish(entries: list) -> list:
-        from common.lineage import MarquezClient, marquez_url
+        """Datasets → catalog: one catalog-sync run whose outputs carry schema, tag, owner and doc facets."""
+        from common.lineage import catalog_publish_events, dataset_name, emit, marquez_url
 
-        catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
-        catalog.ensure_namespace(CATALOG_NAMESPACE, owner="team-data-platform", description="warehouse datasets")
-        catalog.ensure_source("warehouse", "postgresql://warehouse")
-        return [catalog.put_dataset(CATALOG_NAMESPACE, e, source="warehouse")["name"] for e in entries]
+        emit(catalog_publish_events(CATALOG_NAMESPACE, "catalog_sync.warehouse", entries, "team-data-platform",
+                                    ["catalog"]), marquez_url(conn_id=MARQUEZ_CONN_ID))
+        return sorted(dataset_name(e["urn"]) for e in entries)
 
     @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=3))
-    def publish_dags() -> list:
-        """DAGs as catalog jobs: the producing pipeline of each dataset is one click away."""
-        from common.governance import dag_catalog_entry
-        from common.lineage import MarquezClient, marquez_url
+    def publish_dags(entries: list) -> list:
+        """DAGs → catalog jobs with owner and tags, linked to the datasets they read and write."""
+        from common.lineage import catalog_publish_events, dataset_name, emit, marquez_url
 
-        catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
-        jobs = [dag_catalog_entry("phase14_02_dataset_consumer", "team-analytics", ["analytics"],
-                                  produces=["analytics.daily_sales"], consumes=["public.orders", "public.customers"])]
-        for job in jobs:
-            dag_id = job["urn"].rsplit(",", 1)[1].rstrip(")")
-            catalog._call("PUT", f"/namespaces/{CATALOG_NAMESPACE}/jobs/{dag_id}", json={
-                "type": "BATCH", "description": f"Airflow DAG {dag_id} (owner {job['owner']})",
-                "inputs": [{"namespace": CATALOG_NAMESPACE, "name": n} for n in job["inputs"]],
-                "outputs": [{"namespace": CATALOG_NAMESPACE, "name": n} for n in job["outputs"]]})
-        return [j["urn"] for j in jobs]
+        by_name = {dataset_name(e["urn"]): e for e in entries}
+        published = []
+        for dag_id, (owner, tags, inputs, outputs) in DAG_ENTRIES.items():
+            emit(catalog_publish_events(CATALOG_NAMESPACE, dag_id, [by_name[o] for o in outputs], owner, tags, inputs),
+                 marquez_url(conn_id=MARQUEZ_CONN_ID))
+            published.append(dag_id)
+        return published
 
     @task(retries=2, execution_timeout=timedelta(minutes=2))
     def discover(published: list) -> dict:
@@ -80,9 +82,10 @@ with DAG(
         catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
         found = {"PII": catalog.discover(CATALOG_NAMESPACE, ["PII"]),
                  "sales+Confidential": catalog.discover(CATALOG_NAMESPACE, ["sales", "Confidential"])}
-        if not set(found["PII"]) <= set(published):
-            raise AssertionError(f"discovery returned datasets that were not published: {found}")
+        if not found["PII"] or not set(found["PII"]) <= set(published):
+            raise AssertionError(f"tag discovery does not match what was published {published}: {found}")
         return found
 
-    published = publish(build_entries())
-    published >> publish_dags() >> discover(published)
+    entries = build_entries()
+    published = publish(entries)
+    published >> publish_dags(entries) >> discover(published)
