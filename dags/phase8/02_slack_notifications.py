@@ -1,0 +1,81 @@
+"""Phase 8 · Slack notifications: incoming webhooks with Block Kit messages.
+
+Teaches: posting a Block Kit digest (header, fields, button, context) through SlackWebhookHook and the
+`slack_webhook_default` connection (the webhook URL is a secret kept in the connection, never in code), and
+SlackWebhookNotifier as a DAG-level `on_failure_callback` that posts Block Kit when a run fails.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+from airflow.sdk import DAG, Param, task
+
+from common.defaults import platform_default_args
+
+SLACK_CONN_ID = "slack_webhook_default"
+DIGEST_CHANNEL = "#team-data-eng"
+ORDERS_PER_DAY = 60
+
+run_failed = SlackWebhookNotifier(
+    slack_webhook_conn_id=SLACK_CONN_ID,
+    text="{{ dag.dag_id }} run {{ run_id }} failed",
+    blocks=[
+        {"type": "header", "text": {"type": "plain_text", "text": ":x: {{ dag.dag_id }} failed"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": "*Run*\n{{ run_id }}"},
+                {"type": "mrkdwn", "text": "*Date*\n{{ ds }}"},
+            ],
+        },
+    ],
+)
+
+
+@task
+def build_digest(params: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+    from common.order_report import daily_facts
+
+    facts = daily_facts(ds or "", ORDERS_PER_DAY, params["bad_every"])
+    if params["fail"]:
+        raise RuntimeError("digest inputs unavailable (requested failure)")
+    return facts
+
+
+@task(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=2))
+def post_digest(facts: dict[str, Any], ds: str | None = None, run_id: str | None = None) -> int:
+    from common.notifications import report_blocks, send_slack
+
+    blocks = report_blocks(
+        f"Daily orders {ds}",
+        {
+            "Orders": facts["orders"],
+            "Valid": facts["valid"],
+            "Quarantined": facts["quarantined"],
+            "Revenue": facts["revenue"],
+        },
+        note=f"run `{run_id}`",
+    )
+    send_slack(SLACK_CONN_ID, text=f"Daily orders {ds}: {facts['valid']} valid", blocks=blocks, channel=DIGEST_CHANNEL)
+    return len(blocks)
+
+
+with DAG(
+    dag_id="phase8_02_slack_notifications",
+    description="Block Kit digests and failure notifications through a Slack incoming webhook",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=platform_default_args("data-eng"),
+    on_failure_callback=run_failed,
+    params={
+        "bad_every": Param(10, type="integer", minimum=0),
+        "fail": Param(False, type="boolean", description="fail the run to see the failure notification"),
+    },
+    tags=["phase8", "notifications", "slack", "team:data-eng", "severity:P3"],
+) as dag:
+    post_digest(build_digest())
