@@ -3,7 +3,8 @@
 Each rule returns a `Result`: ok, evidence (which DAGs, tasks or files satisfy or break it) and, where a rule
 can't be evaluated, ok=False with the reason. Never a ✓ without evidence.
 
-    .venv/bin/python -m checklist.dag_rules --json     # what `npm run checklist` consumes
+    .venv/bin/python -m checklist.dag_rules                      # human-readable
+    .venv/bin/python -m checklist.dag_rules --json out.json      # what `npm run checklist` consumes
 """
 
 from __future__ import annotations
@@ -434,11 +435,11 @@ def evaluate() -> list[Result]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print results as JSON (for npm run checklist)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON to FILE (for npm run checklist)")
     args = parser.parse_args()
     results = evaluate()
     if args.json:
-        print(json.dumps([asdict(r) for r in results], indent=2))
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     else:
         for r in results:
             print(f"{'✓' if r.ok else '✗'} [{r.group}] {r.item}")
