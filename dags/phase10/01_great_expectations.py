@@ -52,7 +52,7 @@ def quarantine_bad_rows(records: list[dict[str, Any]], result: dict[str, Any], r
     return {"good": good, "quarantined": len(bad), "quarantine_file": str(path) if path else None}
 
 
-@task
+@task(retries=0)  # a deterministic check: retrying cannot change the verdict
 def quality_gate(result: dict[str, Any]) -> dict[str, Any]:
     from common.quality import QualityResult, enforce_quality_gate
 

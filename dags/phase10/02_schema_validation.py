@@ -31,7 +31,7 @@ def _registry(compatibility: str) -> Any:
     return SchemaRegistry.from_directory(SCHEMA_ROOT, compatibility)  # type: ignore[arg-type]
 
 
-@task
+@task(retries=0)
 def check_schema_evolution(params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load every version (each is compatibility-checked on load), then try the proposed next version, if any."""
     p = params or {}
@@ -65,7 +65,7 @@ def quarantine_invalid(routed: dict[str, Any], run_id: str | None = None) -> dic
     return {"quarantined": len(routed["invalid"]), "file": str(path) if path else None}
 
 
-@task
+@task(retries=0)  # a deterministic check: retrying cannot change the verdict
 def invalid_ratio_gate(routed: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
     total = len(routed["valid"]) + len(routed["invalid"])
     ratio = len(routed["invalid"]) / total if total else 0.0

@@ -59,7 +59,7 @@ def detect(reference: dict[str, list[Any]], current: dict[str, list[Any]], param
     return detect_drift(reference, current, thresholds).to_dict()
 
 
-@task
+@task(retries=0)  # a deterministic check: retrying cannot change the verdict
 def drift_gate(report: dict[str, Any], profiles: dict[str, Any]) -> dict[str, Any]:
     """warn → logged P3 alert, run continues; alert → DriftAlert fails the run (and the failure alert fires)."""
     from common.drift import DriftAlert, DriftReport, DriftThresholds, FeatureDrift

@@ -30,14 +30,14 @@ def _deploy_root() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", ".")) / "deployments"
 
 
-@task
+@task(retries=0)
 def lint_bundle(params: dict[str, Any] | None = None) -> dict[str, Any]:
     from common.cicd import lint
 
     return {"findings": lint([(params or {})["bundle"]])}
 
 
-@task
+@task(retries=0)
 def validate(params: dict[str, Any] | None = None) -> dict[str, Any]:
     from common.cicd import StageFailed, validate_bundle
 
@@ -56,14 +56,14 @@ def deploy_staging(lint_result: dict[str, Any], validation: dict[str, Any], para
     return deploy((params or {})["bundle"], _deploy_root(), "staging", (params or {})["version"] or _version(run_id))
 
 
-@task
+@task(retries=0)
 def smoke_staging(validation: dict[str, Any], deployed: dict[str, Any]) -> dict[str, Any]:
     from common.cicd import smoke_test
 
     return smoke_test(_deploy_root(), "staging", validation["dag_ids"])
 
 
-@task
+@task(retries=0)
 def gate(lint_result: dict[str, Any], validation: dict[str, Any], smoke: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
     from common.cicd import promotion_gate
 
@@ -78,14 +78,14 @@ def deploy_production(decision: dict[str, Any], staged: dict[str, Any], params: 
     return deploy((params or {})["bundle"], _deploy_root(), "production", staged["version"])
 
 
-@task
+@task(retries=0)
 def smoke_production(validation: dict[str, Any], deployed: dict[str, Any]) -> dict[str, Any]:
     from common.cicd import smoke_test
 
     return smoke_test(_deploy_root(), "production", validation["dag_ids"])
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED)
+@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
 def rollback_production(deployed: dict[str, Any]) -> None:
     """Remediate, then still fail: a rolled-back release is a failed deployment, and the run must say so."""
     from common.cicd import StageFailed, rollback

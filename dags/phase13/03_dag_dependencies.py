@@ -21,7 +21,7 @@ from common.defaults import platform_default_args
 from common.orchestration import CHILD_DAG_ID, to_mermaid
 
 
-@task
+@task(retries=0)  # a bad conf stays bad on retry
 def read_conf(dag_run: Any = None) -> dict[str, Any]:
     from common.orchestration import validate_child_conf
 
@@ -39,7 +39,7 @@ def pull_parent_summary(child_conf: dict[str, Any], ti: Any = None) -> dict[str,
     return summary
 
 
-@task
+@task(retries=0)  # fail fast so the parent learns at once
 def process(summary: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
     from common.orchestration import invalid_ratio_check
 
