@@ -13,7 +13,11 @@ passed=0
 failed=0
 failures=()
 
-record() { # record <name> <passed> <failed>
+SUITE_STARTED=$(date +%s.%N)
+record() { # record <name> <passed> <failed>; also the suite's wall time since the previous record (bench reads it)
+  local now; now=$(date +%s.%N)
+  printf '%s\t%.1f\t%s\t%s\n' "$1" "$(awk -v a="$now" -v b="$SUITE_STARTED" 'BEGIN{print a-b}')" "$2" "$3" >>"$RESULTS/timings.tsv"
+  SUITE_STARTED=$now
   passed=$((passed + $2)); failed=$((failed + $3))
   [ "$3" -gt 0 ] && failures+=("$1")
   return 0
@@ -38,7 +42,10 @@ if ! bash scripts/setup.sh; then
 fi
 
 printf '\n==> starting the local platform (./platform up)\n'
-if ! ./platform up; then
+SUITE_STARTED=$(date +%s.%N)
+if ./platform up; then
+  record platform-up 1 0
+else
   echo "the local platform did not start; the service-backed suites will fail and say which service"
   record platform-up 0 1
 fi
