@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from local import paths, ports, proc
 from local.services.base import Endpoint, Service, ServiceError
@@ -100,17 +102,33 @@ def stop_one(svc: Service) -> bool:
     return stopped
 
 
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """One `up`/`down` at a time (a test fixture and a terminal may race); waits for the other to finish."""
+    paths.ensure_dirs()
+    with open(paths.RUN / "platform.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def failure_report(svc: Service, error: Exception) -> str:
     lines = [f"✗ {svc.name} failed: {error}"]
-    for log in svc.logs():
+    dead_first = sorted(svc.processes(), key=lambda spec: proc.running(spec) is not None)
+    for log in [spec.log_file for spec in dead_first]:
         lines.append(f"--- last lines of {log} ---")
         lines.append(proc.tail(log, 25))
     return "\n".join(lines)
 
 
 def up(names: Iterable[str] = (), say: Printer = print) -> dict[str, Endpoint]:
-    paths.ensure_dirs()
-    order = resolve(names)
+    with exclusive():
+        return _up(resolve(names), say)
+
+
+def _up(order: list[str], say: Printer) -> dict[str, Endpoint]:
     endpoints: dict[str, Endpoint] = {}
     for index, name in enumerate(order, 1):
         svc = service(name)
@@ -127,7 +145,11 @@ def up(names: Iterable[str] = (), say: Printer = print) -> dict[str, Endpoint]:
 
 
 def down(names: Iterable[str] = (), say: Printer = print) -> None:
-    order = [canonical(n) for n in names] or list(SERVICES)
+    with exclusive():
+        _down([canonical(n) for n in names] or list(SERVICES), say)
+
+
+def _down(order: list[str], say: Printer) -> None:
     for name in reversed([n for n in SERVICES if n in order]):
         svc = service(name)
         if stop_one(svc):

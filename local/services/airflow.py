@@ -82,7 +82,8 @@ def environment() -> dict[str, str]:
         "AIRFLOW__SECRETS__BACKEND": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
         "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(vault.secrets_backend_kwargs()),
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(paths.REPO),
+        # dags/ too: trigger apply_functions (common.assets...) are imported by the triggerer, outside the DAG bundle
+        "PYTHONPATH": f"{paths.REPO}:{paths.REPO / 'dags'}",
     }
     env.update(contract.environment())
     return env
