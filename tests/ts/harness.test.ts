@@ -2,7 +2,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { byType, childrenOf, collectSecretsPlaintext, getResource, resourceTree, runProgram, unwrap } from "./harness";
+import {
+    byType,
+    childrenOf,
+    collectSecretsPlaintext,
+    getResource,
+    loadStackConfigFile,
+    mockSecretConfigValue,
+    resourceTree,
+    runProgram,
+    unwrap,
+} from "./harness";
 
 class Holder extends pulumi.ComponentResource {
     readonly password: pulumi.Output<string>;
@@ -61,5 +71,24 @@ describe("mock harness", () => {
         );
         expect(run.outputs).toEqual({ nested: { list: [1, "p"], secret: "s3cr3t-value" } });
         expect(await unwrap(pulumi.secret({ a: pulumi.output("b") }))).toEqual({ a: "b" });
+    });
+
+    test("stack files: objects JSON-encoded under the project namespace, secure: entries become marked test secrets", () => {
+        const prod = loadStackConfigFile("prod");
+        expect(JSON.parse(prod.config["airflow-platform:airflow"]).executor).toBe("CeleryExecutor");
+        expect(prod.secretKeys).toEqual(["airflow-platform:gitSyncSshKey"]);
+        expect(prod.config["airflow-platform:gitSyncSshKey"]).toBe(mockSecretConfigValue("airflow-platform:gitSyncSshKey"));
+        expect(loadStackConfigFile("dev").secretKeys).toEqual([]);
+        expect(() => loadStackConfigFile("qa")).toThrow(/Pulumi\.qa\.yaml does not exist/);
+    });
+
+    test("secret config is read back as a secret and counted among the secrets to look for", async () => {
+        const run = await runProgram(() => new pulumi.Config().requireSecret("token"), {
+            stack: "dev",
+            config: { "airflow-platform:token": "tok-1234567890" },
+            secretKeys: ["airflow-platform:token"],
+        });
+        expect(run.outputs).toBe("tok-1234567890");
+        expect(run.generatedSecrets).toContain("tok-1234567890");
     });
 });
