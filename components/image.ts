@@ -11,12 +11,14 @@ import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import type { AirflowImageConfig } from "../config/image";
+import type { AirflowConfig } from "../config/schema";
 import {
     DOCKERFILE_PATH,
     DeployedImage,
     builtImage,
     configuredImage,
     contentTag,
+    dockerBuildArgs,
     ecrRepositoryArgs,
     imageLabels,
     imageRef,
@@ -25,11 +27,15 @@ import {
 /** The repository root: the build context image/Dockerfile is written for. */
 export const DEFAULT_CONTEXT_DIR = path.resolve(__dirname, "..");
 
-/** What image/Dockerfile copies into the image (besides itself and its .dockerignore). */
-const CONTEXT_INPUTS = ["python/requirements.lock", "python/ml-requirements.lock", "dags"];
+/** What image/Dockerfile copies into every image (besides itself and its .dockerignore). */
+const CONTEXT_INPUTS = ["python/requirements.lock", "python/ml-requirements.lock"];
+/** Copied only into images that bundle the DAGs. */
+const BUNDLED_DAGS = "dags";
 
 export interface AirflowImageArgs {
     image: AirflowImageConfig;
+    /** airflow.dags.source: "bundled" bakes dags/ into the image; with git-sync a DAG change does not rebuild it. */
+    dagsSource: AirflowConfig["dags"]["source"];
     /** Build context; defaults to the repository root. */
     contextDir?: string;
 }
@@ -56,7 +62,9 @@ export class AirflowImage extends pulumi.ComponentResource {
                 throw new Error(`AirflowImage "${name}": airflow.image.baseImage is required when mode is build`);
             }
             const contextDir = args.contextDir ?? DEFAULT_CONTEXT_DIR;
-            const tag = contentTag(image.tag, image.baseImage, readContextFiles(contextDir));
+            const buildArgs = dockerBuildArgs(image.baseImage, args.dagsSource);
+            const inputs = [...CONTEXT_INPUTS, ...(args.dagsSource === "bundled" ? [BUNDLED_DAGS] : [])];
+            const tag = contentTag(image.tag, buildArgs, readContextFiles(contextDir, inputs));
             this.ecrRepository = new aws.ecr.Repository(`${name}-repository`, ecrRepositoryArgs(image.repository), child);
             const repositoryUrl = this.ecrRepository.repositoryUrl;
             const token = aws.ecr.getAuthorizationTokenOutput({ registryId: this.ecrRepository.registryId }, child);
@@ -65,7 +73,7 @@ export class AirflowImage extends pulumi.ComponentResource {
                 {
                     context: { location: contextDir },
                     dockerfile: { location: path.join(contextDir, DOCKERFILE_PATH) },
-                    buildArgs: { AIRFLOW_BASE_IMAGE: image.baseImage },
+                    buildArgs,
                     platforms: [dockerBuild.Platform.Linux_amd64],
                     labels: imageLabels(image.baseImage, tag),
                     push: true,
@@ -87,8 +95,8 @@ export class AirflowImage extends pulumi.ComponentResource {
 }
 
 /** Every file the Dockerfile can copy, with its content, for the content-derived tag. */
-function readContextFiles(contextDir: string): Array<{ path: string; content: Buffer }> {
-    const relative = [DOCKERFILE_PATH, `${DOCKERFILE_PATH}.dockerignore`, ...CONTEXT_INPUTS];
+function readContextFiles(contextDir: string, inputs: string[]): Array<{ path: string; content: Buffer }> {
+    const relative = [DOCKERFILE_PATH, `${DOCKERFILE_PATH}.dockerignore`, ...inputs];
     return relative.flatMap((rel) => walk(contextDir, rel));
 }
 

@@ -42,7 +42,7 @@ export class Platform extends pulumi.ComponentResource {
             : undefined;
         this.namespace = namespace ? namespace.metadata.name : pulumi.output(nsName);
 
-        this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image }, { parent: this });
+        this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image, dagsSource: config.airflow.dags.source }, { parent: this });
 
         this.airflow = new Airflow(
             `${name}-airflow`,

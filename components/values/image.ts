@@ -102,15 +102,26 @@ export function ecrRepositoryArgs(repositoryName: string): {
  * The tag a build pushes: the Airflow version plus a hash of everything that goes into the image.
  * Same inputs → same tag → no rebuild; any change → a new tag, which immutable ECR tags require.
  */
-export function contentTag(airflowTag: string, baseImage: string, files: ReadonlyArray<{ path: string; content: Buffer | string }>): string {
+export function contentTag(
+    airflowTag: string,
+    buildArgs: Readonly<Record<string, string>>,
+    files: ReadonlyArray<{ path: string; content: Buffer | string }>,
+): string {
     const hash = crypto.createHash("sha256");
-    hash.update(`base ${baseImage}\n`);
+    for (const key of Object.keys(buildArgs).sort()) {
+        hash.update(`arg ${key}=${buildArgs[key]}\n`);
+    }
     for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
         const content = typeof file.content === "string" ? Buffer.from(file.content) : file.content;
         hash.update(`file ${file.path} ${content.length}\n`);
         hash.update(content);
     }
     return `${airflowVersion(airflowTag)}-${hash.digest("hex").slice(0, 16)}`;
+}
+
+/** Build args of image/Dockerfile: the base image and which final stage (DAGs bundled or not) to build. */
+export function dockerBuildArgs(baseImage: string, dagsSource: "bundled" | "gitSync"): { AIRFLOW_BASE_IMAGE: string; DAGS_SOURCE: "bundled" | "gitsync" } {
+    return { AIRFLOW_BASE_IMAGE: baseImage, DAGS_SOURCE: dagsSource === "bundled" ? "bundled" : "gitsync" };
 }
 
 /** OCI labels recorded on the image, so a running pod's image says where it came from. */

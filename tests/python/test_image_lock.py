@@ -250,7 +250,8 @@ def test_dockerfile_builds_on_the_official_image_the_lock_was_compiled_for(lock_
     instructions = dockerfile_instructions(DOCKERFILE.read_text())
     args = dict(a.split("=", 1) for op, a in instructions if op == "ARG" and "=" in a)
     froms = [a for op, a in instructions if op == "FROM"]
-    assert froms == ["${AIRFLOW_BASE_IMAGE}"], f"expected one FROM of the AIRFLOW_BASE_IMAGE build arg: {froms}"
+    assert froms[0] == "${AIRFLOW_BASE_IMAGE} AS airflow", f"the first stage must build on AIRFLOW_BASE_IMAGE: {froms}"
+    assert all(f.startswith(("airflow ", "dags-")) for f in froms[1:]), f"later stages must build on that one: {froms}"
     python_version = re.search(r"--python-version (\d+\.\d+)", LOCK.read_text())
     assert python_version, f"{LOCK.name} header does not record the --python-version it was compiled for"
     expected = f"apache/airflow:{lock_pins['apache-airflow']}-python{python_version.group(1)}"
@@ -276,6 +277,24 @@ def test_dockerfile_installs_exactly_the_lock() -> None:
     # Only the base image's own Airflow pin may appear beside the lock: nothing unpinned sneaks in.
     assert packages == ["apache-airflow==${AIRFLOW_VERSION}"], packages
     assert "pip check" in " ".join(words), "the install must be followed by `pip check`"
+
+
+def test_dags_are_bundled_only_for_the_bundled_source() -> None:
+    """The final stage is picked by DAGS_SOURCE: only `bundled` copies dags/ (git-sync stacks mount theirs)."""
+    instructions = dockerfile_instructions(DOCKERFILE.read_text())
+    args = dict(a.split("=", 1) for op, a in instructions if op == "ARG" and "=" in a)
+    assert args.get("DAGS_SOURCE") == "bundled"
+    stages: dict[str, list[tuple[str, str]]] = {"": []}  # "" holds the global ARGs
+    current = ""
+    for op, arg in instructions:
+        if op == "FROM":
+            current = arg.split(" AS ")[-1] if " AS " in arg else arg
+            stages[current] = []
+        else:
+            stages[current].append((op, arg))
+    assert list(stages)[-1] == "dags-${DAGS_SOURCE}", "the last stage must be chosen by DAGS_SOURCE"
+    assert stages["dags-bundled"] == [("COPY", "--chown=airflow:0 dags/ /opt/airflow/dags/")]
+    assert stages["dags-gitsync"] == []
 
 
 def test_build_context_sends_the_lock_files() -> None:

@@ -19,6 +19,7 @@ import {
     chartImageValues,
     configuredImage,
     contentTag,
+    dockerBuildArgs,
     ecrRepositoryArgs,
     imageRef,
     parseDigestRef,
@@ -104,11 +105,21 @@ describe("pure image builders", () => {
             { path: "python/requirements.lock", content: "apache-airflow==3.3.2\n" },
             { path: "dags/a.py", content: "x = 1\n" },
         ];
-        const tag = contentTag("3.3.2", "apache/airflow:3.3.2-python3.11", files);
+        const args = dockerBuildArgs("apache/airflow:3.3.2-python3.11", "bundled");
+        const tag = contentTag("3.3.2", args, files);
         expect(tag).toMatch(/^3\.3\.2-[0-9a-f]{16}$/);
-        expect(contentTag("3.3.2", "apache/airflow:3.3.2-python3.11", [...files].reverse())).toBe(tag);
-        expect(contentTag("3.3.2", "apache/airflow:3.3.2-python3.11", [files[0], { path: "dags/a.py", content: "x = 2\n" }])).not.toBe(tag);
-        expect(contentTag("3.3.2", `apache/airflow:3.3.2-python3.11@${DIGEST_A}`, files)).not.toBe(tag);
+        expect(contentTag("3.3.2", args, [...files].reverse())).toBe(tag);
+        expect(contentTag("3.3.2", args, [files[0], { path: "dags/a.py", content: "x = 2\n" }])).not.toBe(tag);
+        expect(contentTag("3.3.2", dockerBuildArgs(`apache/airflow:3.3.2-python3.11@${DIGEST_A}`, "bundled"), files)).not.toBe(tag);
+        expect(contentTag("3.3.2", dockerBuildArgs("apache/airflow:3.3.2-python3.11", "gitSync"), files)).not.toBe(tag);
+    });
+
+    test("build args pick the Dockerfile's final stage: DAGs bundled or left to git-sync", () => {
+        expect(dockerBuildArgs("apache/airflow:3.3.2-python3.11", "bundled")).toEqual({ AIRFLOW_BASE_IMAGE: "apache/airflow:3.3.2-python3.11", DAGS_SOURCE: "bundled" });
+        expect(dockerBuildArgs("apache/airflow:3.3.2-python3.11", "gitSync").DAGS_SOURCE).toBe("gitsync");
+        const dockerfile = fs.readFileSync(path.resolve(__dirname, "..", "..", "image", "Dockerfile"), "utf8");
+        for (const stage of ["bundled", "gitsync"]) expect(dockerfile).toMatch(new RegExp(`^FROM airflow AS dags-${stage}$`, "m"));
+        expect(dockerfile).toMatch(/^FROM dags-\$\{DAGS_SOURCE\}$/m);
     });
 
     test("start-up installs become the chart's _PIP_ADDITIONAL_REQUIREMENTS env, nothing when empty", () => {
@@ -190,7 +201,7 @@ describe("under Pulumi mocks", () => {
         const build = only(run.resources, BUILD_TYPE);
         expect(build.inputs).toMatchObject({
             push: true,
-            buildArgs: { AIRFLOW_BASE_IMAGE: "apache/airflow:3.3.2-python3.11" },
+            buildArgs: { AIRFLOW_BASE_IMAGE: "apache/airflow:3.3.2-python3.11", DAGS_SOURCE: "gitsync" },
             platforms: ["linux/amd64"],
             context: { location: path.resolve(__dirname, "..", "..") },
             dockerfile: { location: path.resolve(__dirname, "..", "..", "image", "Dockerfile") },
@@ -255,25 +266,34 @@ describe("under Pulumi mocks", () => {
         write("python/requirements.lock", "apache-airflow==3.3.2\n");
         write("dags/phase1/01_hello.py", "x = 1\n");
         const image = config("prod").airflow.image;
-        const evaluate = async () => {
+        const evaluate = async (dagsSource: "bundled" | "gitSync") => {
             const run = await runProgram(() => {
-                const component = new AirflowImage("img", { image, contextDir: context });
+                const component = new AirflowImage("img", { image, dagsSource, contextDir: context });
                 return { repository: component.repository, digest: component.digest, imageRef: component.imageRef };
             }, { stack: "prod" });
-            return { run, outputs: (await unwrap(run.outputs)) as { repository: string; digest: string; imageRef: string } };
+            const outputs = (await unwrap(run.outputs)) as { repository: string; digest: string; imageRef: string };
+            return { run, outputs, tag: only(run.resources, BUILD_TYPE).inputs.tags[0] as string };
         };
-        const first = await evaluate();
-        expect(first.outputs.repository).toBe(ECR_URL);
-        expect(first.outputs.imageRef).toBe(`${ECR_URL}@${first.outputs.digest}`);
-        expect(first.run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.name).sort()).toEqual(["img", "img-build", "img-repository"]);
-        const firstTag = only(first.run.resources, BUILD_TYPE).inputs.tags[0];
+        try {
+            const bundled = await evaluate("bundled");
+            expect(bundled.outputs.repository).toBe(ECR_URL);
+            expect(bundled.outputs.imageRef).toBe(`${ECR_URL}@${bundled.outputs.digest}`);
+            expect(bundled.run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.name).sort()).toEqual(["img", "img-build", "img-repository"]);
+            const gitSync = await evaluate("gitSync");
+            expect((await evaluate("bundled")).tag).toBe(bundled.tag);
 
-        expect((await evaluate()).run.resources.find((r) => r.type === BUILD_TYPE)!.inputs.tags[0]).toBe(firstTag);
-        write("dags/phase1/01_hello.py", "x = 2\n");
-        const changed = await evaluate();
-        expect(only(changed.run.resources, BUILD_TYPE).inputs.tags[0]).not.toBe(firstTag);
-        expect(changed.outputs.digest).not.toBe(first.outputs.digest);
-        fs.rmSync(context, { recursive: true, force: true });
+            write("dags/phase1/01_hello.py", "x = 2\n");
+            const bundledAfterDagChange = await evaluate("bundled");
+            expect(bundledAfterDagChange.tag).not.toBe(bundled.tag);
+            expect(bundledAfterDagChange.outputs.digest).not.toBe(bundled.outputs.digest);
+            // With git-sync the DAGs are not in the image, so a DAG change must not rebuild it.
+            expect((await evaluate("gitSync")).tag).toBe(gitSync.tag);
+
+            write("python/requirements.lock", "apache-airflow==3.3.2\nrich==14.0.0\n");
+            expect((await evaluate("gitSync")).tag).not.toBe(gitSync.tag);
+        } finally {
+            fs.rmSync(context, { recursive: true, force: true });
+        }
     });
 
     test("configuredImage mirrors config for prebuilt stacks", () => {
