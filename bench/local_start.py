@@ -67,6 +67,7 @@ def main() -> None:
     if not args.port_offset:
         subprocess.run([str(REPO / "platform"), "down"], check=True, capture_output=True)
     home = Path(tempfile.mkdtemp(prefix="local-platform-bench-"))
+    home.chmod(0o755)  # services running as their own OS user (postgres) must reach their data dirs
     try:
         cold = platform(["up", *args.services], home, env)
         time.sleep(5)  # let workers and connection pools settle before measuring memory

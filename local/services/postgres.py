@@ -51,11 +51,26 @@ class Postgres(Service):
         if os.geteuid() == 0:
             shutil.chown(path, OS_USER, OS_USER)
 
+    def _check_reachable(self, base) -> None:
+        """The server runs as OS user postgres, which must be able to traverse every parent of its data dir."""
+        if os.geteuid() != 0:
+            return
+        for parent in [p for p in base.parents if p != p.parent]:
+            mode = parent.stat().st_mode
+            if mode & 0o001:
+                continue
+            if parent == paths.HOME or paths.HOME in parent.parents:
+                parent.chmod(mode | 0o001)  # our own state dir: let postgres pass through (not list)
+            else:
+                raise ServiceError(f"postgres: OS user {OS_USER} cannot reach {base}: {parent} is not searchable "
+                                   "by others (chmod o+x it or set LOCAL_PLATFORM_HOME elsewhere)")
+
     def prepare(self) -> None:
         bindir = _bindir()
         if bindir is None:
             raise ServiceError("postgres: no server binary under /usr/lib/postgresql/*/bin (scripts/install/apt.sh)")
         base = self.data_dir()
+        self._check_reachable(base)
         self._chown(base)
         sockets = paths.RUN / "postgres"
         sockets.mkdir(parents=True, exist_ok=True)
