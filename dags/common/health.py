@@ -81,10 +81,9 @@ def _timed(component: str, probe: Callable[[], str]) -> HealthResult:
 
 def check_database(sqlalchemy_url: str, timeout: float = 5.0) -> HealthResult:
     """`SELECT 1` through SQLAlchemy: proves the server accepts connections and runs queries."""
+    from sqlalchemy import create_engine, text  # imported outside the timed probe: import time is not latency
 
     def probe() -> str:
-        from sqlalchemy import create_engine, text
-
         connect_args = {"connect_timeout": int(timeout)} if sqlalchemy_url.startswith("postgresql") else {}
         engine = create_engine(sqlalchemy_url, connect_args=connect_args, pool_pre_ping=True)
         try:
