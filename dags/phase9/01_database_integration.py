@@ -35,8 +35,9 @@ def extract_orders(ds: str | None = None) -> dict[str, Any]:
 @task(retries=2, execution_timeout=DB_TIMEOUT, outlets=[ORDERS_ASSET])
 def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = None, run_id: str | None = None):
     from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk.exceptions import AirflowFailException
 
-    from common.warehouse import load_batch
+    from common.warehouse import SimulatedLoadFailure, load_batch
 
     conn = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_conn()
     try:
@@ -48,6 +49,8 @@ def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = 
             run_id=run_id or "",
             fail_before_commit=params["fail_before_commit"],
         )
+    except SimulatedLoadFailure as error:  # requested on purpose: retrying would fail the same way
+        raise AirflowFailException(str(error)) from error
     finally:
         conn.close()
 
