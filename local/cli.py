@@ -26,9 +26,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     from local import envfile
 
-    rows = [(name, ep.url, ep.login) for name, ep in endpoints.items()]
+    rows = [(name, ep.url, ep.login, plat.service(name).stand_in_for or "") for name, ep in endpoints.items()]
     envfile.write()
-    print("\n" + _table(rows, ("service", "url", "login")))
+    print("\n" + _table(rows, ("service", "url", "login", "stand-in for")))
     print(f"\nConnections/variables for dag.test(): source {paths.HOME / 'airflow.env'}")
     return 0
 
@@ -39,8 +39,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    rows = plat.status()
-    print(_table(rows, ("service", "state", "url")))
+    rows = [(name, state, url, plat.service(name).stand_in_for or "") for name, state, url in plat.status()]
+    print(_table(rows, ("service", "state", "url", "stand-in for")))
     return 0
 
 

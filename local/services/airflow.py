@@ -15,6 +15,15 @@ from local.services.base import Endpoint, Service, ServiceError, http_ok
 
 ADMIN_USER = "admin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+
+
+def executor() -> str:
+    """LOCAL_AIRFLOW_EXECUTOR: LocalExecutor (default, lighter on 2 cores) or CeleryExecutor (workers on Redis)."""
+    chosen = os.environ.get("LOCAL_AIRFLOW_EXECUTOR") or "LocalExecutor"
+    if chosen not in EXECUTORS:
+        raise ServiceError(f"airflow: LOCAL_AIRFLOW_EXECUTOR={chosen!r} must be one of {', '.join(EXECUTORS)}")
+    return chosen
 OPENLINEAGE_NAMESPACE = "local-platform"
 
 
@@ -52,7 +61,7 @@ def environment() -> dict[str, str]:
         "AIRFLOW_HOME": str(home()),
         "AIRFLOW__CORE__DAGS_FOLDER": str(paths.REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": executor(),
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__FERNET_KEY": secret("airflow_fernet_key", factory=_fernet_key),
@@ -85,13 +94,25 @@ def environment() -> dict[str, str]:
         # dags/ too: trigger apply_functions (common.assets...) are imported by the triggerer, outside the DAG bundle
         "PYTHONPATH": f"{paths.REPO}:{paths.REPO / 'dags'}",
     }
+    if executor() == "CeleryExecutor":
+        from local.services import redis
+
+        env.update({
+            "AIRFLOW__CELERY__BROKER_URL": redis.url(db=1),
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.dsn("airflow"),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        })
     env.update(contract.environment())
     return env
 
 
 class Airflow(Service):
     name = "airflow"
-    depends = ("postgres", "statsd", "prometheus", "marquez", "vault")
+    @property
+    def depends(self) -> tuple[str, ...]:  # type: ignore[override]
+        base = ("postgres", "statsd", "prometheus", "marquez", "vault")
+        return (*base, "redis") if executor() == "CeleryExecutor" else base
+
     tcp_ports = ("airflow",)
     start_timeout = 420.0
 
@@ -112,6 +133,10 @@ class Airflow(Service):
             if component == "api-server":
                 argv += ["--host", ports.HOST, "--port", str(ports.port("airflow")), "--workers", "1"]
             specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=env, cwd=home(), stop_timeout=45))
+        worker_pid_file = paths.RUN / "airflow-celery-worker.pid"
+        if executor() == "CeleryExecutor" or worker_pid_file.exists():  # so `down` stops a worker of an earlier Celery run
+            specs.append(proc.ProcSpec(name="airflow-celery-worker", argv=[airflow_bin, "celery", "worker"],
+                                       env=env, cwd=home(), stop_timeout=60))
         return specs
 
     def health(self) -> str | None:
