@@ -166,6 +166,16 @@ describe("the runtime loader through the real index.ts", () => {
         ).rejects.toThrow(/invalid configuration for stack "prod":\n {2}- airflow\.replicas\.scheduler: Too small/);
     });
 
+    test("provider namespaces (aws:region, kubernetes:context) are not the project's to police", async () => {
+        const result = await runStack("dev", {
+            mutateConfig: (config) => {
+                config["aws:region"] = "eu-west-1";
+                config["kubernetes:context"] = "kind-dev";
+            },
+        });
+        expect(result.outputs).toMatchObject({ stack: "dev" });
+    });
+
     test("the ssh deploy key is required as a secret when git-sync uses ssh", async () => {
         await expect(
             runStack("prod", {
