@@ -15,5 +15,7 @@ export = async () => {
         namespace: platform.namespace,
         airflowRelease: platform.airflow.releaseName,
         airflowSecretNames: platform.airflow.secretNames,
+        // The deployed image by digest: `pulumi stack history` keeps every earlier one for rollbacks (docs/image.md).
+        airflowImage: platform.image.imageRef,
     };
 };

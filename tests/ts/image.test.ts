@@ -224,6 +224,8 @@ describe("under Pulumi mocks", () => {
         expect(values.images).toMatchObject({ airflow: { repository: ECR_URL, digest: pushed } });
         expect(values).toMatchObject({ defaultAirflowRepository: ECR_URL, defaultAirflowDigest: pushed });
         expect(chartErrors(values)).toEqual([]);
+        // The stack output records what was deployed, for rollbacks.
+        expect(run.outputs.airflowImage).toBe(`${ECR_URL}@${pushed}`);
     });
 
     test("rollback: pinning an earlier digest in config deploys it while the build stays in place", async () => {
