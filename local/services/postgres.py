@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import signal
+from pathlib import Path
 
 from local import paths, ports, proc
 from local.secrets import secret
@@ -44,37 +46,48 @@ class Postgres(Service):
     def _run_as(self) -> str | None:
         return OS_USER if os.geteuid() == 0 else None
 
-    def _datadir(self):
-        return self.data_dir() / "pgdata"
+    def base(self) -> Path:
+        """Where the cluster lives: under the state dir, unless OS user postgres cannot reach it there (a checkout
+        below a private directory, e.g. a CI clone in a mode-700 temp dir): then under /var/lib/postgresql."""
+        base = self.data_dir()
+        if os.geteuid() != 0 or self._reachable(base):
+            return base
+        digest = hashlib.sha256(str(paths.HOME).encode()).hexdigest()[:12]
+        fallback = Path("/var/lib/postgresql") / f"local-platform-{digest}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
 
-    def _chown(self, path) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(path, OS_USER, OS_USER)
-
-    def _check_reachable(self, base) -> None:
-        """The server runs as OS user postgres, which must be able to traverse every parent of its data dir."""
-        if os.geteuid() != 0:
-            return
-        for parent in [p for p in base.parents if p != p.parent]:
+    @staticmethod
+    def _reachable(base: Path) -> bool:
+        """Every parent searchable by others; our own state dir's parents are made so (pass through, not list)."""
+        for parent in reversed([p for p in base.parents if p != p.parent]):
             mode = parent.stat().st_mode
             if mode & 0o001:
                 continue
             if parent == paths.HOME or paths.HOME in parent.parents:
-                parent.chmod(mode | 0o001)  # our own state dir: let postgres pass through (not list)
+                parent.chmod(mode | 0o001)
             else:
-                raise ServiceError(f"postgres: OS user {OS_USER} cannot reach {base}: {parent} is not searchable "
-                                   "by others (chmod o+x it or set LOCAL_PLATFORM_HOME elsewhere)")
+                return False
+        return True
+
+    def _datadir(self) -> Path:
+        return self.base() / "pgdata"
+
+    def _sockets(self) -> Path:
+        return self.base() / "sockets"
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(path, OS_USER, OS_USER)
 
     def prepare(self) -> None:
         bindir = _bindir()
         if bindir is None:
             raise ServiceError("postgres: no server binary under /usr/lib/postgresql/*/bin (scripts/install/apt.sh)")
-        base = self.data_dir()
-        self._check_reachable(base)
+        base = self.base()
         self._chown(base)
-        sockets = paths.RUN / "postgres"
-        sockets.mkdir(parents=True, exist_ok=True)
-        self._chown(sockets)
+        self._sockets().mkdir(parents=True, exist_ok=True)
+        self._chown(self._sockets())
         datadir = self._datadir()
         if (datadir / "PG_VERSION").exists():
             return
@@ -94,7 +107,7 @@ class Postgres(Service):
             name="postgres",
             argv=[f"{bindir}/postgres", "-D", str(self._datadir()),
                   "-c", f"listen_addresses={ports.HOST}", "-c", f"port={ports.port('postgres')}",
-                  "-c", f"unix_socket_directories={paths.RUN / 'postgres'}",
+                  "-c", f"unix_socket_directories={self._sockets()}",
                   "-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "fsync=on"],
             user=self._run_as(),
             stop_signal=signal.SIGINT,  # "fast" shutdown: SIGTERM would wait for every client to leave
