@@ -157,3 +157,70 @@ def test_exception_handling_without_fallback_fails_fast(dagbag):
     fetch = _tis(run)["fetch_rates"]
     assert fetch.state == "failed" and fetch.try_number == 1, "nothing to fall back to is permanent: no retries"
     assert run.state == "failed"
+
+
+# --- circuit breaker: Postgres (real) holds the state; the flaky service is the HTTP stand-ins process (/flaky/default)
+
+
+def _flaky(base_url: str, method: str = "GET", body: dict | None = None) -> dict:
+    import requests
+
+    response = requests.request(method, f"{base_url}/_control/flaky/default", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def _breaker_row():
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    row = PostgresHook(postgres_conn_id="postgres_default").get_first(
+        "SELECT state::text FROM circuit_breaker_state WHERE name = 'flaky_service'"
+    )
+    return json.loads(row[0]) if row else None
+
+
+def _reset_breaker():
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from common.circuit_breaker import STATE_TABLE_DDL
+
+    hook = PostgresHook(postgres_conn_id="postgres_default")
+    hook.run(STATE_TABLE_DDL)
+    hook.run("DELETE FROM circuit_breaker_state WHERE name = 'flaky_service'")
+
+
+def test_circuit_breaker_closed_open_half_open_closed_across_runs(
+    dagbag, postgres_service, http_standins_service, platform_connections
+):
+    dag = _dag(dagbag, "phase7_03_circuit_breaker")
+    base = http_standins_service.url
+    _reset_breaker()
+
+    # Run 1: the service is down. Three failures open the circuit; the last two calls never reach the service.
+    _flaky(base, "POST", {"mode": "down"})
+    first = dag.test(run_conf={"calls": 5, "failure_threshold": 3, "cooldown_seconds": 600})
+    assert first.state == "success", "an open circuit degrades the run instead of failing it"
+    result = _tis(first)["report"].xcom_pull(task_ids="report")
+    assert result["outcomes"] == ["failed", "failed", "failed", "short_circuited", "short_circuited"]
+    assert result["state"] == "OPEN" and result["transitions"] == ["CLOSED->OPEN"] and result["degraded"] is True
+    assert _flaky(base)["calls"] == 3
+
+    # Run 2: a new run reads the OPEN state from Postgres and, within the cooldown, does not call at all.
+    _flaky(base, "POST", {"mode": "up"})
+    second = dag.test(run_conf={"calls": 2, "failure_threshold": 3, "cooldown_seconds": 600})
+    assert _tis(second)["report"].xcom_pull(task_ids="report")["outcomes"] == ["short_circuited", "short_circuited"]
+    assert _flaky(base)["calls"] == 0, "the state survived the run boundary: no call went out"
+
+    # Run 3: cooldown over (0 s): HALF_OPEN trial succeeds, the circuit closes, later calls flow.
+    third = dag.test(run_conf={"calls": 3, "failure_threshold": 3, "cooldown_seconds": 0})
+    result = _tis(third)["report"].xcom_pull(task_ids="report")
+    assert result["outcomes"] == ["ok", "ok", "ok"]
+    assert result["transitions"] == ["OPEN->HALF_OPEN", "HALF_OPEN->CLOSED"]
+    assert result["state"] == "CLOSED" and result["degraded"] is False
+    stored = _breaker_row()
+    assert [(t["from"], t["to"]) for t in stored["transitions"]] == [
+        ("CLOSED", "OPEN"),
+        ("OPEN", "HALF_OPEN"),
+        ("HALF_OPEN", "CLOSED"),
+    ]
+    assert _flaky(base)["calls"] == 3
