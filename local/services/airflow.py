@@ -77,6 +77,10 @@ def environment() -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": secret("airflow_jwt_secret", length=64),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home() / "logs"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        # Task runners re-parse the DAG file; Asset URIs load every provider's URI handlers, which on a busy 2-core
+        # machine can exceed the 30 s default and fail tasks with "Dag not found during start up".
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # Metrics: StatsD → statsd_exporter → Prometheus (local/config/statsd_mapping.yml)
         "AIRFLOW__METRICS__STATSD_ON": "True",
