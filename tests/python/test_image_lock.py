@@ -123,7 +123,7 @@ def resolve(imported: str) -> tuple[str, Path] | None:
 
 def owning_distributions(location: Path, file_owner: dict[Path, set[str]]) -> set[str]:
     """Distributions whose RECORD lists `location` (or, for a namespace directory, a file under it)."""
-    location = location.resolve()
+    location = Path(os.path.normpath(location))
     if location in file_owner:
         return file_owner[location]
     return {dist for path, dists in file_owner.items() if location in path.parents for dist in dists}
@@ -139,8 +139,10 @@ def file_owner() -> dict[Path, set[str]]:
     """Every installed file → the distributions that installed it, from the dists' RECORD files."""
     owner: dict[Path, set[str]] = {}
     for dist in md.distributions():
+        name = normalize(dist.metadata["Name"])  # parsing METADATA once per dist, not once per file
         for file in dist.files or []:
-            owner.setdefault(Path(dist.locate_file(file)).resolve(), set()).add(normalize(dist.metadata["Name"]))
+            # normpath, not resolve(): no syscall per file (there are ~65k), and site-packages has no symlinks to follow.
+            owner.setdefault(Path(os.path.normpath(dist.locate_file(file))), set()).add(name)
     return owner
 
 
