@@ -90,12 +90,12 @@ def definitions(source_path: Path) -> list[Any]:
 
 def store(repo_dir: Path, redis_connection: str) -> Any:
     from feast import FeatureStore, RepoConfig
-    from feast.infra.offline_stores.file import FileOfflineStoreConfig
+    from feast.infra.offline_stores.dask import DaskOfflineStoreConfig  # feast 0.67: the "file" store is the dask one
     from feast.infra.online_stores.redis import RedisOnlineStoreConfig
 
     repo_dir.mkdir(parents=True, exist_ok=True)
     config = RepoConfig(project=PROJECT, provider="local", registry=str(repo_dir / "registry.db"),
-                        offline_store=FileOfflineStoreConfig(),
+                        offline_store=DaskOfflineStoreConfig(type="file"),
                         online_store=RedisOnlineStoreConfig(connection_string=redis_connection),
                         entity_key_serialization_version=3, repo_path=str(repo_dir))
     return FeatureStore(config=config)
