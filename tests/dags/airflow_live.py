@@ -1,0 +1,49 @@
+"""Helpers for behaviour checks on the local platform's real Airflow (api-server, scheduler, dag-processor and
+LocalExecutor on the Postgres `airflow` metadata DB): trigger runs at chosen logical dates, wait, read state."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def unique_day(rng_seed: str | None = None) -> datetime:
+    """A midnight in 2010-2024 no other test run is likely to have used: logical dates are unique per DAG."""
+    rng = random.Random(rng_seed or uuid.uuid4().hex)
+    return datetime(2010, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 15 * 365))
+
+
+def trigger_at(client: Any, dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = None, prefix: str = "t") -> str:
+    """Unpause `dag_id` and create a run at `logical_date` with a unique run id."""
+    client.wait_for_dag(dag_id, timeout=300)
+    client.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    run_id = f"{prefix}__{logical_date:%Y%m%dT%H%M}__{uuid.uuid4().hex[:8]}"
+    client.call("POST", f"/dags/{dag_id}/dagRuns",
+                {"dag_run_id": run_id, "logical_date": logical_date.isoformat(), "conf": conf or {}})
+    return run_id
+
+
+def pause(client: Any, *dag_ids: str) -> None:
+    """Leave the shared Airflow as found: these DAGs must not keep scheduling after the test."""
+    for dag_id in dag_ids:
+        client.call("PATCH", f"/dags/{dag_id}", {"is_paused": True})
+
+
+def states(client: Any, dag_id: str, run_id: str) -> dict[str, str | None]:
+    return {ti["task_id"]: ti["state"] for ti in client.task_instances(dag_id, run_id)}
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 3.0) -> Any:
+    """Poll `check` until it returns a truthy value; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
