@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every benchmark in one run, written to docs/performance.md. Compare ratios measured side by side in this run;
+# absolute times on a shared 2-core machine are noisy.
+#   bash bench/run.sh            (npm run bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=out/bench
+mkdir -p "$OUT"
+bash scripts/setup.sh >/dev/null
+
+echo "==> DAG parse time (ours vs Airflow's example DAGs)"
+.venv/bin/python bench/parse_dags.py --rounds 5 --markdown "$OUT/parse.md" --json "$OUT/parse.json" >/dev/null
+
+echo "==> Pulumi program evaluation under mocks"
+npx --no-install ts-node bench/program-eval.ts --runs 5 >"$OUT/program-eval.txt"
+
+echo "==> local platform cold and warm start (port-shifted, so a running platform keeps its ports)"
+.venv/bin/python bench/local_start.py --port-offset 1000 --json "$OUT/local_start.json" >/dev/null
+
+echo "==> data movement vs native tools (needs postgres and kafka)"
+./platform up postgres kafka >/dev/null
+.venv/bin/python bench/data_movement.py --rows 100000 --messages 100000 --repeat 3 --markdown "$OUT/data.md" --json "$OUT/data.json" >/dev/null
+
+echo "==> report"
+.venv/bin/python bench/report.py "$OUT" docs/performance.md
+echo "wrote docs/performance.md"
