@@ -24,10 +24,10 @@ TENANTS = tenant_specs(load_validated(CONFIGS / "tenants.yaml", CONFIGS / "tenan
 
 
 @task
-def run_step(tenant: str, step: str, params: dict) -> dict:
+def run_step(tenant: str, step: str, settings: dict) -> dict:
     from common.factory import tenant_step_payload
 
-    return tenant_step_payload(tenant, step, params)
+    return tenant_step_payload(tenant, step, settings)
 
 
 @task
