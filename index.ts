@@ -17,5 +17,7 @@ export = async () => {
         airflowSecretNames: platform.airflow.secretNames,
         // The deployed image by digest: `pulumi stack history` keeps every earlier one for rollbacks (docs/image.md).
         airflowImage: platform.image.imageRef,
+        // Endpoints and Secret names of the platform components, for other stacks (docs/components.md).
+        platform: platform.outputs,
     };
 };

@@ -11,7 +11,8 @@ export interface MlflowArgs {
     namespace: pulumi.Input<string>;
     replicas: number;
     db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; secretName: pulumi.Input<string> };
-    artifacts: { bucket: pulumi.Input<string>; path: string };
+    /** S3 artifact store (bucket from the AWS component); omit for local artifacts (dev only). */
+    artifacts?: { bucket: pulumi.Input<string>; path: string };
     /** IRSA role the MLflow service account assumes for S3 (from the AWS component). */
     roleArn?: pulumi.Input<string>;
 }
@@ -29,12 +30,12 @@ export class Mlflow extends pulumi.ComponentResource {
         const release = k8sName(name);
         this.serviceAccountName = release;
         this.values = pulumi
-            .all([args.db.host, args.db.port, args.db.secretName, args.artifacts.bucket, args.roleArn])
+            .all([args.db.host, args.db.port, args.db.secretName, args.artifacts?.bucket, args.roleArn])
             .apply(([host, port, secretName, bucket, roleArn]) =>
                 mv.mlflowValues({
                     releaseName: release,
                     db: { host, port, database: args.db.database, secretName },
-                    artifacts: { bucket, path: args.artifacts.path },
+                    artifacts: args.artifacts && bucket ? { bucket, path: args.artifacts.path } : null,
                     serviceAccount: { name: release, roleArn },
                     replicas: args.replicas,
                 }),

@@ -1,7 +1,8 @@
 /**
- * The whole platform for one stack. This first version composes the namespace and Airflow; the platform
- * components (issue 4) add Postgres, Redis, Kafka, MLflow, Marquez, Vault, monitoring and AWS here and feed
- * Airflow's integration slots.
+ * The whole platform for one stack: namespace, Airflow image and chart, and the platform components
+ * (AWS storage/IAM, Postgres, Redis, Kafka, MLflow, Marquez, Vault, monitoring), each switched on or
+ * off by config. Composition only: it maps config to each component's Args and wires outputs between
+ * them (DB Secrets → Airflow, Marquez → OpenLineage, Vault → secrets backend, Kafka → connections).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,54 +10,307 @@ import type { StackConfig } from "../config/schema";
 import type { StackSecrets } from "../config/load";
 import { Airflow } from "./airflow";
 import { AirflowImage } from "./image";
-import type { MetadataDatabase } from "./values/airflow";
+import { AwsStorage } from "./aws";
+import { Kafka } from "./kafka";
+import { Marquez } from "./marquez";
+import { Mlflow } from "./mlflow";
+import { Monitoring } from "./monitoring";
+import { Postgres } from "./postgres";
+import { Redis } from "./redis";
+import { Vault } from "./vault";
+import type { AirflowIntegrations, MetadataDatabase } from "./values/airflow";
+import { k8sName } from "./values/naming";
+import * as pf from "./values/platform";
 
 export interface PlatformArgs {
     config: StackConfig;
     secrets: StackSecrets;
+    /** Environment name (OpenLineage namespace, Vault variable); defaults to the Pulumi stack name. */
+    environment?: string;
 }
 
-/** In-cluster Postgres service for the metadata DB until the Postgres component supplies its endpoint. */
-export function defaultMetadataDatabase(name: string, config: StackConfig): MetadataDatabase {
-    const ns = config.kubernetes.namespace;
-    return {
-        host: `${name}-postgres-rw.${ns}.svc.cluster.local`,
-        port: 5432,
-        database: "airflow",
-        user: "airflow",
-        sslmode: config.postgres.mode === "rds" ? "require" : "prefer",
-    };
+/** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
+export interface PlatformOutputs {
+    namespace: pulumi.Output<string>;
+    airflowRelease: string;
+    postgres?: { host: pulumi.Output<string>; port: pulumi.Output<number>; databaseSecrets: Record<string, pulumi.Output<string>> };
+    redis?: { host: pulumi.Output<string>; port: pulumi.Output<number>; secretName: pulumi.Output<string> };
+    kafka?: { bootstrapServers: pulumi.Output<string>; topics: string[] };
+    mlflow?: { trackingUri: pulumi.Output<string> };
+    marquez?: { url: pulumi.Output<string>; openLineageNamespace: pulumi.Output<string> };
+    vault?: { address: pulumi.Output<string>; mount: string; policies: string[] };
+    aws?: { buckets: Record<string, pulumi.Output<string>>; roleArns: Record<string, pulumi.Output<string>> };
+    monitoring?: { dashboardConfigMap: pulumi.Output<string> };
+}
+
+/** A value supplied after construction: breaks the Airflow ⇄ Postgres cycle (Airflow owns its DB password). */
+function deferred<T>(): { output: pulumi.Output<T>; resolve: (value: pulumi.Input<T>) => void } {
+    let resolve!: (value: pulumi.Input<T>) => void;
+    const promise = new Promise<pulumi.Input<T>>((r) => (resolve = r));
+    return { output: pulumi.output(promise) as unknown as pulumi.Output<T>, resolve };
 }
 
 export class Platform extends pulumi.ComponentResource {
     readonly namespace: pulumi.Output<string>;
     readonly airflow: Airflow;
     readonly image: AirflowImage;
+    readonly postgres?: Postgres;
+    readonly redis?: Redis;
+    readonly kafka?: Kafka;
+    readonly mlflow?: Mlflow;
+    readonly marquez?: Marquez;
+    readonly vault?: Vault;
+    readonly monitoring?: Monitoring;
+    readonly aws?: AwsStorage;
+    readonly outputs: PlatformOutputs;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:index:Platform", name, {}, opts);
         const { config, secrets } = args;
+        const environment = args.environment ?? pulumi.getStack();
+        const componentNames = { airflow: `${name}-airflow`, vault: `${name}-vault`, mlflow: `${name}-mlflow` };
+        const problems = pf.platformConfigProblems(config, componentNames);
+        if (problems.length > 0) {
+            throw new Error(`contradictory platform configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        }
         const nsName = config.kubernetes.namespace;
         const namespace = config.kubernetes.createNamespace
             ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: nsName } }, { parent: this })
             : undefined;
         this.namespace = namespace ? namespace.metadata.name : pulumi.output(nsName);
+        const child = { parent: this, dependsOn: namespace ? [namespace] : [] };
+        const ns = this.namespace;
+        const celery = config.airflow.executor.startsWith("CeleryExecutor");
+        const airflowSAs = pf.airflowServiceAccounts(componentNames.airflow);
 
         this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image, dagsSource: config.airflow.dags.source }, { parent: this });
 
+        if (config.aws.enabled) {
+            const remote = config.airflow.logging.remote;
+            this.aws = new AwsStorage(
+                `${name}-aws`,
+                {
+                    region: config.aws.region,
+                    oidcProviderArn: config.aws.oidcProviderArn!,
+                    buckets: config.aws.buckets,
+                    secretsManagerPrefix: config.aws.secretsManagerPrefix ?? undefined,
+                    workloads: {
+                        airflow: {
+                            namespace: ns,
+                            serviceAccounts: airflowSAs,
+                            grants: [
+                                { bucket: "logs", access: "readwrite", prefix: remote.enabled ? remote.prefix : "airflow/logs" },
+                                { bucket: "data", access: "readwrite", prefix: "" },
+                            ],
+                            secretsManagerRead: config.aws.secretsManagerPrefix !== null,
+                        },
+                        ...(config.mlflow.enabled
+                            ? { mlflow: { namespace: ns, serviceAccounts: [k8sName(componentNames.mlflow)], grants: [{ bucket: "mlflowArtifacts" as const, access: "readwrite" as const, prefix: "" }] } }
+                            : {}),
+                    },
+                },
+                child,
+            );
+        }
+
+        // Airflow generates its metadata DB password; Postgres creates the airflow role with it.
+        const airflowDbPassword = deferred<string>();
+        if (config.postgres.enabled) {
+            const pg = config.postgres;
+            this.postgres = new Postgres(
+                `${name}-postgres`,
+                {
+                    namespace: ns,
+                    mode: pg.mode,
+                    databases: pg.databases,
+                    instances: pg.instances,
+                    storageGi: pg.storageGi,
+                    storageClass: config.kubernetes.storageClass,
+                    passwords: { airflow: airflowDbPassword.output },
+                    rds: pg.rds
+                        ? {
+                              instanceClass: pg.rds.instanceClass,
+                              allocatedStorageGi: pg.rds.allocatedStorageGi,
+                              engineVersion: pg.rds.engineVersion,
+                              multiAz: pg.rds.multiAz,
+                              subnetIds: pg.rds.subnetIds,
+                              clientSecurityGroupIds: pg.rds.vpcSecurityGroupIds,
+                          }
+                        : undefined,
+                },
+                child,
+            );
+        }
+        const postgres = this.postgres;
+
+        if (config.redis.enabled) {
+            this.redis = new Redis(
+                `${name}-redis`,
+                { namespace: ns, storageGi: config.redis.storageGi, persistence: config.redis.persistence, storageClass: config.kubernetes.storageClass },
+                child,
+            );
+        }
+
+        if (config.kafka.enabled) {
+            this.kafka = new Kafka(
+                `${name}-kafka`,
+                { namespace: ns, replicas: config.kafka.replicas, storageGi: config.kafka.storageGi, topics: pf.topicsFromConfig(config.kafka) },
+                child,
+            );
+        }
+
+        if (config.mlflow.enabled && postgres) {
+            this.mlflow = new Mlflow(
+                componentNames.mlflow,
+                {
+                    namespace: ns,
+                    replicas: config.mlflow.replicas,
+                    db: { host: postgres.host, port: postgres.port, database: "mlflow", secretName: postgres.databases.mlflow.secretName },
+                    artifacts: this.aws ? { bucket: this.aws.bucketNames.mlflowArtifacts, path: "artifacts" } : undefined,
+                    roleArn: this.aws?.roleArns.mlflow,
+                },
+                child,
+            );
+        }
+
+        if (config.marquez.enabled && postgres) {
+            this.marquez = new Marquez(
+                `${name}-marquez`,
+                {
+                    namespace: ns,
+                    environment,
+                    db: { host: postgres.host, port: postgres.port, database: "marquez", user: "marquez" },
+                    dbPassword: postgres.passwords.marquez,
+                    web: config.marquez.web,
+                },
+                child,
+            );
+        }
+
+        if (config.vault.enabled) {
+            const v = config.vault;
+            this.vault = new Vault(
+                componentNames.vault,
+                {
+                    namespace: ns,
+                    mode: v.mode,
+                    replicas: v.replicas,
+                    storageGi: v.storageGi,
+                    installChart: v.install,
+                    address: v.address,
+                    token: secrets.vaultToken,
+                    mount: v.kvMount,
+                    airflow: { namespace: ns, serviceAccounts: airflowSAs },
+                    declaredTeams: Object.keys(config.teams),
+                    teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
+                    connections: this.airflowConnections(config),
+                    variables: { environment },
+                },
+                child,
+            );
+        }
+
+        if (config.monitoring.enabled) {
+            const m = config.monitoring;
+            if (!secrets.alerting) throw new Error("monitoring.enabled: the alert credentials (alertSlackWebhookUrl, alertPagerdutyRoutingKey, alertSmtpPassword) were not loaded");
+            this.monitoring = new Monitoring(
+                `${name}-monitoring`,
+                {
+                    namespace: ns,
+                    airflowRelease: componentNames.airflow,
+                    alerting: {
+                        slackChannel: m.alerting.slackChannel,
+                        incidentsChannel: m.alerting.incidentsChannel,
+                        leadershipEmail: m.alerting.leadershipEmail,
+                        defaultTeamEmail: m.alerting.defaultTeamEmail,
+                        teams: Object.fromEntries(Object.entries(config.teams).map(([team, t]) => [team, t.email])),
+                        smtp: m.alerting.smtp,
+                    },
+                    credentials: secrets.alerting,
+                    owningTeam: m.alerting.owningTeam,
+                    serviceMonitor: m.serviceMonitor,
+                    retention: m.retention,
+                    storageGi: m.storageGi,
+                },
+                child,
+            );
+        }
+
+        const integrations: pulumi.Output<AirflowIntegrations> = pulumi
+            .all([
+                this.vault?.secretsBackend,
+                this.marquez?.openLineage,
+                this.aws?.roleArns.airflow,
+                celery ? this.redis?.secretName : undefined,
+            ])
+            .apply(([vaultBackend, openLineage, roleArn, brokerSecret]) => ({
+                ...(vaultBackend ? { secretsBackend: vaultBackend } : this.aws?.secretsBackend ? { secretsBackend: this.aws.secretsBackend } : {}),
+                ...(openLineage ? { openLineage } : {}),
+                ...(roleArn ? { serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": roleArn } } : {}),
+                ...(brokerSecret ? { celeryBroker: { brokerUrlSecretName: brokerSecret } } : {}),
+            }));
+
+        if (!postgres) throw new Error("postgres.enabled: Airflow's metadata database needs postgres.enabled: true");
+        const metadataDatabase: pulumi.Input<MetadataDatabase> = postgres.host.apply((host) => ({
+            host,
+            port: 5432,
+            database: "airflow",
+            user: "airflow",
+            sslmode: postgres.sslmode,
+        }));
         this.airflow = new Airflow(
-            `${name}-airflow`,
+            componentNames.airflow,
             {
-                namespace: this.namespace,
+                namespace: ns,
                 airflow: config.airflow,
-                metadataDatabase: defaultMetadataDatabase(name, config),
+                metadataDatabase,
                 gitSyncSshKey: secrets.gitSyncSshKey,
-                integrations: {},
+                integrations,
                 image: this.image.deployed,
             },
             { parent: this, dependsOn: namespace ? [namespace] : [] },
         );
+        airflowDbPassword.resolve(this.airflow.metadataDbPassword);
 
+        this.outputs = {
+            namespace: this.namespace,
+            airflowRelease: this.airflow.releaseName,
+            ...(postgres
+                ? {
+                      postgres: {
+                          host: postgres.host,
+                          port: postgres.port,
+                          databaseSecrets: Object.fromEntries(Object.entries(postgres.databases).map(([db, d]) => [db, d.secretName])),
+                      },
+                  }
+                : {}),
+            ...(this.redis ? { redis: { host: this.redis.host, port: this.redis.port, secretName: this.redis.secretName } } : {}),
+            ...(this.kafka ? { kafka: { bootstrapServers: this.kafka.bootstrapServers, topics: this.kafka.topicNames } } : {}),
+            ...(this.mlflow ? { mlflow: { trackingUri: this.mlflow.trackingUri } } : {}),
+            ...(this.marquez ? { marquez: { url: this.marquez.url, openLineageNamespace: this.marquez.openLineage.apply((o) => o.namespace) } } : {}),
+            ...(this.vault ? { vault: { address: this.vault.address, mount: this.vault.mount, policies: this.vault.policyNames } } : {}),
+            ...(this.aws ? { aws: { buckets: this.aws.bucketNames, roleArns: this.aws.roleArns } } : {}),
+            ...(this.monitoring ? { monitoring: { dashboardConfigMap: this.monitoring.dashboardConfigMapName } } : {}),
+        };
         this.registerOutputs({ namespace: this.namespace, airflowRelease: this.airflow.releaseName });
+    }
+
+    /** Connections the DAGs need (team contract ids), written to Vault KV; passwords stay Pulumi secrets. */
+    private airflowConnections(config: StackConfig): Record<string, pulumi.Input<Record<string, unknown>>> {
+        const conns: Record<string, pulumi.Input<Record<string, unknown>>> = {};
+        const pg = this.postgres;
+        if (pg && pg.passwords.warehouse) {
+            conns.postgres_default = pulumi.secret(
+                pulumi.all([pg.host, pg.port, pg.passwords.warehouse]).apply(([h, p, pw]) => pf.postgresConnection(h, p, pw, pg.sslmode)),
+            );
+        }
+        if (this.kafka) conns.kafka_default = this.kafka.airflowConnection;
+        if (this.mlflow) conns.mlflow_default = this.mlflow.airflowConnection;
+        if (this.redis) {
+            const r = this.redis;
+            conns.redis_default = pulumi.secret(pulumi.all([r.host, r.port, r.password]).apply(([h, p, pw]) => pf.redisConnection(h, p, pw)));
+        }
+        if (config.aws.enabled) conns.aws_default = pf.awsConnection(config.aws.region);
+        return conns;
     }
 }

@@ -20,6 +20,10 @@ export class ConfigError extends Error {
 export interface StackSecrets {
     /** Present only when airflow.dags is gitSync with auth "ssh". */
     gitSyncSshKey?: pulumi.Output<string>;
+    /** Present when vault is enabled in "ha" mode. */
+    vaultToken?: pulumi.Output<string>;
+    /** Present when monitoring is enabled. */
+    alerting?: { slackWebhookUrl: pulumi.Output<string>; pagerdutyRoutingKey: pulumi.Output<string>; smtpPassword: pulumi.Output<string> };
 }
 
 export interface LoadedConfig {
@@ -153,6 +157,16 @@ export function loadStackConfig(): LoadedConfig {
     const secrets: StackSecrets = {};
     if (config.airflow.dags.source === "gitSync" && config.airflow.dags.auth === "ssh") {
         secrets.gitSyncSshKey = pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.gitSyncSshKey);
+    }
+    if (config.vault.enabled && config.vault.mode === "ha") {
+        secrets.vaultToken = pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.vaultToken);
+    }
+    if (config.monitoring.enabled) {
+        secrets.alerting = {
+            slackWebhookUrl: pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.alertSlackWebhookUrl),
+            pagerdutyRoutingKey: pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.alertPagerdutyRoutingKey),
+            smtpPassword: pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.alertSmtpPassword),
+        };
     }
     return { stack, config, secrets };
 }

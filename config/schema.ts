@@ -16,6 +16,12 @@ export type StackName = (typeof STACK_NAMES)[number];
 export const SECRET_CONFIG_KEYS = {
     /** Private SSH key for git-sync when airflow.dags.auth is "ssh". */
     gitSyncSshKey: "gitSyncSshKey",
+    /** Vault token for the Pulumi Vault provider when vault.mode is "ha" (dev mode generates its own root token). */
+    vaultToken: "vaultToken",
+    /** Alertmanager notification credentials, needed when monitoring.enabled (read as files from a Secret). */
+    alertSlackWebhookUrl: "alertSlackWebhookUrl",
+    alertPagerdutyRoutingKey: "alertPagerdutyRoutingKey",
+    alertSmtpPassword: "alertSmtpPassword",
 } as const;
 
 const dns1123Label = z
@@ -190,6 +196,8 @@ export const postgresSchema = z
 export const redisSchema = z.strictObject({
     enabled: z.boolean(),
     storageGi: positiveInt,
+    /** aof: every write logged (durable broker); rdb: snapshots; none: memory only. */
+    persistence: z.enum(["aof", "rdb", "none"]),
 });
 
 export const kafkaSchema = z.strictObject({
@@ -197,6 +205,12 @@ export const kafkaSchema = z.strictObject({
     replicas: positiveInt,
     storageGi: positiveInt,
     topics: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Kafka topic name")),
+    /** Partitions of every topic. */
+    partitions: positiveInt,
+    /** Retention of ordinary topics (explicit on every KafkaTopic). */
+    retentionHours: positiveInt,
+    /** Retention of dead-letter topics: names ending in "-dlq" or ".dlq". */
+    deadLetterRetentionHours: positiveInt,
 });
 
 export const mlflowSchema = z.strictObject({
@@ -206,6 +220,8 @@ export const mlflowSchema = z.strictObject({
 
 export const marquezSchema = z.strictObject({
     enabled: z.boolean(),
+    /** Deploy the Marquez web UI next to the API. */
+    web: z.boolean(),
 });
 
 export const vaultSchema = z.strictObject({
@@ -214,12 +230,41 @@ export const vaultSchema = z.strictObject({
     address: z.string().url(),
     /** KV v2 mount holding airflow/connections/<id> and airflow/variables/<name>. */
     kvMount: z.string().min(1),
+    /** Deploy the vault chart in the namespace (false: use an existing Vault at address). */
+    install: z.boolean(),
+    /** dev: single dev-mode server (in-memory); ha: raft cluster (needs the vaultToken secret config key). */
+    mode: z.enum(["dev", "ha"]),
+    replicas: positiveInt,
+    storageGi: positiveInt,
+    /** One KV subtree, policy and Kubernetes auth role per team (teams must be declared in the teams section). */
+    teamPolicies: z.array(
+        z.strictObject({
+            team: z.string().min(1),
+            namespace: dns1123Label,
+            serviceAccounts: z.array(dns1123Label).min(1),
+        }),
+    ),
 });
 
 export const monitoringSchema = z.strictObject({
     enabled: z.boolean(),
     /** Create a Prometheus ServiceMonitor for the statsd exporter (needs the Prometheus Operator CRDs). */
     serviceMonitor: z.boolean(),
+    /** Prometheus retention, e.g. "15d". */
+    retention: z.string().regex(/^\d+[smhdwy]$/, "must be a Prometheus duration such as 15d"),
+    storageGi: positiveInt,
+    alerting: z.strictObject({
+        /** Channel for P2/P3 alerts. */
+        slackChannel: z.string().regex(/^#\S+$/, "must be a Slack channel such as #airflow-alerts"),
+        /** Channel for P1 alerts. */
+        incidentsChannel: z.string().regex(/^#\S+$/, "must be a Slack channel such as #incidents"),
+        leadershipEmail: z.email(),
+        /** P2 email for alerts without a known team label. */
+        defaultTeamEmail: z.email(),
+        /** Team label of the platform's own Airflow alerts (a key of the teams section). */
+        owningTeam: z.string().min(1),
+        smtp: z.strictObject({ smarthost: z.string().regex(/^[^:\s]+:\d+$/, "must be host:port"), from: z.email(), username: z.string().min(1) }),
+    }),
 });
 
 export const awsSchema = z.strictObject({
@@ -235,7 +280,15 @@ export const awsSchema = z.strictObject({
         mlflowArtifacts: s3BucketName,
         data: s3BucketName,
     }),
+    /** Secrets Manager name prefix for Airflow's SecretsManagerBackend (null: not used). */
+    secretsManagerPrefix: z.string().regex(/^[A-Za-z0-9/_+=.@-]+$/, "must be a Secrets Manager name prefix").nullable(),
 });
+
+/** Teams of the multi-tenant DAGs: name -> contact. Vault team policies and alert routing refer to these. */
+export const teamsSchema = z.record(
+    z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "team names are lower-case letters, digits and '-'"),
+    z.strictObject({ email: z.email() }),
+);
 
 /** Section name -> schema: the keys accepted in the `airflow-platform:` config namespace. */
 export const SECTION_SCHEMAS = {
@@ -249,6 +302,7 @@ export const SECTION_SCHEMAS = {
     vault: vaultSchema,
     monitoring: monitoringSchema,
     aws: awsSchema,
+    teams: teamsSchema,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SCHEMAS;
@@ -300,3 +354,4 @@ export type MarquezConfig = StackConfig["marquez"];
 export type VaultConfig = StackConfig["vault"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type AwsConfig = StackConfig["aws"];
+export type TeamsConfig = StackConfig["teams"];

@@ -72,6 +72,8 @@ export interface AirflowIntegrations {
     extraEnv?: Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }>;
     /** Extra airflow.cfg settings by section; merged last, so they can override computed config. */
     extraConfig?: Record<string, Record<string, string>>;
+    /** An external Celery broker (the Redis component): its Secret (key "connection") replaces the chart's Redis. */
+    celeryBroker?: { brokerUrlSecretName: string };
 }
 
 export interface AirflowValuesInput {
@@ -289,10 +291,13 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         data: {
             metadataSecretName: secretNames.metadata,
             resultBackendSecretName: secretNames.resultBackend,
-            ...(usesCelery(airflow) ? { brokerUrlSecretName: secretNames.brokerUrl } : {}),
+            ...(usesCelery(airflow) ? { brokerUrlSecretName: integrations.celeryBroker?.brokerUrlSecretName ?? secretNames.brokerUrl } : {}),
         },
-        // The chart's own Redis is the Celery broker; its password is generated, never templated.
-        redis: usesCelery(airflow) ? { enabled: true, passwordSecretName: secretNames.redisPassword } : { enabled: false },
+        // The chart's own Redis is the Celery broker unless an external one is wired in; its password is generated, never templated.
+        redis:
+            usesCelery(airflow) && !integrations.celeryBroker
+                ? { enabled: true, passwordSecretName: secretNames.redisPassword }
+                : { enabled: false },
         pgbouncer: airflow.pgbouncer.enabled
             ? {
                   enabled: true,

@@ -25,6 +25,8 @@ export interface TopicInput {
     retentionMs: number;
     /** When set, a dead-letter topic `<name>.dlq` is created with this retention. */
     deadLetterRetentionMs?: number;
+    /** This topic is itself a dead-letter topic (labelled so). */
+    deadLetter?: boolean;
 }
 
 export interface KafkaClusterInput {
@@ -133,7 +135,7 @@ export function kafkaTopics(clusterName: string, namespace: string, replicas: nu
         },
     });
     return topics.flatMap((t) => [
-        one(t.name, t.partitions, t.retentionMs, false),
+        one(t.name, t.partitions, t.retentionMs, t.deadLetter ?? false),
         ...(t.deadLetterRetentionMs !== undefined ? [one(t.name + DLQ_SUFFIX, t.partitions, t.deadLetterRetentionMs, true)] : []),
     ]);
 }

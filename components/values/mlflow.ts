@@ -10,7 +10,8 @@ export const MLFLOW_SERVICE_PORT = 80;
 export interface MlflowValuesInput {
     releaseName: string;
     db: { host: string; port: number; database: string; secretName: string };
-    artifacts: { bucket: string; path: string };
+    /** S3 artifact store; null keeps artifacts on the server's local disk (dev only: lost on restart). */
+    artifacts: { bucket: string; path: string } | null;
     serviceAccount: { name: string; roleArn?: string };
     replicas: number;
 }
@@ -26,10 +27,9 @@ export function mlflowValues(input: MlflowValuesInput): Record<string, unknown> 
             // Username and password come from the Postgres component's Secret, never from values.
             existingDatabaseSecret: { name: input.db.secretName, usernameKey: "username", passwordKey: "password" },
         },
-        artifactRoot: {
-            proxiedArtifactStorage: true,
-            s3: { enabled: true, bucket: input.artifacts.bucket, path: input.artifacts.path },
-        },
+        artifactRoot: input.artifacts
+            ? { proxiedArtifactStorage: true, s3: { enabled: true, bucket: input.artifacts.bucket, path: input.artifacts.path } }
+            : { proxiedArtifactStorage: true, defaultArtifactsDestination: "./mlartifacts", s3: { enabled: false } },
         serviceAccount: {
             create: true,
             name: input.serviceAccount.name,

@@ -76,9 +76,14 @@ describe("mock harness", () => {
     test("stack files: objects JSON-encoded under the project namespace, secure: entries become marked test secrets", () => {
         const prod = loadStackConfigFile("prod");
         expect(JSON.parse(prod.config["airflow-platform:airflow"]).executor).toBe("CeleryExecutor");
-        expect(prod.secretKeys).toEqual(["airflow-platform:gitSyncSshKey"]);
+        expect(prod.secretKeys).toEqual(expect.arrayContaining(["airflow-platform:gitSyncSshKey", "airflow-platform:vaultToken"]));
         expect(prod.config["airflow-platform:gitSyncSshKey"]).toBe(mockSecretConfigValue("airflow-platform:gitSyncSshKey"));
-        expect(loadStackConfigFile("dev").secretKeys).toEqual([]);
+        // dev holds placeholders for the Alertmanager credentials only (monitoring is on; Vault runs in dev mode).
+        expect(loadStackConfigFile("dev").secretKeys).toEqual([
+            "airflow-platform:alertSlackWebhookUrl",
+            "airflow-platform:alertPagerdutyRoutingKey",
+            "airflow-platform:alertSmtpPassword",
+        ]);
         expect(() => loadStackConfigFile("qa")).toThrow(/Pulumi\.qa\.yaml does not exist/);
     });
 

@@ -77,7 +77,8 @@ describe.each(STACK_NAMES)("stack %s under mocks", (stack) => {
         const airflow = getResource(resources, AIRFLOW, RELEASE);
         const values = getResource(resources, CHART, RELEASE).inputs.values;
         const secrets = childrenOf(resources, airflow).filter((r) => r.type === SECRET);
-        const secretNames = new Set(secrets.map((s) => s.inputs.metadata.name));
+        // Secrets wired in from the platform components (e.g. the Redis broker URL) count too.
+        const secretNames = new Set(resources.filter((r) => r.type === SECRET).map((s) => s.inputs.metadata.name));
         const referenced = referencedSecretNames(values);
         expect(referenced.map(([p]) => p)).toEqual(expect.arrayContaining(["fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName", "data.metadataSecretName"]));
         for (const [where, name] of referenced) {

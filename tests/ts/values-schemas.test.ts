@@ -319,3 +319,18 @@ describe("kube-prometheus-stack, ServiceMonitor, PrometheusRule", () => {
         }
     });
 });
+
+describe("MLflow chart without S3 (dev)", () => {
+    test("local proxied artifacts validate and keep S3 off", () => {
+        const values = mv.mlflowValues({
+            releaseName: "mlflow",
+            db: { host: "pg", port: 5432, database: "mlflow", secretName: "pg-mlflow-db" },
+            artifacts: null,
+            serviceAccount: { name: "mlflow" },
+            replicas: 1,
+        }) as any;
+        expect(chartValuesErrors("mlflow-chart", values)).toBe("");
+        expect(values.artifactRoot).toEqual({ proxiedArtifactStorage: true, defaultArtifactsDestination: "./mlartifacts", s3: { enabled: false } });
+        expect(values.serviceAccount.annotations).toEqual({});
+    });
+});

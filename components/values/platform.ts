@@ -1,0 +1,95 @@
+/**
+ * Pure pieces of the Platform composition: cross-component config checks (each error names the
+ * keys involved), topic and service-account derivations, and the Airflow connections written to
+ * Vault. No Pulumi resources here.
+ */
+import type { StackConfig } from "../../config/schema";
+import type { TopicInput } from "./kafka";
+import { vaultAddress } from "./vault";
+import { k8sName } from "./naming";
+
+const HOUR_MS = 3_600_000;
+
+/** Contradictions between sections that each section's schema can't see; one line per problem. */
+export function platformConfigProblems(config: StackConfig, componentNames: { vault: string }): string[] {
+    const problems: string[] = [];
+    const dbs = config.postgres.databases;
+    const teams = Object.keys(config.teams);
+    const needsDb = (section: "mlflow" | "marquez") => {
+        if (config[section].enabled && (!config.postgres.enabled || !dbs.includes(section))) {
+            problems.push(
+                `${section}.enabled: ${section} needs its own database; set postgres.enabled: true and add "${section}" to postgres.databases (now [${dbs.join(", ")}])`,
+            );
+        }
+    };
+    needsDb("marquez");
+    needsDb("mlflow");
+    config.vault.teamPolicies.forEach((p, i) => {
+        if (!teams.includes(p.team)) {
+            problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" is not declared in teams (declared: ${teams.join(", ") || "none"})`);
+        }
+    });
+    const seen = new Set<string>();
+    config.vault.teamPolicies.forEach((p, i) => {
+        if (seen.has(p.team)) problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" has two policies`);
+        seen.add(p.team);
+    });
+    if (config.monitoring.enabled && !teams.includes(config.monitoring.alerting.owningTeam)) {
+        problems.push(`monitoring.alerting.owningTeam: team "${config.monitoring.alerting.owningTeam}" is not declared in teams`);
+    }
+    if (config.aws.secretsManagerPrefix !== null && !config.aws.enabled) {
+        problems.push("aws.secretsManagerPrefix: the Secrets Manager backend needs aws.enabled: true");
+    }
+    if (config.aws.secretsManagerPrefix !== null && config.vault.enabled) {
+        problems.push("aws.secretsManagerPrefix: Airflow has one secrets backend and vault.enabled is true; set one of them off (null / false)");
+    }
+    if (config.vault.enabled && config.vault.install) {
+        const expected = vaultAddress(k8sName(componentNames.vault), config.kubernetes.namespace);
+        if (config.vault.address.replace(/\/$/, "") !== expected) {
+            problems.push(`vault.address: with vault.install: true the in-cluster address is ${expected} (got ${config.vault.address})`);
+        }
+    }
+    const topics = config.kafka.topics;
+    topics.forEach((t, i) => {
+        if (topics.indexOf(t) !== i) problems.push(`kafka.topics[${i}]: topic "${t}" is listed twice`);
+    });
+    return problems;
+}
+
+export function isDeadLetterTopic(topic: string): boolean {
+    return /[-.]dlq$/.test(topic);
+}
+
+/** KafkaTopic inputs from the kafka section: retention is explicit, dead-letter topics keep longer. */
+export function topicsFromConfig(kafka: StackConfig["kafka"]): TopicInput[] {
+    return kafka.topics.map((name) => ({
+        name,
+        partitions: kafka.partitions,
+        retentionMs: (isDeadLetterTopic(name) ? kafka.deadLetterRetentionHours : kafka.retentionHours) * HOUR_MS,
+        deadLetter: isDeadLetterTopic(name),
+    }));
+}
+
+/**
+ * Service accounts the official Airflow chart creates for the components that read secrets
+ * (`<fullname>-<component>`; fullname is the release name when it contains "airflow").
+ */
+export function airflowServiceAccounts(release: string): string[] {
+    const fullname = release.includes("airflow") ? release : `${release}-airflow`;
+    return ["scheduler", "worker", "triggerer", "api-server", "dag-processor"].map((c) => `${fullname}-${c}`);
+}
+
+/** The `postgres_default` connection (database warehouse) in Airflow's JSON form. */
+export function postgresConnection(host: string, port: number, password: string, sslmode: string): Record<string, unknown> {
+    return { conn_type: "postgres", host, port, login: "warehouse", password, schema: "warehouse", extra: { sslmode } };
+}
+
+/** The `redis_default` connection. */
+export function redisConnection(host: string, port: number, password: string): Record<string, unknown> {
+    return { conn_type: "redis", host, port, password, extra: { db: 1 } };
+}
+
+/** The `aws_default` connection: no keys, the IRSA role supplies credentials. */
+export function awsConnection(region: string): Record<string, unknown> {
+    return { conn_type: "aws", extra: { region_name: region } };
+}

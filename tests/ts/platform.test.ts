@@ -1,0 +1,188 @@
+/**
+ * The whole graph per stack: the real index.ts under each Pulumi.<stack>.yaml, asserting the platform
+ * components exist, are wired to each other and to Airflow, and leak no secret. Plus contradictory
+ * config errors that name the keys.
+ */
+import { byType, collectSecretsPlaintext, editConfigObject, getResource, RecordedResource, runStack, RunResult } from "./harness";
+import { expectNoDuplicates, kubernetesIdentities } from "./fixtures/components";
+import { chartValuesErrors, crdValidator, errorsOf } from "./fixtures/schemas";
+import { policyPaths } from "../../components/values/vault";
+
+const STACKS = ["dev", "staging", "prod"] as const;
+const results: Record<string, RunResult<Record<string, unknown>>> = {};
+
+beforeAll(async () => {
+    for (const stack of STACKS) results[stack] = await runStack(stack);
+}, 240_000);
+
+const airflowValues = (r: RunResult<unknown>) => getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-airflow").inputs.values;
+const crs = (r: RunResult<unknown>, kind: string): RecordedResource[] => r.resources.filter((x) => x.type.endsWith(`:${kind}`) && x.type.startsWith("kubernetes:"));
+
+describe.each(STACKS)("stack %s", (stack) => {
+    test("every enabled component is in the graph", () => {
+        const r = results[stack];
+        const types = new Set(r.resources.map((x) => x.type));
+        for (const t of [
+            "airflow-platform:platform:Postgres",
+            "airflow-platform:platform:Redis",
+            "airflow-platform:platform:Kafka",
+            "airflow-platform:platform:Mlflow",
+            "airflow-platform:platform:Marquez",
+            "airflow-platform:platform:Vault",
+            "airflow-platform:platform:Monitoring",
+        ]) {
+            expect(types).toContain(t);
+        }
+        expect(types.has("airflow-platform:platform:AwsStorage")).toBe(stack !== "dev");
+    });
+
+    test("no generated or configured secret appears in plaintext anywhere (Helm values included)", () => {
+        const r = results[stack];
+        expect(r.generatedSecrets.length).toBeGreaterThan(5);
+        expect(collectSecretsPlaintext(r.resources, r.generatedSecrets)).toEqual([]);
+    });
+
+    test("no two Kubernetes objects or charts share a name", () => {
+        expectNoDuplicates(kubernetesIdentities(results[stack].resources));
+    });
+
+    test("custom resources validate against the upstream CRDs", () => {
+        const r = results[stack];
+        const checks: Array<[string, string]> = [
+            ["Kafka", "strimzi/040-Crd-kafka.yaml"],
+            ["KafkaNodePool", "strimzi/045-Crd-kafkanodepool.yaml"],
+            ["KafkaTopic", "strimzi/043-Crd-kafkatopic.yaml"],
+            ["PrometheusRule", "prometheus-operator/monitoring.coreos.com_prometheusrules.yaml"],
+            ["ServiceMonitor", "prometheus-operator/monitoring.coreos.com_servicemonitors.yaml"],
+            ["Cluster", "cloudnative-pg/postgresql.cnpg.io_clusters.yaml"],
+        ];
+        let validated = 0;
+        for (const [kind, file] of checks) {
+            for (const cr of crs(r, kind)) {
+                expect(errorsOf(crdValidator(file, "v1"), cr.inputs)).toBe("");
+                validated++;
+            }
+        }
+        expect(validated).toBeGreaterThanOrEqual(4);
+    });
+
+    test("chart values validate against vault-helm and mlflow schemas", () => {
+        const r = results[stack];
+        expect(chartValuesErrors("vault-helm", getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-vault").inputs.values)).toBe("");
+        expect(chartValuesErrors("mlflow-chart", getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-mlflow").inputs.values)).toBe("");
+    });
+
+    test("wiring: Vault backend, Marquez OpenLineage, Postgres DB for MLflow/Marquez, connections in KV", () => {
+        const r = results[stack];
+        const cfg = airflowValues(r).config;
+        expect(cfg.secrets.backend).toBe("airflow.providers.hashicorp.secrets.vault.VaultBackend");
+        const kwargs = JSON.parse(cfg.secrets.backend_kwargs);
+        expect(kwargs).toMatchObject({ url: `http://platform-vault.airflow-${stack}.svc.cluster.local:8200`, auth_type: "kubernetes", mount_point: "airflow" });
+        expect(cfg.openlineage.namespace).toBe(`airflow-${stack}`);
+        expect(JSON.parse(cfg.openlineage.transport).url).toBe(`http://platform-marquez.airflow-${stack}.svc.cluster.local:80`);
+        const mlflow = getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-mlflow").inputs.values;
+        expect(mlflow.backendStore.existingDatabaseSecret.name).toBe("platform-postgres-mlflow-db");
+        const marquez = getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-marquez").inputs.values;
+        expect(marquez.marquez.db.name).toBe("marquez");
+        expect(marquez.postgresql.enabled).toBe(false);
+        const kv = byType(r.resources, "vault:kv/secretV2:SecretV2").map((s) => s.inputs.name).sort();
+        expect(kv).toEqual(expect.arrayContaining(["connections/kafka_default", "connections/mlflow_default", "connections/postgres_default", "connections/redis_default"]));
+        const kafkaConn = JSON.parse(getResource(r.resources, "vault:kv/secretV2:SecretV2", "platform-vault-conn-kafka_default").inputs.dataJson);
+        expect(kafkaConn.extra["bootstrap.servers"]).toBe(`platform-kafka-kafka-bootstrap.airflow-${stack}.svc.cluster.local:9092`);
+    });
+
+    test("Airflow's metadata DB role gets Airflow's own generated password", () => {
+        const r = results[stack];
+        const secret = byType(r.resources, "kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "platform-postgres-airflow-db")!;
+        const airflowPw = getResource(r.resources, "random:index/randomPassword:RandomPassword", "platform-airflow-metadata-db-password").state.result;
+        expect(secret.inputs.stringData.password).toBe(airflowPw);
+    });
+
+    test("Airflow's Vault policy reads only connections and variables", () => {
+        const r = results[stack];
+        const policy = getResource(r.resources, "vault:index/policy:Policy", "platform-vault-airflow-policy").inputs.policy;
+        expect(policyPaths(policy)).toEqual({ "airflow/data/connections/*": ["read"], "airflow/data/variables/*": ["read"] });
+    });
+
+    test("stack outputs expose endpoints and Secret names for StackReference", () => {
+        const out = results[stack].outputs.platform as any;
+        expect(out.kafka.bootstrapServers).toMatch(/:9092$/);
+        expect(out.postgres.databaseSecrets.warehouse).toBe("platform-postgres-warehouse-db");
+        expect(out.mlflow.trackingUri).toBe(`http://platform-mlflow.airflow-${stack}.svc.cluster.local:80`);
+        expect(out.marquez.openLineageNamespace).toBe(`airflow-${stack}`);
+        expect(out.vault.mount).toBe("airflow");
+    });
+});
+
+describe("per-stack shapes", () => {
+    test("dev: StatefulSet Postgres, Vault dev mode, no AWS", () => {
+        const r = results.dev;
+        expect(byType(r.resources, "kubernetes:apps/v1:StatefulSet").map((s) => s.name)).toContain("platform-postgres-statefulset");
+        expect(getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-vault").inputs.values.server.dev.enabled).toBe(true);
+        expect(byType(r.resources, "aws:s3/bucket:Bucket")).toEqual([]);
+    });
+
+    test("prod: RDS, Vault HA raft, IRSA roles annotated on Airflow's and MLflow's service accounts, Redis broker wired", () => {
+        const r = results.prod;
+        expect(byType(r.resources, "aws:rds/instance:Instance")).toHaveLength(1);
+        expect(getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-vault").inputs.values.server.ha.raft.enabled).toBe(true);
+        const values = airflowValues(r);
+        expect(values.data.brokerUrlSecretName).toBe("platform-redis-auth");
+        expect(values.redis.enabled).toBe(false);
+        const roleArn = getResource(r.resources, "aws:iam/role:Role", "platform-aws-airflow").state.arn;
+        expect(JSON.stringify(values)).toContain(`"eks.amazonaws.com/role-arn":"${roleArn}"`);
+        const mlflow = getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-mlflow").inputs.values;
+        expect(mlflow.artifactRoot.s3.bucket).toBe("airflow-platform-prod-mlflow");
+        expect(mlflow.serviceAccount.annotations["eks.amazonaws.com/role-arn"]).toBe(getResource(r.resources, "aws:iam/role:Role", "platform-aws-mlflow").state.arn);
+        const trust = JSON.parse(getResource(r.resources, "aws:iam/role:Role", "platform-aws-airflow").inputs.assumeRolePolicy);
+        expect(Object.values(trust.Statement[0].Condition.StringEquals)).toContainEqual(expect.arrayContaining(["system:serviceaccount:airflow-prod:platform-airflow-worker"]));
+    });
+});
+
+describe("contradictory config names the keys", () => {
+    test("Marquez on without its Postgres database", async () => {
+        await expect(
+            runStack("dev", { mutateConfig: (c) => editConfigObject(c, "postgres", (p) => (p.databases = ["airflow", "mlflow", "warehouse", "feast"])) }),
+        ).rejects.toThrow(/marquez\.enabled: .*postgres\.databases/);
+    });
+
+    test("a Vault team policy for an undeclared team", async () => {
+        await expect(
+            runStack("staging", {
+                mutateConfig: (c) => editConfigObject(c, "vault", (v) => v.teamPolicies.push({ team: "ghosts", namespace: "airflow-staging", serviceAccounts: ["x"] })),
+            }),
+        ).rejects.toThrow(/vault\.teamPolicies\[2\]\.team: team "ghosts" is not declared in teams/);
+    });
+
+    test("RDS without subnets", async () => {
+        await expect(runStack("prod", { mutateConfig: (c) => editConfigObject(c, "postgres", (p) => (p.rds.subnetIds = [])) })).rejects.toThrow(
+            /postgres\.rds\.subnetIds/,
+        );
+    });
+
+    test("two secrets backends at once", async () => {
+        await expect(runStack("prod", { mutateConfig: (c) => editConfigObject(c, "aws", (a) => (a.secretsManagerPrefix = "airflow-prod")) })).rejects.toThrow(
+            /aws\.secretsManagerPrefix: .*vault\.enabled/,
+        );
+    });
+
+    test("Vault address that isn't the deployed service", async () => {
+        await expect(runStack("dev", { mutateConfig: (c) => editConfigObject(c, "vault", (v) => (v.address = "http://vault.elsewhere:8200")) })).rejects.toThrow(
+            /vault\.address: .*platform-vault\.airflow-dev\.svc\.cluster\.local/,
+        );
+    });
+});
+
+describe("components switched off", () => {
+    test("kafka, mlflow, marquez, vault and monitoring off: none of their resources, Airflow still deployed", async () => {
+        const r = await runStack("dev", {
+            mutateConfig: (c) => {
+                for (const k of ["kafka", "mlflow", "marquez", "vault", "monitoring"]) editConfigObject(c, k, (v) => (v.enabled = false));
+            },
+        });
+        const types = new Set(r.resources.map((x) => x.type));
+        for (const t of ["Kafka", "Mlflow", "Marquez", "Vault", "Monitoring"]) expect(types.has(`airflow-platform:platform:${t}`)).toBe(false);
+        expect(getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-airflow").inputs.values.config.secrets).toBeUndefined();
+        expect(Object.keys(r.outputs.platform as object).sort()).toEqual(["airflowRelease", "namespace", "postgres", "redis"]);
+    });
+});
