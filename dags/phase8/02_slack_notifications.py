@@ -2,7 +2,8 @@
 
 Teaches: posting a Block Kit digest (header, fields, button, context) through SlackWebhookHook and the
 `slack_webhook_default` connection (the webhook URL is a secret kept in the connection, never in code), and
-SlackWebhookNotifier as a DAG-level `on_failure_callback` that posts Block Kit when a run fails.
+SlackWebhookNotifier as every task's `on_failure_callback` (next to the platform's routed alert) posting Block Kit
+when a task fails.
 """
 
 from __future__ import annotations
@@ -13,29 +14,31 @@ from typing import Any
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 from airflow.sdk import DAG, Param, task
 
+from common.alerting import on_task_failure
 from common.defaults import platform_default_args
 
 SLACK_CONN_ID = "slack_webhook_default"
 DIGEST_CHANNEL = "#team-data-eng"
 ORDERS_PER_DAY = 60
 
-run_failed = SlackWebhookNotifier(
+task_failed = SlackWebhookNotifier(
     slack_webhook_conn_id=SLACK_CONN_ID,
-    text="{{ dag.dag_id }} run {{ run_id }} failed",
+    text="{{ ti.dag_id }}.{{ ti.task_id }} failed in run {{ run_id }}",
     blocks=[
-        {"type": "header", "text": {"type": "plain_text", "text": ":x: {{ dag.dag_id }} failed"}},
+        {"type": "header", "text": {"type": "plain_text", "text": ":x: {{ ti.dag_id }}.{{ ti.task_id }} failed"}},
         {
             "type": "section",
             "fields": [
                 {"type": "mrkdwn", "text": "*Run*\n{{ run_id }}"},
-                {"type": "mrkdwn", "text": "*Date*\n{{ ds }}"},
+                {"type": "mrkdwn", "text": "*Try*\n{{ ti.try_number }}"},
             ],
         },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "{{ exception }}"}]},
     ],
 )
 
 
-@task
+@task(retries=0)  # local computation: a failure here is not transient
 def build_digest(params: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
     from common.order_report import daily_facts
 
@@ -70,8 +73,7 @@ with DAG(
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
-    default_args=platform_default_args("data-eng"),
-    on_failure_callback=run_failed,
+    default_args=platform_default_args("data-eng", on_failure_callback=[on_task_failure, task_failed]),
     params={
         "bad_every": Param(10, type="integer", minimum=0),
         "fail": Param(False, type="boolean", description="fail the run to see the failure notification"),

@@ -1,0 +1,157 @@
+"""Phase 8 (notifications): real dag.test() runs that deliver through the local platform.
+
+SMTP is a real SMTP server (aiosmtpd) that saves every message as .eml; Slack is the HTTP stand-ins process, a
+stand-in for Slack incoming webhooks that records each posted payload (read back from /_recorded).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+import requests
+from dag_run_helpers import get_dag, task_states, xcom_value
+
+
+def _mails(smtp_service, since: float) -> list[email.message.EmailMessage]:
+    directory = Path(smtp_service.extra["mail_dir"])
+    files = sorted(p for p in directory.glob("*.eml") if p.stat().st_mtime >= since)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
+
+
+def _html(message) -> str:
+    part = message.get_body(preferencelist=("html", "plain"))
+    return part.get_content() if part is not None else ""
+
+
+def _slack_posts(base_url: str, run_id: str | None = None) -> list[dict]:
+    recorded = requests.get(f"{base_url}/_recorded", params={"kind": "slack"}, timeout=10).json()
+    return [r for r in recorded if run_id is None or run_id in str(r["body"])]
+
+
+@pytest.fixture
+def smtp(smtp_service, platform_connections):
+    return smtp_service
+
+
+@pytest.fixture
+def slack(http_standins_service, platform_connections):
+    return http_standins_service.url
+
+
+def test_email_report_is_rendered_from_the_template_and_received(dagbag, smtp):
+    import time
+
+    dag = get_dag(dagbag, "phase8_01_email_notifications")
+    since = time.time() - 1
+    run = dag.test(run_conf={"bad_every": 10, "max_bad_ratio": 0.2})
+    assert run.state == "success", task_states(run)
+    reports = [m for m in _mails(smtp, since) if m["Subject"].startswith("[Airflow] Daily orders report")]
+    assert len(reports) == 1
+    message = reports[0]
+    assert message["To"] == "data-eng-team@example.com"
+    body = _html(message)
+    facts = xcom_value(run, "summarize_orders")
+    assert run.run_id in body
+    assert f'<tr><th align="left">Quarantined</th><td>{facts["quarantined"]}</td></tr>' in body
+    assert f"{facts['revenue']:.2f}" in body
+
+
+def test_failed_threshold_sends_the_failure_email_instead_of_the_report(dagbag, smtp):
+    import time
+
+    dag = get_dag(dagbag, "phase8_01_email_notifications")
+    since = time.time() - 1
+    run = dag.test(run_conf={"bad_every": 2, "max_bad_ratio": 0.2})
+    assert task_states(run)["check_thresholds"] == "failed"
+    assert task_states(run)["send_report"] == "upstream_failed"
+    mails = [m for m in _mails(smtp, since) if run.run_id in _html(m)]
+    subjects = [m["Subject"] for m in mails]
+    assert len(mails) == 1 and subjects[0].startswith(
+        "[Airflow] phase8_01_email_notifications.check_thresholds failed for"
+    ), subjects
+    failure = mails[0]
+    assert "50.0% of orders quarantined" in _html(failure)
+
+
+def test_slack_digest_is_block_kit(dagbag, slack):
+    dag = get_dag(dagbag, "phase8_02_slack_notifications")
+    run = dag.test(run_conf={"bad_every": 10, "fail": False})
+    assert run.state == "success", task_states(run)
+    posts = _slack_posts(slack, run.run_id)
+    assert len(posts) == 1
+    body = posts[0]["body"]
+    assert body["channel"] == "#team-data-eng"
+    assert [b["type"] for b in body["blocks"]] == ["header", "section", "context"]
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in body["blocks"][1]["fields"]}
+    facts = xcom_value(run, "build_digest")
+    assert fields == {
+        "*Orders*": "60",
+        "*Valid*": str(facts["valid"]),
+        "*Quarantined*": str(facts["quarantined"]),
+        "*Revenue*": str(facts["revenue"]),
+    }
+
+
+def test_slack_failure_notifier_posts_block_kit(dagbag, slack):
+    dag = get_dag(dagbag, "phase8_02_slack_notifications")
+    run = dag.test(run_conf={"bad_every": 10, "fail": True})
+    assert run.state == "failed"
+    posts = [p for p in _slack_posts(slack, run.run_id) if p["body"].get("blocks", [{}])[0].get("type") == "header"]
+    notifier = [p["body"] for p in posts if p["body"]["blocks"][0]["text"]["text"].startswith(":x:")]
+    assert len(notifier) == 1
+    assert notifier[0]["blocks"][0]["text"]["text"] == ":x: phase8_02_slack_notifications.build_digest failed"
+    assert notifier[0]["blocks"][2]["elements"][0]["text"] == "digest inputs unavailable (requested failure)"
+    # The platform's routed alert (P3 → the team channel) fired as well.
+    routed = [p["body"] for p in posts if p["body"]["text"].startswith("[P3]")]
+    assert [r["channel"] for r in routed] == ["#team-data-eng"]
+
+
+def test_alert_routing_delivers_each_severity_to_its_channels(dagbag, slack, smtp):
+    import time
+
+    dag = get_dag(dagbag, "phase8_03_alert_routing")
+    since = time.time() - 1
+    run = dag.test(run_conf={"severities": ["P1", "P2", "P3", "P4"], "fail": False})
+    assert run.state == "success", task_states(run)
+    results = xcom_value(run, "fire_drill")
+    assert all(r["ok"] for r in results)
+    assert [(r["severity"], r["channel"]) for r in results] == [
+        ("P1", "page_oncall"),
+        ("P1", "slack_incidents"),
+        ("P1", "email_leadership"),
+        ("P2", "slack_team"),
+        ("P2", "email_team"),
+        ("P3", "slack_team"),
+        ("P4", "log"),
+    ]
+    posts = _slack_posts(slack, run.run_id)
+    slack_by_severity = sorted((p["body"]["text"][1:3], p["body"]["channel"]) for p in posts)
+    assert slack_by_severity == [("P1", "#incidents"), ("P2", "#team-ml"), ("P3", "#team-ml")]
+    mails = [m for m in _mails(smtp, since) if run.run_id in _html(m)]
+    assert sorted((m["Subject"].split("]")[0] + "]", m["To"]) for m in mails) == sorted(
+        [
+            ("[PAGE]", "ml-oncall@pager.example.com"),
+            ("[P1]", "leadership@example.com"),
+            ("[P2]", "ml-team@example.com"),
+        ]
+    )
+    assert xcom_value(run, "routing_table")["P4"] == [
+        {"channel": "log", "kind": "log", "target": "airflow.platform.alerts"}
+    ]
+
+
+def test_a_real_failure_is_routed_by_the_dag_tags(dagbag, slack, smtp):
+    import time
+
+    dag = get_dag(dagbag, "phase8_03_alert_routing")
+    since = time.time() - 1
+    run = dag.test(run_conf={"severities": [], "fail": True})
+    assert task_states(run)["guarded_step"] == "failed"
+    # The DAG is tagged severity:P2 and team:ml: the default on_task_failure posts to #team-ml and mails the team.
+    posts = [p for p in _slack_posts(slack, run.run_id) if "guarded_step failed" in p["body"]["text"]]
+    assert [(p["body"]["text"][:4], p["body"]["channel"]) for p in posts] == [("[P2]", "#team-ml")]
+    mails = [m for m in _mails(smtp, since) if "guarded_step failed" in m["Subject"]]
+    assert [m["To"] for m in mails] == ["ml-team@example.com"]
