@@ -80,11 +80,12 @@ def landing(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _fast_sensors(dag, *, timeout: float) -> None:
+def _fast_sensors(dag, monkeypatch, *, timeout: float) -> None:
+    """Seconds instead of minutes, restored after the test (the DagBag is shared by the session)."""
     for task_id in ("wait_for_orders_file", "wait_for_partner_files", "wait_for_cutoff"):
         sensor = dag.get_task(task_id)
-        sensor.poke_interval = 1
-        sensor.timeout = timeout
+        monkeypatch.setattr(sensor, "poke_interval", 1)
+        monkeypatch.setattr(sensor, "timeout", timeout)
 
 
 def _reschedules(run, task_id: str) -> int:
@@ -112,14 +113,14 @@ def _state_of(dag_id: str, task_id: str, logical_date: datetime) -> str | None:
         return None if ti is None or ti.state is None else str(ti.state.value if hasattr(ti.state, "value") else ti.state)
 
 
-def test_sensors_wait_for_late_files_and_the_cutoff(dagbag, landing):
+def test_sensors_wait_for_late_files_and_the_cutoff(dagbag, landing, monkeypatch):
     dag = get_dag(dagbag, "phase3_03_sensors")
-    _fast_sensors(dag, timeout=300)
+    _fast_sensors(dag, monkeypatch, timeout=300)
     logical_date = datetime.now(UTC).replace(microsecond=0)
     day = logical_date.strftime("%Y%m%d")
     write_atomically(landing / f"orders_{day}.csv", "order_id,amount\n1,10\n2,20\n3,30\n")
     cutoff = dag.get_task("wait_for_cutoff")
-    cutoff.target_datetime = datetime.now(UTC) + timedelta(hours=1)
+    monkeypatch.setattr(cutoff, "target_datetime", datetime.now(UTC) + timedelta(hours=1))
     released: list[str] = []
     stop = threading.Event()
 
@@ -151,10 +152,10 @@ def test_sensors_wait_for_late_files_and_the_cutoff(dagbag, landing):
     assert _reschedules(run, "wait_for_orders_file") == 0
 
 
-def test_file_sensor_times_out_when_the_file_never_lands(dagbag, landing):
+def test_file_sensor_times_out_when_the_file_never_lands(dagbag, landing, monkeypatch):
     dag = get_dag(dagbag, "phase3_03_sensors")
-    _fast_sensors(dag, timeout=3)
-    dag.get_task("wait_for_cutoff").target_datetime = datetime.now(UTC) - timedelta(minutes=1)
+    _fast_sensors(dag, monkeypatch, timeout=3)
+    monkeypatch.setattr(dag.get_task("wait_for_cutoff"), "target_datetime", datetime.now(UTC) - timedelta(minutes=1))
     run = dag.test()
     states = task_states(run)
     assert run.state == "failed"

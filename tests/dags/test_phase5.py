@@ -112,14 +112,20 @@ def test_pool_usage_matches_needs_and_weights_follow_their_rules(dagbag):
     assert {getattr(rule, "value", rule) for rule in rules.values()} == {"downstream", "upstream", "absolute"}
 
 
-def test_pool_run_records_slots_and_priorities(dagbag):
+@pytest.fixture(scope="module")
+def pool_run(dagbag):
+    """The needs.yaml pool created as the platform creates it, then one real run of the DAG."""
     from airflow.models.pool import Pool
 
     for name, spec in NEEDS["phase5_02_pools_priority"]["pools"].items():
         Pool.create_or_update_pool(name=name, slots=spec["slots"], description=spec.get("description", ""), include_deferred=False)
-    dag = get_dag(dagbag, "phase5_02_pools_priority")
-    run = dag.test()
+    run = get_dag(dagbag, "phase5_02_pools_priority").test()
     assert run.state == "success", task_states(run)
+    return run
+
+
+def test_pool_run_records_slots_and_priorities(pool_run):
+    run = pool_run
     # the weights Airflow computed for each task instance from its weight rule
     recorded = {ti.task_id: (ti.pool, ti.pool_slots, ti.priority_weight) for ti in run.get_task_instances()}
     for region in REGIONS:  # downstream: own 1 + rebuild 10 + publish 5
@@ -249,3 +255,50 @@ class _Log:
         pass
 
     info = warning = error = exception = debug
+
+
+def test_scheduler_fills_the_pool_by_priority(pool_run):
+    """The scheduler's own queueing step on a fresh run: 2 slots go to the highest weights, the rest wait."""
+    from airflow import settings
+    from airflow.executors.local_executor import LocalExecutor
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbag import DBDagBag
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    ready = {"extract_us", "extract_eu", "extract_apac", "executive_dashboard", "ad_hoc_export"}
+    session = settings.Session()
+    try:
+        session.query(DagModel).filter(DagModel.dag_id == pool_run.dag_id).update({"is_paused": False})
+        scheduler_dag = DBDagBag().get_latest_version_of_dag(pool_run.dag_id, session=session)
+        now = datetime.now(UTC)
+        run = scheduler_dag.create_dagrun(
+            run_id=f"pool_probe_{now:%H%M%S%f}",
+            logical_date=now,
+            data_interval=(now, now),
+            run_after=now,
+            run_type=DagRunType.MANUAL,
+            triggered_by=DagRunTriggeredByType.TEST,
+            state=DagRunState.RUNNING,
+            session=session,
+        )
+        session.flush()
+        for ti in run.get_task_instances(session=session):
+            if ti.task_id in ready:
+                ti.state = TaskInstanceState.SCHEDULED
+        session.flush()
+        runner = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+        queued = runner._executable_task_instances_to_queued(max_tis=32, session=session)
+        by_id = {ti.task_id: ti.priority_weight for ti in queued}
+        # the pool has 2 slots: the dashboard (100) and one extract (16); the export (1) waits
+        assert len(queued) == 2
+        assert by_id.pop("executive_dashboard") == 100
+        ((extract, weight),) = by_id.items()
+        assert extract.startswith("extract_") and weight == 16
+        waiting = {ti.task_id for ti in run.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED}
+        assert "ad_hoc_export" in waiting and len(waiting) == 3
+    finally:
+        session.rollback()
+        session.close()
