@@ -7,6 +7,7 @@ AWS S3), Azurite (stand-in for Azure Blob Storage), the BigQuery stand-in, and a
 from __future__ import annotations
 
 from datetime import UTC
+from itertools import pairwise
 
 import pytest
 from dag_run_helpers import get_dag, task_states, xcom_value
@@ -74,3 +75,36 @@ def test_database_missing_connection_fails_naming_it(dagbag, warehouse, monkeypa
     assert task_states(run)["create_tables"] == "failed"
     assert run.state == "failed"
     assert "postgres_default" in caplog.text and "isn't defined" in caplog.text
+
+
+# --- API: the HTTP stand-ins process is the stand-in for an OAuth2 client-credentials, paginated partner API
+
+
+def test_api_pages_through_everything_and_honours_429_retry_after(dagbag, http_standins_service, platform_connections):
+    import requests
+
+    base = http_standins_service.url
+    requests.post(f"{base}/_control/rate_limit", json={"every": 3, "retry_after": 1}, timeout=10).raise_for_status()
+    requests.delete(f"{base}/_recorded", timeout=10).raise_for_status()
+    dag = get_dag(dagbag, "phase9_02_api_integration")
+    run = dag.test(run_conf={"page_size": 50})
+    assert run.state == "success", task_states(run)
+
+    summary = xcom_value(run, "validate_items")
+    assert summary["valid"] == 237 and summary["quarantined"] == 0 and summary["pages"] == 5
+    assert summary["token_requests"] == 1
+
+    recorded = requests.get(f"{base}/_recorded", timeout=10).json()
+    kinds = [r["kind"] for r in recorded]
+    assert kinds.count("oauth_token") == 1
+    assert kinds.count("api_429") == summary["rate_limited"] >= 2
+    pages_served = [int(r["query"]["page"]) for r in recorded if r["kind"] == "api_items"]
+    assert pages_served == [1, 2, 3, 4, 5], "each page served exactly once, in order"
+    api_calls = [r for r in recorded if r["kind"] in ("api_items", "api_429")]
+    for limited, retry in pairwise(api_calls):
+        if limited["kind"] == "api_429":
+            assert retry["query"]["page"] == limited["query"]["page"], "the rate-limited page is asked again"
+            assert retry["at"] - limited["at"] >= 1.0, "Retry-After: 1 was not honoured"
+    items = xcom_value(run, "fetch_all_items")["items"]
+    assert items[0] == {"id": 1, "name": "item-0001", "value": 1.5, "category": "b"}
+    assert [i["id"] for i in items] == list(range(1, 238))
