@@ -1,7 +1,8 @@
 """Phase 5 · Connections and variables: credentials and configuration kept out of the code.
 
 Teaches: a connection (`postgres_default`) read through the Task SDK with its password masked before
-anything is logged; a plain variable (`phase5_environment`) and a JSON variable (`phase5_pipeline_config`,
+anything is logged, then used to log in to the warehouse (PostgresHook) — the credentials are proven without
+ever being printed; a plain variable (`phase5_environment`) and a JSON variable (`phase5_pipeline_config`,
 validated for required keys); the same values through Jinja (`{{ var.value.* }}`, `{{ var.json.* }}`,
 `{{ conn.* }}`); and failing fast: a missing connection or variable raises an error naming it, and the
 retry policy does not retry configuration errors. Locally the values come from `AIRFLOW_CONN_*` /
@@ -48,12 +49,24 @@ def describe_warehouse() -> dict[str, Any]:
 
 
 @task
-def plan_run(environment: str, config: dict[str, Any], warehouse: dict[str, Any]) -> dict[str, Any]:
+def check_warehouse_login() -> dict[str, str]:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    require_connection(WAREHOUSE_CONN_ID)  # a missing connection fails here, by name
+    user, database = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_first("SELECT current_user, current_database()")
+    return {"user": user, "database": database}
+
+
+@task
+def plan_run(
+    environment: str, config: dict[str, Any], warehouse: dict[str, Any], login: dict[str, str]
+) -> dict[str, Any]:
     return {
         "environment": environment,
         "batch_size": config["batch_size"],
         "regions": config["regions"],
         "target": f"{warehouse['conn_type']}://{warehouse['host']}:{warehouse['port']}/{warehouse['schema']}",
+        "authenticated_as": login["user"],
     }
 
 
@@ -67,7 +80,7 @@ with DAG(
     default_args=platform_default_args("data-platform", retry_policy=fail_fast_on_configuration_errors()),
     tags=["phase5", "configuration", "severity:P3"],
 ) as dag:
-    plan = plan_run(read_environment(), read_pipeline_config(), describe_warehouse())
+    plan = plan_run(read_environment(), read_pipeline_config(), describe_warehouse(), check_warehouse_login())
 
     templated_config = BashOperator(
         task_id="templated_config",

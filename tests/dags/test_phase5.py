@@ -15,31 +15,22 @@ from common import callbacks
 from common.orders import REGIONS, region_revenue, sample_orders, split_valid
 
 NEEDS = yaml.safe_load((Path(__file__).resolve().parents[2] / "dags" / "phase5" / "needs.yaml").read_text())
-WAREHOUSE_PASSWORD = "pw-not-for-logs-7f3a"
 
 
-# --- phase5_01: connections and variables -------------------------------------------------------------
+# --- phase5_01: connections and variables (live: the platform's Postgres, its generated credentials) ----
 
 
 @pytest.fixture
-def declared_config(monkeypatch):
-    """The variables with the values declared in needs.yaml, and the warehouse connection, as env vars."""
+def warehouse(platform_connections, postgres_service, monkeypatch):
+    """The platform's own postgres_default (generated password) and the variables from needs.yaml.
+
+    Set through monkeypatch so tests that unset one get it back afterwards.
+    """
     for name, spec in NEEDS["phase5_01_connections_variables"]["variables"].items():
         value = spec["value"]
         monkeypatch.setenv(f"AIRFLOW_VAR_{name.upper()}", value if isinstance(value, str) else json.dumps(value))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_POSTGRES_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": "warehouse.internal",
-                "port": 15432,
-                "schema": "warehouse",
-                "login": "warehouse",
-                "password": WAREHOUSE_PASSWORD,
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", platform_connections["AIRFLOW_CONN_POSTGRES_DEFAULT"])
+    return json.loads(platform_connections["AIRFLOW_CONN_POSTGRES_DEFAULT"])
 
 
 def test_connections_variables_declared_in_needs():
@@ -49,49 +40,56 @@ def test_connections_variables_declared_in_needs():
     assert needs["connections"]["postgres_default"]["type"] == "postgres"
 
 
-def test_connection_and_variables_reach_the_tasks_with_the_password_masked(dagbag, declared_config):
+def test_credentials_log_in_and_never_leave_the_connection(dagbag, warehouse):
     run = get_dag(dagbag, "phase5_01_connections_variables").test()
     assert run.state == "success", task_states(run)
-    warehouse = xcom_value(run, "describe_warehouse")
-    assert warehouse["password"] == "***" and warehouse["host"] == "warehouse.internal"
+    described = xcom_value(run, "describe_warehouse")
+    assert described["password"] == "***" and described["host"] == warehouse["host"]
+    assert xcom_value(run, "check_warehouse_login") == {"user": warehouse["login"], "database": "warehouse"}
     plan = xcom_value(run, "plan_run")
     assert plan == {
         "environment": "local",
         "batch_size": 500,
         "regions": ["us", "eu", "apac"],
-        "target": "postgres://warehouse.internal:15432/warehouse",
+        "target": f"postgres://{warehouse['host']}:{warehouse['port']}/warehouse",
+        "authenticated_as": warehouse["login"],
     }
-    assert xcom_value(run, "templated_config") == "env=local batch=500 host=warehouse.internal"
-    for task_id in ("read_environment", "read_pipeline_config", "describe_warehouse", "plan_run"):
-        assert WAREHOUSE_PASSWORD not in json.dumps(xcom_value(run, task_id))
+    assert xcom_value(run, "templated_config") == f"env=local batch=500 host={warehouse['host']}"
+    for task_id in ("read_environment", "read_pipeline_config", "describe_warehouse", "check_warehouse_login", "plan_run"):
+        assert warehouse["password"] not in json.dumps(xcom_value(run, task_id))
 
 
 @pytest.mark.parametrize(
-    ("unset", "failing_task", "message"),
+    ("unset", "failing_tasks", "message"),
     [
-        ("AIRFLOW_VAR_PHASE5_ENVIRONMENT", "read_environment", "Airflow variable 'phase5_environment' is not set"),
+        ("AIRFLOW_VAR_PHASE5_ENVIRONMENT", {"read_environment"}, "Airflow variable 'phase5_environment' is not set"),
         (
             "AIRFLOW_VAR_PHASE5_PIPELINE_CONFIG",
-            "read_pipeline_config",
+            {"read_pipeline_config"},
             "Airflow variable 'phase5_pipeline_config' is not set",
         ),
-        ("AIRFLOW_CONN_POSTGRES_DEFAULT", "describe_warehouse", "Airflow connection 'postgres_default' is not defined"),
+        (
+            "AIRFLOW_CONN_POSTGRES_DEFAULT",
+            {"describe_warehouse", "check_warehouse_login"},
+            "Airflow connection 'postgres_default' is not defined",
+        ),
     ],
 )
-def test_missing_configuration_fails_at_once_naming_it(dagbag, declared_config, monkeypatch, capfd, unset, failing_task, message):
+def test_missing_configuration_fails_at_once_naming_it(dagbag, warehouse, monkeypatch, capfd, unset, failing_tasks, message):
     monkeypatch.delenv(unset)
     run = get_dag(dagbag, "phase5_01_connections_variables").test()
     states = task_states(run)
     assert run.state == "failed"
-    assert states[failing_task] == "failed"
+    assert {task_id for task_id, state in states.items() if state == "failed"} == failing_tasks
     assert states["plan_run"] == "upstream_failed"
-    # the retry policy refused the 2 configured retries: a missing setting does not appear by waiting
-    assert run.get_task_instance(failing_task).try_number == 1
-    assert try_history(run, failing_task) == []
+    for task_id in failing_tasks:
+        # the retry policy refused the 2 configured retries: a missing setting does not appear by waiting
+        assert run.get_task_instance(task_id).try_number == 1
+        assert try_history(run, task_id) == []
     assert message in capfd.readouterr().out
 
 
-def test_invalid_json_variable_fails_naming_the_missing_keys(dagbag, declared_config, monkeypatch, capfd):
+def test_invalid_json_variable_fails_naming_the_missing_keys(dagbag, warehouse, monkeypatch, capfd):
     monkeypatch.setenv("AIRFLOW_VAR_PHASE5_PIPELINE_CONFIG", json.dumps({"batch_size": 10}))
     run = get_dag(dagbag, "phase5_01_connections_variables").test()
     assert task_states(run)["read_pipeline_config"] == "failed"
