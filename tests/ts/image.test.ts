@@ -187,6 +187,13 @@ describe("airflow.image config rules", () => {
     });
 });
 
+/** Values of the Airflow release (the Platform deploys other charts beside it). */
+function airflowChartValues(resources: RecordedResource[]): HelmValues {
+    const chart = resources.find((r) => r.type === CHART_TYPE && r.name === "platform-airflow");
+    expect(chart).toBeDefined();
+    return chart!.inputs.values as HelmValues;
+}
+
 function only(resources: RecordedResource[], type: string): RecordedResource {
     const found = resources.filter((r) => r.type === type);
     expect(found).toHaveLength(1);
@@ -218,7 +225,7 @@ describe("under Pulumi mocks", () => {
         expect(repo.parentUrn).toBe(image.urn);
         expect(build.parentUrn).toBe(image.urn);
 
-        const values = only(run.resources, CHART_TYPE).inputs.values as HelmValues;
+        const values = airflowChartValues(run.resources);
         const pushed = build.state.digest as string;
         expect(pushed).toMatch(/^sha256:[0-9a-f]{64}$/);
         expect(values.images).toMatchObject({ airflow: { repository: ECR_URL, digest: pushed } });
@@ -231,7 +238,7 @@ describe("under Pulumi mocks", () => {
     test("rollback: pinning an earlier digest in config deploys it while the build stays in place", async () => {
         const run = await runStack("prod", { mutateConfig: (c) => editConfigObject(c, "airflow", (a) => (a.image.digest = DIGEST_B)) });
         expect(only(run.resources, BUILD_TYPE).state.digest).not.toBe(DIGEST_B);
-        expect((only(run.resources, CHART_TYPE).inputs.values as HelmValues).images).toMatchObject({ airflow: { repository: ECR_URL, digest: DIGEST_B } });
+        expect(airflowChartValues(run.resources).images).toMatchObject({ airflow: { repository: ECR_URL, digest: DIGEST_B } });
     });
 
     test("prebuilt by digest: no build resources, the chart gets exactly repository@digest", async () => {
@@ -240,7 +247,7 @@ describe("under Pulumi mocks", () => {
                 editConfigObject(c, "airflow", (a) => Object.assign(a.image, { mode: "prebuilt", baseImage: null, repository: "registry.example.com/airflow", digest: DIGEST_A })),
         });
         expect(run.resources.filter((r) => r.type === ECR_TYPE || r.type === BUILD_TYPE)).toEqual([]);
-        const values = only(run.resources, CHART_TYPE).inputs.values as HelmValues;
+        const values = airflowChartValues(run.resources);
         expect(values.images).toMatchObject({ airflow: { repository: "registry.example.com/airflow", digest: DIGEST_A } });
         expect(chartErrors(values)).toEqual([]);
     });
@@ -248,7 +255,7 @@ describe("under Pulumi mocks", () => {
     test("dev: prebuilt by tag, no AWS or build resources", async () => {
         const run = await runStack("dev");
         expect(run.resources.filter((r) => r.type === ECR_TYPE || r.type === BUILD_TYPE)).toEqual([]);
-        const values = only(run.resources, CHART_TYPE).inputs.values as HelmValues;
+        const values = airflowChartValues(run.resources);
         expect(values.images).toEqual({ airflow: { repository: "airflow-platform/airflow", tag: "3.3.2", digest: null, pullPolicy: "IfNotPresent" } });
     });
 
