@@ -26,7 +26,9 @@ class Mlflow(Service):
                   "--workers", "1", "--artifacts-destination", artifacts.as_uri(), "--serve-artifacts"],
             # The store URI carries a password: passed by environment, not argv (argv shows in `ps`).
             env={"MLFLOW_BACKEND_STORE_URI": postgres.dsn("mlflow"), "PYTHONUNBUFFERED": "1",
-                 "LITELLM_LOCAL_MODEL_COST_MAP": "True"},  # no internet: skip litellm's download
+                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no internet: skip litellm's download
+                 # GenAI job runners (huey workers) are not needed for tracking/registry and cost ~2 GiB of RSS
+                 "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             cwd=self.data_dir(),
         )]
 
