@@ -6,6 +6,7 @@ AWS S3), Azurite (stand-in for Azure Blob Storage), the BigQuery stand-in, and a
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from itertools import pairwise
 
@@ -108,3 +109,63 @@ def test_api_pages_through_everything_and_honours_429_retry_after(dagbag, http_s
     items = xcom_value(run, "fetch_all_items")["items"]
     assert items[0] == {"id": 1, "name": "item-0001", "value": 1.5, "category": "b"}
     assert [i["id"] for i in items] == list(range(1, 238))
+
+
+# --- Kafka: a real broker in KRaft mode (jars from Maven Central)
+
+
+def _read_topic(topic: str, timeout: float = 60.0) -> list:
+    """Every message currently in `topic`, read partition by partition up to the high watermark."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from common.messaging import kafka_config
+
+    consumer = Consumer(kafka_config("kafka_default", **{"group.id": "test-reader", "enable.auto.commit": False}))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high - 1
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        messages, deadline = [], time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None or message.error():
+                continue
+            messages.append(message)
+            if message.offset() >= ends.get(message.partition(), -1):
+                ends.pop(message.partition(), None)
+        assert not ends, f"{topic}: could not read partitions {ends} within {timeout}s"
+        return messages
+    finally:
+        consumer.close()
+
+
+def test_kafka_bad_records_all_reach_the_dlq_and_nothing_is_lost(dagbag, kafka_service, platform_connections):
+    from common.messaging import DLQ_TOPIC, EVENTS_TOPIC, batch_events, event_problems
+
+    dag = get_dag(dagbag, "phase9_04_message_queues")
+    run = dag.test(run_conf={"count": 30, "bad_every": 5})
+    assert run.state == "success", task_states(run)
+    summary = xcom_value(run, "consume_orders")
+    assert summary["produced"] == 30
+    assert summary["valid"] + summary["dead_lettered"] == summary["produced"]
+
+    produced = batch_events(run.run_id, run.logical_date.strftime("%Y-%m-%d"), 30, 5)
+    expected_bad = sorted(key for key, value in produced if event_problems(value, run.run_id)[1])
+    assert summary["dead_lettered"] == len(expected_bad) == 6
+
+    dead = [m for m in _read_topic(DLQ_TOPIC) if dict(m.headers() or []).get("dlq.batch_id") == run.run_id.encode()]
+    assert sorted(m.key().decode() for m in dead) == expected_bad, "every bad record is on the DLQ, exactly once"
+    for message in dead:
+        headers = dict(message.headers())
+        assert headers["dlq.reason"] and headers["dlq.source"].startswith(b"orders.events/")
+
+    events = [json.loads(m.value()) for m in _read_topic(EVENTS_TOPIC) if m.key() == run.run_id.encode()]
+    assert events == [
+        {"type": "orders.batch_processed", "batch_id": run.run_id, "produced": 30, "valid": 24, "dead_lettered": 6}
+    ]
