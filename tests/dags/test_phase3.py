@@ -164,3 +164,24 @@ def test_file_sensor_times_out_when_the_file_never_lands(dagbag, landing, monkey
     # a sensor timeout is final: no retries were spent waiting again
     assert run.get_task_instance("wait_for_orders_file").try_number == 1
     assert try_history(run, "wait_for_orders_file") == []
+
+
+def test_sensors_use_the_platforms_landing_directory(dagbag, platform_connections, monkeypatch):
+    """The fs_default the local platform builds from needs.yaml (service `filesystem`) is what FileSensor reads."""
+    landing_dir = Path(json.loads(platform_connections["AIRFLOW_CONN_FS_DEFAULT"])["extra"]["path"])
+    monkeypatch.setenv("AIRFLOW_CONN_FS_DEFAULT", platform_connections["AIRFLOW_CONN_FS_DEFAULT"])
+    dag = get_dag(dagbag, "phase3_03_sensors")
+    _fast_sensors(dag, monkeypatch, timeout=30)
+    monkeypatch.setattr(dag.get_task("wait_for_cutoff"), "target_datetime", datetime.now(UTC) - timedelta(minutes=1))
+    logical_date = datetime.now(UTC).replace(microsecond=0)
+    day = logical_date.strftime("%Y%m%d")
+    written = [write_atomically(landing_dir / f"orders_{day}.csv", "order_id\n1\n2\n")]
+    written += [write_atomically(landing_dir / f"partners_{day}" / f"p{index}.csv", "id\n1\n") for index in range(3)]
+    try:
+        run = dag.test(logical_date=logical_date)
+        assert run.state == "success", task_states(run)
+        assert xcom_value(run, "load_orders") == 2
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+        (landing_dir / f"partners_{day}").rmdir()
