@@ -20,18 +20,25 @@ from common.orders import REGIONS, chunk, sample_orders, split_valid, summarize
 @task
 def make_batches(ds: str | None = None, params: dict[str, Any] | None = None) -> list[list[dict[str, Any]]]:
     assert ds is not None and params is not None
-    return chunk(sample_orders(ds, params["order_count"]), params["batch_size"])
+    return chunk(sample_orders(ds, params["order_count"], bad_every=params["bad_every"]), params["batch_size"])
 
 
 @task
-def process_batch(batch: list[dict[str, Any]], tax_rate: float) -> float:
-    valid, _ = split_valid(batch)
-    return round(summarize(valid)["revenue"] * (1 + tax_rate), 2)
+def process_batch(batch: list[dict[str, Any]], tax_rate: float) -> dict[str, Any]:
+    valid, rejected = split_valid(batch)
+    return {
+        "gross_revenue": round(summarize(valid)["revenue"] * (1 + tax_rate), 2),
+        "rejected_ids": [order["order_id"] for order in rejected],  # reported, never silently dropped
+    }
 
 
 @task
-def total_revenue(batch_revenues: list[float]) -> float:
-    return round(sum(batch_revenues), 2)
+def total_revenue(batch_results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "gross_revenue": round(sum(result["gross_revenue"] for result in batch_results), 2),
+        "batches": len(batch_results),
+        "rejected_ids": [order_id for result in batch_results for order_id in result["rejected_ids"]],
+    }
 
 
 @task
@@ -43,7 +50,8 @@ def region_targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]
 @task
 def check_region(region: str, target: float, ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
     assert ds is not None and params is not None
-    revenue = summarize(sample_orders(ds, params["order_count"]))["by_region"][region]
+    valid, _ = split_valid(sample_orders(ds, params["order_count"], bad_every=params["bad_every"]))
+    revenue = summarize(valid)["by_region"][region]  # rejected orders are reported by process_batch
     return {"region": region, "revenue": revenue, "met_target": revenue >= target}
 
 
@@ -59,6 +67,7 @@ with DAG(
     params={
         "order_count": Param(45, type="integer", minimum=1),
         "batch_size": Param(10, type="integer", minimum=1),
+        "bad_every": Param(0, type="integer", minimum=0, description="every n-th order is malformed (0: none)"),
         "region_target": Param(2000.0, type="number"),
     },
     tags=["phase4", "dynamic-tasks", "severity:P4"],

@@ -98,19 +98,30 @@ def test_without_a_failure_one_failed_is_skipped(dagbag):
 def test_mapped_task_expands_to_one_instance_per_batch(dagbag):
     dag = get_dag(dagbag, "phase4_04_dynamic_tasks")
     assert dag.get_task("process_batch").partial_kwargs["op_kwargs"] == {"tax_rate": 0.2}
-    run = dag.test(run_conf={"order_count": 61, "batch_size": 10, "region_target": 3000.0})
+    run = dag.test(run_conf={"order_count": 61, "batch_size": 10, "region_target": 3000.0, "bad_every": 9})
     assert run.state == "success", task_states(run)
     assert mapped_indexes(run, "process_batch") == list(range(7))  # ceil(61 / 10)
     assert mapped_indexes(run, "check_region") == [0, 1, 2]  # expand_kwargs: one per dict
     assert mapped_indexes(run, "announce_region") == [0, 1, 2]  # a classic operator mapped over env
-    batch_revenues = [xcom_value(run, "process_batch", map_index=index) for index in range(7)]
+    batch_results = [xcom_value(run, "process_batch", map_index=index) for index in range(7)]
     ds = run.logical_date.strftime("%Y-%m-%d")
-    orders = sample_orders(ds, 61)
-    expected = [round(summarize(orders[i : i + 10])["revenue"] * 1.2, 2) for i in range(0, 61, 10)]
-    assert batch_revenues == expected
-    assert xcom_value(run, "total_revenue") == round(sum(expected), 2)
+    orders = sample_orders(ds, 61, bad_every=9)
+    valid, rejected = split_valid(orders)
+    valid_ids = {order["order_id"] for order in valid}
+    expected = [
+        round(summarize([o for o in orders[i : i + 10] if o["order_id"] in valid_ids])["revenue"] * 1.2, 2)
+        for i in range(0, 61, 10)
+    ]
+    assert [result["gross_revenue"] for result in batch_results] == expected
+    # every malformed order is reported by the batch that met it: 61 // 9 = 6 of them
+    assert xcom_value(run, "total_revenue") == {
+        "gross_revenue": round(sum(expected), 2),
+        "batches": 7,
+        "rejected_ids": [order["order_id"] for order in rejected],
+    }
+    assert len(rejected) == 6
     regions = [xcom_value(run, "check_region", map_index=index) for index in range(3)]
-    by_region = summarize(orders)["by_region"]
+    by_region = summarize(valid)["by_region"]
     assert [(r["region"], r["revenue"], r["met_target"]) for r in regions] == [
         (region, by_region[region], by_region[region] >= 3000.0) for region in ("us", "eu", "apac")
     ]
