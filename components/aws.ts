@@ -43,17 +43,19 @@ export class AwsStorage extends pulumi.ComponentResource {
         this.bucketNames = {} as Record<av.BucketKey, pulumi.Output<string>>;
         this.bucketArns = {} as Record<av.BucketKey, pulumi.Output<string>>;
         for (const key of Object.keys(args.buckets) as av.BucketKey[]) {
-            const bucket = new aws.s3.Bucket(`${name}-${key}`, { bucket: args.buckets[key], forceDestroy: false }, child);
+            // Logical names are kebab-case: mlflowArtifacts -> mlflow-artifacts.
+            const part = `${name}-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+            const bucket = new aws.s3.Bucket(part, { bucket: args.buckets[key], forceDestroy: false }, child);
             const b = { bucket: bucket.id };
             new aws.s3.BucketPublicAccessBlock(
-                `${name}-${key}-public-access`,
+                `${part}-public-access`,
                 { ...b, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
                 child,
             );
-            new aws.s3.BucketOwnershipControls(`${name}-${key}-ownership`, { ...b, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
-            new aws.s3.BucketVersioning(`${name}-${key}-versioning`, { ...b, versioningConfiguration: { status: "Enabled" } }, child);
+            new aws.s3.BucketOwnershipControls(`${part}-ownership`, { ...b, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+            new aws.s3.BucketVersioning(`${part}-versioning`, { ...b, versioningConfiguration: { status: "Enabled" } }, child);
             new aws.s3.BucketServerSideEncryptionConfiguration(
-                `${name}-${key}-encryption`,
+                `${part}-encryption`,
                 {
                     ...b,
                     rules: [
@@ -68,7 +70,7 @@ export class AwsStorage extends pulumi.ComponentResource {
                 child,
             );
             new aws.s3.BucketLifecycleConfiguration(
-                `${name}-${key}-lifecycle`,
+                `${part}-lifecycle`,
                 { ...b, rules: av.lifecycleRules(av.LIFECYCLE[key]) as unknown as aws.types.input.s3.BucketLifecycleConfigurationRule[] },
                 child,
             );

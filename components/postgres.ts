@@ -254,6 +254,7 @@ export class Postgres extends pulumi.ComponentResource {
                     template: {
                         spec: {
                             restartPolicy: "OnFailure",
+                            securityContext: pv.BOOTSTRAP_JOB_SECURITY.pod,
                             containers: [
                                 {
                                     name: "psql",
@@ -272,6 +273,8 @@ export class Postgres extends pulumi.ComponentResource {
                                         })),
                                     ],
                                     volumeMounts: [{ name: "sql", mountPath: "/bootstrap" }],
+                                    securityContext: pv.BOOTSTRAP_JOB_SECURITY.container,
+                                    resources: pv.BOOTSTRAP_JOB_SECURITY.resources,
                                 },
                             ],
                             volumes: [{ name: "sql", configMap: { name: k8sName(name, "bootstrap") } }],

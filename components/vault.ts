@@ -106,6 +106,9 @@ export class Vault extends pulumi.ComponentResource {
         const provider = new vault.Provider(`${name}-provider`, { address: this.address, token: pulumi.secret(token), skipChildToken: true }, child);
         const v = { parent: this, provider, dependsOn: deps };
 
+        // Every request and response (HMAC'd secrets) goes to the server log, collected with the pod logs.
+        new vault.Audit(`${name}-audit`, { type: "file", path: "stdout", options: { file_path: "stdout" } }, v);
+
         const mount = new vault.Mount(`${name}-kv`, { path: args.mount, type: "kv", options: { version: "2" }, description: "Airflow connections and variables" }, v);
         const after = { ...v, dependsOn: [...deps, mount] };
 

@@ -5,6 +5,7 @@
  * Strimzi 1.2.0 serves only kafka.strimzi.io/v1.
  */
 import { k8sName, serviceHost } from "./naming";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 export const STRIMZI_API = "kafka.strimzi.io/v1";
 export const STRIMZI_CHART = {
@@ -62,7 +63,16 @@ export function validateTopics(key: string, topics: readonly TopicInput[]): void
 }
 
 export function strimziOperatorValues(watchNamespaces: string[]): Record<string, unknown> {
-    return { replicas: 1, watchAnyNamespace: false, watchNamespaces, defaultImageRegistry: "quay.io", defaultImageRepository: "strimzi" };
+    return {
+        replicas: 1,
+        watchAnyNamespace: false,
+        watchNamespaces,
+        defaultImageRegistry: "quay.io",
+        defaultImageRepository: "strimzi",
+        podSecurityContext: restrictedPod(),
+        securityContext: RESTRICTED_CONTAINER,
+        resources: resources(SIZES.operator),
+    };
 }
 
 /** Replication settings that keep a cluster of `replicas` brokers writable with one broker down. */
@@ -94,7 +104,15 @@ export function kafkaCluster(input: KafkaClusterInput): Record<string, unknown> 
                     "auto.create.topics.enable": false,
                 },
             },
-            entityOperator: { topicOperator: {}, userOperator: {} },
+            entityOperator: {
+                topicOperator: { resources: resources(SIZES.entityOperator) },
+                userOperator: { resources: resources(SIZES.entityOperator) },
+                template: {
+                    pod: { securityContext: restrictedPod() },
+                    topicOperatorContainer: { securityContext: RESTRICTED_CONTAINER },
+                    userOperatorContainer: { securityContext: RESTRICTED_CONTAINER },
+                },
+            },
         },
     };
 }
@@ -108,6 +126,8 @@ export function kafkaNodePool(input: KafkaClusterInput): Record<string, unknown>
         spec: {
             replicas: input.replicas,
             roles: ["controller", "broker"],
+            resources: resources(SIZES.kafka),
+            template: { pod: { securityContext: restrictedPod() }, kafkaContainer: { securityContext: RESTRICTED_CONTAINER } },
             storage: {
                 type: "jbod",
                 volumes: [{ id: 0, type: "persistent-claim", size: input.storageSize, deleteClaim: false, kraftMetadata: "shared" }],

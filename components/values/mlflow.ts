@@ -3,6 +3,7 @@
  * existing Secret, S3 artifact store through an IRSA role, no Bitnami subcharts.
  */
 import { serviceHost } from "./naming";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 export const MLFLOW_CHART = { chart: "mlflow", version: "1.11.5", repo: "https://community-charts.github.io/helm-charts" };
 export const MLFLOW_SERVICE_PORT = 80;
@@ -20,6 +21,9 @@ export function mlflowValues(input: MlflowValuesInput): Record<string, unknown> 
     return {
         fullnameOverride: input.releaseName,
         replicaCount: input.replicas,
+        podSecurityContext: restrictedPod(1001),
+        securityContext: RESTRICTED_CONTAINER,
+        resources: resources(SIZES.mlflow),
         backendStore: {
             databaseMigration: true,
             databaseConnectionCheck: true,

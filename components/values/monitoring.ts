@@ -5,6 +5,8 @@
  * password) are read by Alertmanager from files mounted from a Secret: never in values.
  */
 
+import { resources, restrictedPod, SIZES } from "./security";
+
 export const KPS_CHART = { chart: "kube-prometheus-stack", version: "88.5.3", repo: "https://prometheus-community.github.io/helm-charts" };
 /** Label the Grafana dashboard sidecar of kube-prometheus-stack watches. */
 export const DASHBOARD_LABEL = "grafana_dashboard";
@@ -101,6 +103,8 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
         prometheus: {
             prometheusSpec: {
                 retention: input.retention,
+                securityContext: restrictedPod(1000),
+                resources: resources(SIZES.prometheus),
                 // Pick up our ServiceMonitors and rules without the chart's release label.
                 serviceMonitorSelectorNilUsesHelmValues: false,
                 ruleSelectorNilUsesHelmValues: false,
@@ -111,7 +115,17 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
         },
         alertmanager: {
             config: alertmanagerConfig(input.alerting),
-            alertmanagerSpec: { secrets: [input.alerting.credentialsSecretName] },
+            alertmanagerSpec: {
+                secrets: [input.alerting.credentialsSecretName],
+                securityContext: restrictedPod(1000),
+                resources: resources(SIZES.alertmanager),
+            },
+        },
+        prometheusOperator: {
+            securityContext: restrictedPod(65534),
+            // runAsNonRoot and seccomp come from the pod context above.
+            containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            resources: resources(SIZES.operator),
         },
         grafana: {
             admin: { existingSecret: input.grafanaAdminSecretName, userKey: "admin-user", passwordKey: "admin-password" },

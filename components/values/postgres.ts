@@ -4,6 +4,7 @@
  * No Pulumi resources here; secrets are referenced by Secret name only.
  */
 import { assertIdentifier, k8sName, serviceHost } from "./naming";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 /** Databases the platform needs; each gets a login role of the same name (team contract). */
 export const PLATFORM_DATABASES = ["airflow", "mlflow", "marquez", "warehouse", "feast"] as const;
@@ -55,6 +56,9 @@ export function cnpgOperatorValues(opts: { watchNamespace?: string }): Record<st
             ...(opts.watchNamespace ? { data: { WATCH_NAMESPACE: opts.watchNamespace } } : {}),
         },
         monitoring: { podMonitorEnabled: false },
+        podSecurityContext: restrictedPod(),
+        containerSecurityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
+        resources: resources(SIZES.operator),
     };
 }
 
@@ -82,6 +86,7 @@ export function cnpgCluster(input: CnpgClusterInput): Record<string, unknown> {
             imageName: input.imageName ?? CNPG_POSTGRES_IMAGE,
             enableSuperuserAccess: false,
             storage: { size: input.storageSize },
+            resources: resources(SIZES.postgres),
             bootstrap: {
                 initdb: { database: first.name, owner: first.name, secret: { name: first.secretName } },
             },
@@ -135,6 +140,9 @@ export function rdsBootstrapCommand(databases: readonly string[]): string[] {
     return ["sh", "-c", `until pg_isready -t 5; do echo waiting for postgres; sleep 3; done; exec psql ${vars} -f /bootstrap/bootstrap.sql`];
 }
 
+/** Pod security and resources of the bootstrap Job (official postgres image, its postgres user). */
+export const BOOTSTRAP_JOB_SECURITY = { pod: restrictedPod(999), container: RESTRICTED_CONTAINER, resources: resources(SIZES.job) };
+
 /** Environment variable that carries one database's password into the bootstrap Job. */
 export function passwordEnvName(database: string): string {
     return `PW_${database.toUpperCase()}`;
@@ -150,7 +158,8 @@ export function postgresStatefulSetSpec(p: { name: string; superuserSecretName: 
         template: {
             metadata: { labels },
             spec: {
-                securityContext: { fsGroup: 999 },
+                // uid 999 is the postgres user of the official image.
+                securityContext: restrictedPod(999),
                 containers: [
                     {
                         name: "postgres",
@@ -160,6 +169,8 @@ export function postgresStatefulSetSpec(p: { name: string; superuserSecretName: 
                             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
                         ],
                         ports: [{ name: "postgres", containerPort: 5432 }],
+                        securityContext: RESTRICTED_CONTAINER,
+                        resources: resources(SIZES.postgres),
                         readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10 },
                         volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
                     },

@@ -3,6 +3,7 @@
  * official image, and the broker URL that Airflow reads from a Secret.
  */
 import { serviceHost } from "./naming";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 /** Official Docker image (Docker Official Images), not Bitnami. */
 export const REDIS_IMAGE = "redis:8.2-alpine";
@@ -50,7 +51,8 @@ export function redisStatefulSetSpec(input: RedisInput): Record<string, unknown>
         template: {
             metadata: { labels },
             spec: {
-                securityContext: { runAsNonRoot: true, runAsUser: 999, fsGroup: 999 },
+                // uid 999 is the redis user of the official image.
+                securityContext: restrictedPod(999),
                 containers: [
                     {
                         name: "redis",
@@ -63,6 +65,8 @@ export function redisStatefulSetSpec(input: RedisInput): Record<string, unknown>
                             },
                         ],
                         ports: [{ name: "redis", containerPort: REDIS_PORT }],
+                        securityContext: RESTRICTED_CONTAINER,
+                        resources: resources(SIZES.redis),
                         readinessProbe: {
                             exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep PONG'] },
                             periodSeconds: 10,

@@ -3,6 +3,7 @@
  * policies in HCL, KV v2 paths, and the `[secrets]` settings Airflow's VaultBackend needs.
  */
 import { serviceHost } from "./naming";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 export const VAULT_CHART = { chart: "vault", version: "0.34.1", repo: "https://helm.releases.hashicorp.com" };
 export const VAULT_PORT = 8200;
@@ -50,6 +51,11 @@ export function raftConfig(releaseName: string, namespace: string, replicas: num
 
 export function vaultValues(input: VaultValuesInput, namespace: string): Record<string, unknown> {
     const common = { injector: { enabled: false }, ui: { enabled: true } };
+    // uid 100 / gid 1000 are the vault image's user (the chart's own defaults).
+    const hardening = {
+        statefulSet: { securityContext: { pod: { ...restrictedPod(), runAsUser: 100, runAsGroup: 1000, fsGroup: 1000 }, container: RESTRICTED_CONTAINER } },
+        resources: resources(SIZES.vault),
+    };
     if (input.mode === "dev") {
         if (!input.devRootTokenSecretName) throw new Error("vault dev mode needs devRootTokenSecretName");
         return {
@@ -63,6 +69,7 @@ export function vaultValues(input: VaultValuesInput, namespace: string): Record<
                     { envName: "VAULT_DEV_ROOT_TOKEN_ID", secretName: input.devRootTokenSecretName, secretKey: DEV_ROOT_TOKEN_KEY },
                 ],
                 dataStorage: { enabled: false },
+                ...hardening,
             },
         };
     }
@@ -76,6 +83,7 @@ export function vaultValues(input: VaultValuesInput, namespace: string): Record<
                 raft: { enabled: true, setNodeId: true, config: raftConfig(input.releaseName, namespace, input.replicas) },
             },
             dataStorage: { enabled: true, size: input.storageSize },
+            ...hardening,
         },
     };
 }

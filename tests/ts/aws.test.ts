@@ -33,7 +33,7 @@ describe("AwsStorage", () => {
     test("every bucket is encrypted, versioned, private, owner-enforced and has lifecycle rules", async () => {
         const r = await run();
         expect(byType(r.resources, "aws:s3/bucket:Bucket").map((b) => b.inputs.bucket).sort()).toEqual(["acme-data", "acme-logs", "acme-mlflow"]);
-        for (const key of ["logs", "mlflowArtifacts", "data"]) {
+        for (const key of ["logs", "mlflow-artifacts", "data"]) {
             const pab = getResource(r.resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", `storage-${key}-public-access`).inputs;
             expect(pab).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
             expect(getResource(r.resources, "aws:s3/bucketVersioning:BucketVersioning", `storage-${key}-versioning`).inputs.versioningConfiguration.status).toBe("Enabled");
