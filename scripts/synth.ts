@@ -166,7 +166,9 @@ export function writeStack(result: RunResult<unknown>, outDir: string): string[]
 
 function table(rows: string[][]): string {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
+    // Columns of numbers are right-aligned (header included), text columns left-aligned.
+    const numeric = rows[0].map((_, c) => rows.slice(1).every((r) => /^\d+(\.\d+)?$/.test(r[c])));
+    const line = (r: string[]) => r.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd();
     return [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
 }
 
