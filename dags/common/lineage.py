@@ -84,16 +84,17 @@ def emit(events: Iterable[Any], marquez_url: str, timeout: float = 10) -> int:
     return count
 
 
-def catalog_dataset(namespace: str, entry: Mapping[str, Any]) -> Any:
+def catalog_dataset(namespace: str, entry: Mapping[str, Any], kind: str = "output") -> Any:
     """A catalog entry (common.governance.catalog_entry shape) as an OpenLineage dataset with schema, tags (dataset
     and column level), ownership and documentation facets — the metadata DataHub/Marquez index for discovery."""
-    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
     from openlineage.client.facet_v2 import documentation_dataset, ownership_dataset, tags_dataset
 
     tags = [tags_dataset.TagsDatasetFacetFields(key=t, value="true", source="governance") for t in entry["tags"]]
     tags += [tags_dataset.TagsDatasetFacetFields(key=t, value="true", source="governance", field=f["name"])
              for f in entry["schema"] for t in f["tags"]]
-    return OutputDataset(namespace=namespace, name=dataset_name(entry["urn"]), facets={
+    dataset_class = OutputDataset if kind == "output" else InputDataset
+    return dataset_class(namespace=namespace, name=dataset_name(entry["urn"]), facets={
         "schema": schema_facet({f["name"]: f["type"] for f in entry["schema"]}),
         "tags": tags_dataset.TagsDatasetFacet(tags=tags),
         "ownership": ownership_dataset.OwnershipDatasetFacet(owners=[ownership_dataset.Owner(name=entry["owner"], type="OWNER")]),
@@ -111,10 +112,12 @@ def dataset_name(urn: str) -> str:
 
 
 def catalog_publish_events(namespace: str, job_name: str, entries: Sequence[Mapping[str, Any]],
-                           job_owner: str, job_tags: Iterable[str], inputs: Sequence[str] = ()) -> list[Any]:
+                           job_owner: str, job_tags: Iterable[str],
+                           inputs: Sequence[Mapping[str, Any]] = ()) -> list[Any]:
     """One run of a catalog job whose outputs are the published datasets; the job itself carries owner/tags facets,
-    so DAGs are published as catalog jobs the same way."""
-    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+    so DAGs are published as catalog jobs the same way. Inputs are catalog entries too and carry their full facets,
+    so a reader that keeps the latest event's view of a dataset never sees it stripped of its tags."""
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
     from openlineage.client.facet_v2 import documentation_job, ownership_job, tags_job
 
     job_facets = {
@@ -124,7 +127,7 @@ def catalog_publish_events(namespace: str, job_name: str, entries: Sequence[Mapp
         "documentation": documentation_job.DocumentationJobFacet(description=f"catalog entry for {job_name}"),
     }
     run = Run(runId=str(uuid.uuid4()))
-    ins = [InputDataset(namespace=namespace, name=n) for n in inputs]
+    ins = [catalog_dataset(namespace, e, kind="input") for e in inputs]
     outs = [catalog_dataset(namespace, e) for e in entries]
     now = datetime.now(UTC).isoformat()
     return [RunEvent(eventType=state, eventTime=now, run=run, job=Job(namespace=namespace, name=job_name, facets=job_facets),

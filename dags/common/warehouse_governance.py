@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from common.governance import (
+    CLASSIFICATIONS,
     Grant,
     breaking_changes,
     classify_table,
@@ -100,6 +101,12 @@ def table_columns(conn: Any, schema: str, table: str) -> dict[str, str]:
         return dict(cur.fetchall())
 
 
+def _tag(classification: str) -> str:
+    if classification not in CLASSIFICATIONS:
+        raise ValueError(f"classification {classification!r} not one of {CLASSIFICATIONS}")
+    return f"classification:{classification}"
+
+
 def classify_and_tag(conn: Any) -> dict[str, Any]:
     """Classify each governed table that exists and write the tags as Postgres comments."""
     result: dict[str, Any] = {}
@@ -109,9 +116,10 @@ def classify_and_tag(conn: Any) -> dict[str, Any]:
             continue
         classes = classify_table(columns)
         with conn.cursor() as cur:
+            # COMMENT takes no bind parameters; the tags come from a closed set and identifiers from the catalog.
             for column, tag in classes["columns"].items():
-                cur.execute(f'COMMENT ON COLUMN "{schema}"."{table}"."{column}" IS %s', (f"classification:{tag}",))
-            cur.execute(f'COMMENT ON TABLE "{schema}"."{table}" IS %s', (f"classification:{classes['classification']}",))
+                cur.execute(f"COMMENT ON COLUMN \"{schema}\".\"{table}\".\"{column}\" IS '{_tag(tag)}'")
+            cur.execute(f"COMMENT ON TABLE \"{schema}\".\"{table}\" IS '{_tag(classes['classification'])}'")
         result[f"{schema}.{table}"] = classes
     return result
 

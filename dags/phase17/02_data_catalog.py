@@ -70,7 +70,8 @@ with DAG(
         by_name = {dataset_name(e["urn"]): e for e in entries}
         published = []
         for dag_id, (owner, tags, inputs, outputs) in DAG_ENTRIES.items():
-            emit(catalog_publish_events(CATALOG_NAMESPACE, dag_id, [by_name[o] for o in outputs], owner, tags, inputs),
+            emit(catalog_publish_events(CATALOG_NAMESPACE, dag_id, [by_name[o] for o in outputs], owner, tags,
+                                        [by_name[i] for i in inputs]),
                  marquez_url(conn_id=MARQUEZ_CONN_ID))
             published.append(dag_id)
         return published

@@ -29,10 +29,13 @@ def test_run_events_carry_schema_and_custom_facets() -> None:
 def test_catalog_events_publish_tags_owner_and_column_tags() -> None:
     entry = governance.catalog_entry("urn:li:dataset:(urn:li:dataPlatform:postgres,public.customers,PROD)", description="c",
                                      owner="team-crm", columns={"id": "INT", "email": "TEXT"}, tags=["sales"])
-    events = lineage.catalog_publish_events("warehouse", "catalog_sync", [entry], "team-x", ["catalog"], inputs=["raw.x"])
+    raw = governance.catalog_entry("urn:li:dataset:(urn:li:dataPlatform:postgres,raw.x,PROD)", description="r",
+                                   owner="team-crm", columns={"id": "INT"}, tags=["raw"])
+    events = lineage.catalog_publish_events("warehouse", "catalog_sync", [entry], "team-x", ["catalog"], inputs=[raw])
     wire = json.loads(Serde.to_json(events[-1]))
     dataset = wire["outputs"][0]
     assert dataset["name"] == "public.customers" and [i["name"] for i in wire["inputs"]] == ["raw.x"]
+    assert lineage.dataset_tags(wire["inputs"][0]) == {"raw", "Public"}, "inputs keep their catalog facets"
     assert lineage.dataset_tags(dataset) == {"PII", "sales", "Public"}
     assert {(t["key"], t.get("field")) for t in dataset["facets"]["tags"]["tags"]} >= {("PII", "email"), ("sales", None)}
     assert dataset["facets"]["ownership"]["owners"] == [{"name": "team-crm", "type": "OWNER"}]
