@@ -37,7 +37,7 @@ with DAG(
             "set -euo pipefail; "
             'mkdir -p "$OUTPUT_DIR"; '
             'report="$OUTPUT_DIR/report_${RUN_DATE//-/}.txt"; '
-            'printf "run_date=%s\\nrun_id=%s\\nuser=%s\\n" "$RUN_DATE" "$RUN_ID" "$(id -un)" > "$report"; '
+            'printf "run_date=%s\\nrun_id=%s\\nuid=%s\\n" "$RUN_DATE" "$RUN_ID" "$(id -u)" > "$report"; '
             'echo "$report"'
         ),
         env={

@@ -7,6 +7,7 @@ fits in a test; the modes, the sensors and the landing-directory connection are 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_bash_operator_run_renders_ds_into_command_and_env(dagbag, tmp_path):
     report = Path(xcom_value(run, "write_report"))
     assert report == tmp_path / f"report_{ds.replace('-', '')}.txt"
     lines = report.read_text().splitlines()
-    assert lines[0] == f"run_date={ds}" and lines[1] == f"run_id={run.run_id}"
+    assert lines == [f"run_date={ds}", f"run_id={run.run_id}", f"uid={os.getuid()}"]
     assert int(xcom_value(run, "count_lines")) == 3
 
 
