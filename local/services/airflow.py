@@ -81,7 +81,7 @@ def environment() -> dict[str, str]:
         # machine can exceed the 30 s default and fail tasks with "Dag not found during start up".
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",  # its server binds 0.0.0.0:8974; health comes from /monitor/health
         # Metrics: StatsD → statsd_exporter → Prometheus (local/config/statsd_mapping.yml)
         "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": ports.HOST,
@@ -154,10 +154,14 @@ class Airflow(Service):
             argv = [airflow_bin, component]
             if component == "api-server":
                 argv += ["--host", ports.HOST, "--port", str(ports.port("airflow")), "--workers", "1"]
+            if component in ("scheduler", "triggerer"):
+                # Airflow's log server binds every interface (no host option); logs are local files the api-server
+                # reads directly, so it is not started: loopback only, and no fixed ports 8793/8794 to collide on.
+                argv.append("--skip-serve-logs")
             specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=env, cwd=home(), stop_timeout=45))
         worker_pid_file = paths.RUN / "airflow-celery-worker.pid"
         if executor() == "CeleryExecutor" or worker_pid_file.exists():  # so `down` stops a worker of an earlier Celery run
-            specs.append(proc.ProcSpec(name="airflow-celery-worker", argv=[airflow_bin, "celery", "worker"],
+            specs.append(proc.ProcSpec(name="airflow-celery-worker", argv=[airflow_bin, "celery", "worker", "--skip-serve-logs"],
                                        env=env, cwd=home(), stop_timeout=60))
         return specs
 
