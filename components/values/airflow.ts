@@ -276,6 +276,15 @@ function airflowCfg(airflow: AirflowConfig, integrations: AirflowIntegrations): 
     return { config: mergeValues(config, integrations.extraConfig ?? {}) };
 }
 
+/** The chart's Redis runs as root by default; run it as the image's redis user (999), restricted and sized. */
+export const CHART_REDIS_HARDENING: HelmValues = {
+    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "200m", memory: "256Mi" } },
+    securityContexts: {
+        pod: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+        container: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
+    },
+};
+
 /** The final chart values for one release: helm-values/airflow.yaml deep-merged with what config implies. */
 export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
     const { airflow, secretNames, integrations } = input;
@@ -296,7 +305,7 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         // The chart's own Redis is the Celery broker unless an external one is wired in; its password is generated, never templated.
         redis:
             usesCelery(airflow) && !integrations.celeryBroker
-                ? { enabled: true, passwordSecretName: secretNames.redisPassword }
+                ? { enabled: true, passwordSecretName: secretNames.redisPassword, ...CHART_REDIS_HARDENING }
                 : { enabled: false },
         pgbouncer: airflow.pgbouncer.enabled
             ? {
