@@ -67,7 +67,9 @@ def evaluate(trained: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
     use_tracking_server(conn_id=MLFLOW_CONN_ID, experiment=EXPERIMENT)
     champion = alias_metrics(MODEL_NAME, CHAMPION)
-    deploy, reason = deployment_decision(trained["metrics"], champion, min_accuracy=params["min_accuracy"])
+    deploy, reason = deployment_decision(
+        trained["metrics"], champion, min_accuracy=params["min_accuracy"], min_improvement=params["min_improvement"]
+    )
     return {**trained, "champion_metrics": champion, "deploy": deploy, "reason": reason}
 
 
@@ -105,6 +107,7 @@ with DAG(
     params={
         "C": Param(1.0, type="number", exclusiveMinimum=0),
         "min_accuracy": Param(0.85, type="number", minimum=0, maximum=1, description="absolute bar to deploy"),
+        "min_improvement": Param(0.0, type="number", minimum=0, maximum=1, description="accuracy gain over champion"),
         "min_rows": Param(100, type="integer", minimum=1, description="valid rows needed to train"),
     },
     tags=["phase6", "ml", "mlflow", "team:ml", "severity:P2"],
