@@ -60,7 +60,7 @@ export class Kafka extends pulumi.ComponentResource {
         this.topicNames = topicManifests.map((t) => (t.spec as { topicName: string }).topicName);
         topicManifests.forEach((t, i) => {
             new k8s.apiextensions.CustomResource(
-                `${name}-topic-${this.topicNames[i]}`,
+                `${name}-topic-${k8sName(this.topicNames[i])}`,
                 { apiVersion: kv.STRIMZI_API, kind: "KafkaTopic", ...fields(ns.apply((n) => kv.kafkaTopics(clusterName, n, args.replicas, args.topics)[i])) },
                 { ...child, dependsOn: [cluster] },
             );

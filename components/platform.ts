@@ -18,6 +18,8 @@ import { Monitoring } from "./monitoring";
 import { Postgres } from "./postgres";
 import { Redis } from "./redis";
 import { Vault } from "./vault";
+import { NetworkPolicies } from "./network";
+import { networkInputFromConfig } from "./values/network";
 import type { AirflowIntegrations, MetadataDatabase } from "./values/airflow";
 import { k8sName } from "./values/naming";
 import * as pf from "./values/platform";
@@ -62,6 +64,7 @@ export class Platform extends pulumi.ComponentResource {
     readonly vault?: Vault;
     readonly monitoring?: Monitoring;
     readonly aws?: AwsStorage;
+    readonly network: NetworkPolicies;
     readonly outputs: PlatformOutputs;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -82,6 +85,9 @@ export class Platform extends pulumi.ComponentResource {
         const ns = this.namespace;
         const celery = config.airflow.executor.startsWith("CeleryExecutor");
         const airflowSAs = pf.airflowServiceAccounts(componentNames.airflow);
+
+        // Default-deny NetworkPolicies for the namespace, with one allow per flow between the components that talk.
+        this.network = new NetworkPolicies(`${name}-network`, { namespace: ns, topology: networkInputFromConfig(config, name) }, child);
 
         this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image, dagsSource: config.airflow.dags.source }, { parent: this });
 

@@ -153,14 +153,14 @@ export class Vault extends pulumi.ComponentResource {
 
         for (const [connId, conn] of Object.entries(args.connections)) {
             new vault.kv.SecretV2(
-                `${name}-conn-${connId}`,
+                `${name}-conn-${k8sName(connId)}`,
                 { mount: mount.path, name: `${vv.CONNECTIONS_PATH}/${connId}`, dataJson: pulumi.secret(pulumi.output(conn).apply((c) => JSON.stringify(c))) },
                 after,
             );
         }
         for (const [key, value] of Object.entries(args.variables)) {
             new vault.kv.SecretV2(
-                `${name}-var-${key}`,
+                `${name}-var-${k8sName(key)}`,
                 { mount: mount.path, name: `${vv.VARIABLES_PATH}/${key}`, dataJson: pulumi.secret(pulumi.output(value).apply((val) => JSON.stringify({ value: val }))) },
                 after,
             );

@@ -3,6 +3,7 @@
  * and the OpenLineage transport Airflow uses to reach it.
  */
 import { serviceHost } from "./naming";
+import { resources, SIZES } from "./security";
 
 /** Marquez publishes its chart from its repository's chart/ folder (0.51.1). */
 export const MARQUEZ_CHART = { chart: "marquez", version: "0.51.1", repo: "https://marquezproject.github.io/marquez/" };
@@ -30,10 +31,12 @@ export function marquezValues(input: MarquezValuesInput): Record<string, unknown
             // null removes the chart's sample password from the rendered values.
             db: { host: input.db.host, port: input.db.port, name: input.db.database, user: input.db.user, password: null },
             migrateOnStartup: true,
+            resources: resources(SIZES.marquez),
         },
         web: {
             enabled: input.webEnabled,
             image: { registry: "docker.io", repository: "marquezproject/marquez-web", tag: MARQUEZ_IMAGE_TAG },
+            resources: resources(SIZES.marquezWeb),
         },
         // The chart's postgresql dependency is Bitnami's, withdrawn in 2025: always off.
         postgresql: { enabled: false },

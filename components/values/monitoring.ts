@@ -5,7 +5,7 @@
  * password) are read by Alertmanager from files mounted from a Secret: never in values.
  */
 
-import { resources, restrictedPod, SIZES } from "./security";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
 export const KPS_CHART = { chart: "kube-prometheus-stack", version: "88.5.3", repo: "https://prometheus-community.github.io/helm-charts" };
 /** Label the Grafana dashboard sidecar of kube-prometheus-stack watches. */
@@ -129,6 +129,10 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
         },
         grafana: {
             admin: { existingSecret: input.grafanaAdminSecretName, userKey: "admin-user", passwordKey: "admin-password" },
+            // uid 472 is the grafana image's user.
+            securityContext: restrictedPod(472),
+            containerSecurityContext: RESTRICTED_CONTAINER,
+            resources: resources(SIZES.grafana),
             sidecar: { dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: "ALL" } },
         },
     };

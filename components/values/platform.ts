@@ -93,3 +93,40 @@ export function redisConnection(host: string, port: number, password: string): R
 export function awsConnection(region: string): Record<string, unknown> {
     return { conn_type: "aws", extra: { region_name: region } };
 }
+
+/**
+ * NetworkPolicies for the namespace: deny everything, then allow traffic between the namespace's own
+ * pods, DNS, and egress to TCP 443/6443 (Kubernetes and cloud APIs, Slack, PagerDuty), 22 (git-sync)
+ * and 587 (SMTP) outside the cluster's pod network.
+ */
+export function namespaceNetworkPolicies(): Array<{ name: string; spec: { podSelector: Record<string, never> } & Record<string, unknown> }> {
+    const sameNamespace = [{ podSelector: {} }];
+    return [
+        { name: "default-deny", spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },
+        {
+            name: "allow-same-namespace",
+            spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{ from: sameNamespace }], egress: [{ to: sameNamespace }] },
+        },
+        {
+            name: "allow-dns",
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [
+                    {
+                        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                    },
+                ],
+            },
+        },
+        {
+            name: "allow-external-apis",
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [{ ports: [443, 6443, 22, 587].map((port) => ({ protocol: "TCP", port })) }],
+            },
+        },
+    ];
+}

@@ -48,4 +48,7 @@ export const SIZES = {
     prometheus: { cpu: "500m", memory: "2Gi" },
     alertmanager: { cpu: "50m", memory: "128Mi" },
     job: { cpu: "50m", memory: "64Mi" },
+    grafana: { cpu: "100m", memory: "256Mi" },
+    marquez: { cpu: "250m", memory: "512Mi" },
+    marquezWeb: { cpu: "50m", memory: "128Mi" },
 } satisfies Record<string, Size>;

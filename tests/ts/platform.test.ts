@@ -87,7 +87,7 @@ describe.each(STACKS)("stack %s", (stack) => {
         expect(marquez.postgresql.enabled).toBe(false);
         const kv = byType(r.resources, "vault:kv/secretV2:SecretV2").map((s) => s.inputs.name).sort();
         expect(kv).toEqual(expect.arrayContaining(["connections/kafka_default", "connections/mlflow_default", "connections/postgres_default", "connections/redis_default"]));
-        const kafkaConn = JSON.parse(getResource(r.resources, "vault:kv/secretV2:SecretV2", "platform-vault-conn-kafka_default").inputs.dataJson);
+        const kafkaConn = JSON.parse(getResource(r.resources, "vault:kv/secretV2:SecretV2", "platform-vault-conn-kafka-default").inputs.dataJson);
         expect(kafkaConn.extra["bootstrap.servers"]).toBe(`platform-kafka-kafka-bootstrap.airflow-${stack}.svc.cluster.local:9092`);
     });
 
@@ -184,5 +184,35 @@ describe("components switched off", () => {
         for (const t of ["Kafka", "Mlflow", "Marquez", "Vault", "Monitoring"]) expect(types.has(`airflow-platform:platform:${t}`)).toBe(false);
         expect(getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-airflow").inputs.values.config.secrets).toBeUndefined();
         expect(Object.keys(r.outputs.platform as object).sort()).toEqual(["airflowRelease", "namespace", "postgres", "redis"]);
+    });
+});
+
+describe("hardening of the platform's own workloads", () => {
+    test("namespace NetworkPolicies: one default-deny without rules, plus explicit allows", () => {
+        const policies = byType(results.prod.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.inputs);
+        const deny = policies.filter((p) => p.spec.ingress === undefined && p.spec.egress === undefined);
+        expect(deny).toEqual([expect.objectContaining({ metadata: { name: "platform-default-deny", namespace: "airflow-prod" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } })]);
+        expect(policies.map((p) => p.metadata.name).sort()).toEqual(["platform-allow-dns", "platform-allow-external-apis", "platform-allow-same-namespace", "platform-default-deny"]);
+    });
+
+    test("StatefulSets, Jobs and Strimzi pods run restricted with requests and limits", () => {
+        const restricted = (pod: any, c: any) => {
+            expect(pod.runAsNonRoot || c.securityContext.runAsNonRoot).toBe(true);
+            expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+            expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+            expect(c.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+        };
+        for (const stack of STACKS) {
+            const r = results[stack];
+            const pods = [...byType(r.resources, "kubernetes:apps/v1:StatefulSet"), ...byType(r.resources, "kubernetes:batch/v1:Job")].map((x) => x.inputs.spec.template.spec);
+            expect(pods.length).toBeGreaterThanOrEqual(1);
+            for (const pod of pods) for (const c of pod.containers) restricted(pod.securityContext, c);
+            const pool = byType(r.resources, "kubernetes:kafka.strimzi.io/v1:KafkaNodePool")[0].inputs.spec;
+            restricted(pool.template.pod.securityContext, { securityContext: pool.template.kafkaContainer.securityContext, resources: pool.resources });
+        }
+    });
+
+    test("Vault has an audit device", () => {
+        expect(byType(results.prod.resources, "vault:index/audit:Audit")).toHaveLength(1);
     });
 });

@@ -88,7 +88,7 @@ describe("Vault", () => {
 
     test("connections and variables are written to KV as secrets; outputs configure VaultBackend", async () => {
         const r = await run(args);
-        const pg = getResource(r.resources, "vault:kv/secretV2:SecretV2", "vault-conn-postgres_default").inputs;
+        const pg = getResource(r.resources, "vault:kv/secretV2:SecretV2", "vault-conn-postgres-default").inputs;
         expect(pg.name).toBe("connections/postgres_default");
         expect(JSON.parse(pg.dataJson)).toMatchObject({ conn_type: "postgres", login: "warehouse" });
         expect(JSON.parse(getResource(r.resources, "vault:kv/secretV2:SecretV2", "vault-var-environment").inputs.dataJson)).toEqual({ value: "dev" });
