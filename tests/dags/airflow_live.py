@@ -10,11 +10,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+EARLIEST = datetime(2026, 1, 2, tzinfo=UTC)  # after every DAG's start_date: earlier runs get no task instances
 
-def unique_day(rng_seed: str | None = None) -> datetime:
-    """A midnight in 2010-2024 no other test run is likely to have used: logical dates are unique per DAG."""
-    rng = random.Random(rng_seed or uuid.uuid4().hex)
-    return datetime(2010, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(0, 15 * 365))
+
+def unique_day() -> datetime:
+    """A random past midnight after the DAGs' start_date, so repeated sessions rarely reuse a logical date."""
+    days = (datetime.now(UTC) - timedelta(days=2) - EARLIEST).days
+    return EARLIEST + timedelta(days=random.randrange(0, max(days, 1)))
+
+
+def unique_moment() -> datetime:
+    """A random past second after the DAGs' start_date: for runs whose logical date need not sit on a schedule tick."""
+    return unique_day() + timedelta(seconds=random.randrange(0, 86_400))
 
 
 def trigger_at(client: Any, dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = None, prefix: str = "t") -> str:
