@@ -191,8 +191,11 @@ describe("hardening of the platform's own workloads", () => {
     test("namespace NetworkPolicies: one default-deny without rules, plus explicit allows", () => {
         const policies = byType(results.prod.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.inputs);
         const deny = policies.filter((p) => p.spec.ingress === undefined && p.spec.egress === undefined);
-        expect(deny).toEqual([expect.objectContaining({ metadata: { name: "platform-default-deny", namespace: "airflow-prod" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } })]);
-        expect(policies.map((p) => p.metadata.name).sort()).toEqual(["platform-allow-dns", "platform-allow-external-apis", "platform-allow-same-namespace", "platform-default-deny"]);
+        expect(deny).toEqual([expect.objectContaining({ metadata: { name: "platform-network-default-deny", namespace: "airflow-prod" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } })]);
+        // One allow per flow (components/values/network.ts; tests/ts/network.test.ts covers the flows).
+        expect(policies.map((p) => p.metadata.name)).toEqual(
+            expect.arrayContaining(["platform-network-allow-dns", "platform-network-airflow-internal-ingress", "platform-network-ingress-to-api-server-ingress"]),
+        );
     });
 
     test("StatefulSets, Jobs and Strimzi pods run restricted with requests and limits", () => {
