@@ -76,6 +76,8 @@ def main() -> None:
         warm = platform(["up", *args.services], home, env)
         platform(["down"], home, env)
     finally:
+        subprocess.run([str(REPO / "platform"), "down"], capture_output=True,  # never leave a failed run's processes
+                       env={**os.environ, **env, "LOCAL_PLATFORM_HOME": str(home)})
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
     report = {"services": args.services or "all", "cold_start_s": round(cold, 1), "warm_start_s": round(warm, 1),

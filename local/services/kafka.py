@@ -31,6 +31,15 @@ def libs() -> Path:
     return paths.OPT / "kafka" / "libs"
 
 
+def cluster_id() -> str:
+    """A Kafka cluster id (base64url of a UUID), never starting with '-', which the CLI would read as an option
+    (Kafka's own Uuid.randomUuid() re-draws for the same reason)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def bootstrap() -> str:
     return f"{ports.HOST}:{ports.port('kafka')}"
 
@@ -81,8 +90,8 @@ class Kafka(Service):
         (data / "log4j2.properties").write_text(LOG4J2)
         if (data / "log" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        proc.run(java_command("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._config())))
+        proc.run(java_command("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id()}",
+                              f"--config={self._config()}"))
 
     def processes(self) -> list[proc.ProcSpec]:
         command = java_command("kafka.Kafka", str(self._config()), heap="768m")
