@@ -102,3 +102,23 @@ def test_connections_reach_the_services_through_airflow_hooks(platform_connectio
     hook = S3Hook(aws_conn_id="aws_default")
     hook.create_bucket("hook-test-bucket")
     assert hook.check_for_bucket("hook-test-bucket")
+
+
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    from local.services import kafka
+
+    ids = [kafka.cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)
+
+
+def test_executor_choice_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.services import airflow
+    from local.services.base import ServiceError
+
+    monkeypatch.setenv("LOCAL_AIRFLOW_EXECUTOR", "KubernetesExecutor")
+    with pytest.raises(ServiceError, match="LOCAL_AIRFLOW_EXECUTOR='KubernetesExecutor' must be one of"):
+        airflow.executor()
+    monkeypatch.setenv("LOCAL_AIRFLOW_EXECUTOR", "CeleryExecutor")
+    assert "redis" in airflow.Airflow().depends
+    assert [s.name for s in airflow.Airflow().processes()][-1] == "airflow-celery-worker"
