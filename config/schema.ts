@@ -126,6 +126,26 @@ export const airflowPdbSchema = z.discriminatedUnion("enabled", [
     z.strictObject({ enabled: z.literal(true), maxUnavailable: positiveInt }),
 ]);
 
+/** Stacks whose API server must be served through a TLS ingress (parseStackConfig enforces it). */
+export const INGRESS_REQUIRED_STACKS: readonly StackName[] = ["staging", "prod"];
+
+export const airflowIngressSchema = z.discriminatedUnion("enabled", [
+    disabled,
+    z.strictObject({
+        enabled: z.literal(true),
+        /** Public host name of the UI/API, e.g. airflow.example.com. */
+        host: z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a DNS host name such as airflow.example.com"),
+        /** IngressClass of the controller, e.g. nginx. */
+        className: z.string().min(1),
+        /** Secret holding the TLS certificate and key (written by cert-manager when clusterIssuer is set). TLS is always on. */
+        tlsSecretName: dns1123Label,
+        /** cert-manager ClusterIssuer that issues the certificate; null when the Secret is created another way. */
+        clusterIssuer: z.string().min(1).nullable(),
+        /** Namespace of the ingress controller: the only one NetworkPolicies let reach the API server. */
+        controllerNamespace: dns1123Label,
+    }),
+]);
+
 export const airflowSchema = z
     .strictObject({
         executor: z.enum(AIRFLOW_EXECUTORS),
@@ -138,6 +158,7 @@ export const airflowSchema = z
         pgbouncer: airflowPgbouncerSchema,
         keda: airflowKedaSchema,
         pdb: airflowPdbSchema,
+        ingress: airflowIngressSchema,
     })
     .check((ctx) => {
         const { executor, keda, replicas } = ctx.value;

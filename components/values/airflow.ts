@@ -254,6 +254,26 @@ function serviceAccountAnnotations(integrations: AirflowIntegrations): HelmValue
     return { scheduler: sa, apiServer: sa, triggerer: sa, dagProcessor: sa };
 }
 
+/** The API server's Ingress: TLS always on (certificate from cert-manager when an issuer is set). */
+export function ingressValues(airflow: AirflowConfig): HelmValues {
+    const ingress = airflow.ingress;
+    if (!ingress.enabled) return { ingress: { apiServer: { enabled: false } } };
+    return {
+        ingress: {
+            apiServer: {
+                enabled: true,
+                ingressClassName: ingress.className,
+                path: "/",
+                pathType: "Prefix",
+                annotations: ingress.clusterIssuer ? { "cert-manager.io/cluster-issuer": ingress.clusterIssuer } : {},
+                hosts: [{ name: ingress.host, tls: { enabled: true, secretName: ingress.tlsSecretName } }],
+            },
+        },
+        // Links and redirects the API server builds use the public https address.
+        config: { api: { base_url: `https://${ingress.host}/` } },
+    };
+}
+
 function airflowCfg(airflow: AirflowConfig, integrations: AirflowIntegrations): HelmValues {
     const config: Record<string, Record<string, string>> = {
         core: { executor: airflow.executor },
@@ -357,6 +377,7 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         dagsValues(airflow, secretNames),
         workersValues(airflow, integrations),
         serviceAccountAnnotations(integrations),
+        ingressValues(airflow),
         airflowCfg(airflow, integrations),
     );
 }

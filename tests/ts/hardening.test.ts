@@ -5,7 +5,7 @@
 import { parseStackConfig } from "../../config/load";
 import { STACK_NAMES } from "../../config/schema";
 import { airflowSecretNames, buildAirflowValues } from "../../components/values/airflow";
-import { PolicyResource, resourceRequestsAndLimits, restrictedSecurityContext, workloads } from "../../policy/rules";
+import { PolicyResource, resourceRequestsAndLimits, restrictedSecurityContext, tlsAtIngress, workloads } from "../../policy/rules";
 import { readStackSections } from "./harness";
 
 interface Overrides {
@@ -50,5 +50,29 @@ describe.each(STACK_NAMES)("stack %s: Airflow chart values", (stack) => {
         expect(values.statsd.securityContexts.pod.runAsUser).toBe(65534);
         expect(values.pgbouncer.securityContexts.pod.runAsUser).toBe(65534);
         expect(values.redis.securityContexts.pod.runAsUser).toBe(999);
+    });
+});
+
+describe("TLS at the API server's ingress", () => {
+    test("staging and prod serve the API server through an Ingress with TLS and a cert-manager certificate", () => {
+        for (const stack of ["staging", "prod"]) {
+            const release = airflowRelease(stack);
+            const ingress = (release.inputs as { values: any }).values.ingress.apiServer;
+            expect(ingress).toMatchObject({ enabled: true, ingressClassName: "nginx", pathType: "Prefix" });
+            expect(ingress.hosts).toEqual([{ name: expect.stringMatching(/example\.com$/), tls: { enabled: true, secretName: "airflow-tls" } }]);
+            expect(ingress.annotations["cert-manager.io/cluster-issuer"]).toMatch(/^letsencrypt-/);
+            expect((release.inputs as { values: any }).values.config.api.base_url).toBe(`https://${ingress.hosts[0].name}/`);
+            const outcome = tlsAtIngress(ctx(release, stack));
+            expect(outcome).toMatchObject({ ok: true, evidence: ["platform-airflow: apiServer ingress with TLS"] });
+        }
+    });
+
+    test("dev has no ingress (port-forward), and a prod stack without one is refused naming the key", () => {
+        expect((airflowRelease("dev").inputs as { values: any }).values.ingress).toEqual({ apiServer: { enabled: false } });
+        const sections = readStackSections("prod") as any;
+        sections.airflow = { ...sections.airflow, ingress: { enabled: false } };
+        expect(() => parseStackConfig("prod", sections)).toThrow(/airflow\.ingress\.enabled: stack "prod" must serve the API server through a TLS ingress/);
+        sections.airflow.ingress = { enabled: true, host: "not a host", className: "nginx", tlsSecretName: "airflow-tls", clusterIssuer: null, controllerNamespace: "ingress-nginx" };
+        expect(() => parseStackConfig("prod", sections)).toThrow(/airflow\.ingress\.host/);
     });
 });
