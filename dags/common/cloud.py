@@ -90,8 +90,14 @@ def bigquery_client(conn_id: str) -> Any:
 BQ_ORDER_SCHEMA = (("order_id", "STRING"), ("region", "STRING"), ("amount", "FLOAT"), ("quantity", "INTEGER"))
 
 
-def bigquery_replace_table(client: Any, dataset: str, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Recreate `dataset.table` with the order schema and stream `rows` in; a rerun replaces, never appends twice."""
+def bigquery_replace_table(
+    client: Any, dataset: str, table: str, rows: Sequence[Mapping[str, Any]], *, load_id: str
+) -> int:
+    """Recreate `dataset.table` with the order schema and stream `rows` in; a rerun replaces, never appends twice.
+
+    insertIds are `<load_id>:<order_id>`: BigQuery drops a retried row of the same load, while a later load (a
+    rerun, with a new load_id) is not mistaken for a retry of the previous one.
+    """
     from google.cloud import bigquery
 
     client.create_dataset(dataset, exists_ok=True)
@@ -99,7 +105,9 @@ def bigquery_replace_table(client: Any, dataset: str, table: str, rows: Sequence
     client.delete_table(table_id, not_found_ok=True)
     schema = [bigquery.SchemaField(name, kind) for name, kind in BQ_ORDER_SCHEMA]
     client.create_table(bigquery.Table(table_id, schema=schema))
-    errors = client.insert_rows_json(table_id, [dict(r) for r in rows], row_ids=[r["order_id"] for r in rows])
+    errors = client.insert_rows_json(
+        table_id, [dict(r) for r in rows], row_ids=[f"{load_id}:{r['order_id']}" for r in rows]
+    )
     if errors:
         raise ValueError(f"BigQuery rejected rows of {table_id}: {errors[:3]}")
     result = client.query(f"SELECT COUNT(*) AS n FROM `{table_id}`").result()

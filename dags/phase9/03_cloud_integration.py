@@ -66,7 +66,7 @@ def copy_to_azure(landed: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
-def load_bigquery(landed: dict[str, Any], ds_nodash: str | None = None) -> dict[str, Any]:
+def load_bigquery(landed: dict[str, Any], ds_nodash: str | None = None, run_id: str | None = None) -> dict[str, Any]:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from common.cloud import bigquery_client, bigquery_replace_table, parse_orders_csv
@@ -74,7 +74,11 @@ def load_bigquery(landed: dict[str, Any], ds_nodash: str | None = None) -> dict[
     data = S3Hook(aws_conn_id="aws_default").get_key(landed["key"], bucket_name=LANDING_BUCKET).get()["Body"].read()
     table = f"orders_{ds_nodash}"
     count = bigquery_replace_table(
-        bigquery_client(conn_id="google_cloud_default"), BQ_DATASET, table, parse_orders_csv(data)
+        bigquery_client(conn_id="google_cloud_default"),
+        BQ_DATASET,
+        table,
+        parse_orders_csv(data),
+        load_id=run_id or "",
     )
     return {"table": f"{BQ_DATASET}.{table}", "rows": count}
 

@@ -169,3 +169,44 @@ def test_kafka_bad_records_all_reach_the_dlq_and_nothing_is_lost(dagbag, kafka_s
     assert events == [
         {"type": "orders.batch_processed", "batch_id": run.run_id, "produced": 30, "valid": 24, "dead_lettered": 6}
     ]
+
+
+# --- Cloud: moto server is the stand-in for AWS S3, Azurite for Azure Blob Storage, local/standins/bigquery.py
+# (REST v2 subset on SQLite) for Google BigQuery
+
+
+def test_cloud_landing_cross_cloud_copy_and_bigquery_load(
+    dagbag, s3_service, azure_blob_service, bigquery_service, platform_connections
+):
+    from datetime import datetime
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
+
+    from common.cloud import bigquery_client, md5_hex, parse_orders_csv
+
+    dag = get_dag(dagbag, "phase9_03_cloud_integration")
+    logical = datetime(2026, 4, 2, tzinfo=UTC)
+    for attempt in ("first", "rerun"):
+        run = dag.test(logical_date=logical)
+        assert run.state == "success", (attempt, task_states(run))
+
+        s3_bytes = (
+            S3Hook(aws_conn_id="aws_default").get_key("orders/2026-04-02.csv", "platform-landing").get()["Body"].read()
+        )
+        blob_bytes = (
+            WasbHook(wasb_conn_id="wasb_default").download("platform-archive", "orders/2026-04-02.csv").readall()
+        )
+        assert blob_bytes == s3_bytes and md5_hex(blob_bytes) == xcom_value(run, "copy_to_azure")["md5"]
+        orders = parse_orders_csv(s3_bytes)
+        assert len(orders) == 35
+
+        client = bigquery_client(conn_id="google_cloud_default")
+        rows = list(client.query("SELECT order_id, amount FROM `platform.orders_20260402` ORDER BY order_id").result())
+        assert [(r["order_id"], r["amount"]) for r in rows] == [(o["order_id"], o["amount"]) for o in orders], attempt
+
+        quarantine = S3Hook(aws_conn_id="aws_default").read_key(
+            "quarantine/orders/2026-04-02.jsonl", "platform-landing"
+        )
+        assert [json.loads(line)["problems"] for line in quarantine.splitlines()] and len(quarantine.splitlines()) == 5
+    assert xcom_value(run, "reconcile") == {"rows": 35, "md5": md5_hex(s3_bytes), "quarantined": 5}
