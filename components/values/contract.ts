@@ -16,7 +16,7 @@ export const NEEDS_SCHEMA_PATH = path.join(REPO_ROOT, "contract", "needs.schema.
 
 export const SERVICES = [
     "postgres", "redis", "kafka", "mlflow", "marquez", "vault", "prometheus", "statsd",
-    "smtp", "slack", "s3", "azure_blob", "bigquery", "http_api", "airflow_api",
+    "smtp", "slack", "s3", "azure_blob", "bigquery", "http_api", "airflow_api", "filesystem",
 ] as const;
 export type Service = (typeof SERVICES)[number];
 
