@@ -142,6 +142,11 @@ def mask_record(record: Mapping[str, Any], salt: str) -> dict[str, Any]:
     return out
 
 
+def audit_window_start(interval_start: datetime, interval_end: datetime, fallback: timedelta = timedelta(days=1)) -> datetime:
+    """The scheduled run audits its data interval; a manual run (empty interval) audits the last day."""
+    return interval_start if interval_end > interval_start else interval_end - fallback
+
+
 SENSITIVE_EVENTS = ("variable", "connection", "trigger", "delete", "clear", "login", "pause", "patch")
 
 

@@ -29,8 +29,9 @@ with DAG(
     @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))
     def fetch_event_logs(**context) -> list:
         from common.airflow_api import AirflowApi
+        from common.governance import audit_window_start
 
-        since = (context["data_interval_start"] or context["logical_date"] or datetime(2026, 1, 1))
+        since = audit_window_start(context["data_interval_start"], context["data_interval_end"])
         return AirflowApi.from_connection("airflow_api").event_logs(since=since.isoformat())
 
     @task(retries=2, execution_timeout=timedelta(minutes=2))

@@ -57,7 +57,7 @@ def _load() -> None:
 
 
 def _errors(status: int, *messages: str) -> HttpError:
-    return HttpError(status, messages[0], {"errors": list(messages)})
+    return HttpError(status, messages[0] if messages else "", {"errors": list(messages)})  # Vault's 404 has no message
 
 
 def _auth(request: Request) -> dict[str, Any]:

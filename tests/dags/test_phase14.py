@@ -176,8 +176,9 @@ def test_consumer_runs_only_after_both_producer_assets_updated(api: Api) -> None
     customers_run = api.produce(["customers"])
     runs = eventually(lambda: api.runs_consuming(CONSUMER, customers_run), 120, f"a {CONSUMER} run after both assets")
     assert len(runs) == 1
+    # a run consumes every event of its assets since the DAG's previous run; ours must be among them
     sources = {(e["name"], e["source_run_id"]) for e in runs[0]["upstream"]}
-    assert sources == {(ORDERS.name, orders_run), (CUSTOMERS.name, customers_run)}
+    assert sources >= {(ORDERS.name, orders_run), (CUSTOMERS.name, customers_run)}
     _finished(api, CONSUMER, runs[0])
     seen = api.xcom(CONSUMER, runs[0]["dag_run_id"], "inspect_triggering_events")
     assert seen[ORDERS.name]["extra"]["rows"] == 20 and seen[ORDERS.name]["source_dag_id"] == PRODUCER
@@ -193,7 +194,7 @@ def test_conditional_expression_fires_only_when_satisfied(api: Api) -> None:
 
     fx_run = api.produce(["fx_rates"])
     runs = eventually(lambda: api.runs_consuming(PATTERNS, fx_run), 120, f"a {PATTERNS} run once fx_rates arrived")
-    assert {e["source_run_id"] for e in runs[0]["upstream"]} == {sales_run, fx_run}
+    assert {e["source_run_id"] for e in runs[0]["upstream"]} >= {sales_run, fx_run}
     _finished(api, PATTERNS, runs[0])
     fanned = api.xcom(PATTERNS, runs[0]["dag_run_id"], "fan_out_by_region")
     assert set(fanned) == {"emea", "amer", "apac"} and sum(fanned.values()) == 20
