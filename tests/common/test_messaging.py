@@ -39,3 +39,17 @@ def test_summary_event_is_keyed_by_batch():
         "valid": 2,
         "dead_lettered": 1,
     }
+
+
+def test_kafka_config_requires_bootstrap_servers_and_names_the_connection(monkeypatch):
+    import pytest
+
+    from common.messaging import kafka_config
+
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_EMPTY", json.dumps({"conn_type": "kafka", "extra": {}}))
+    with pytest.raises(ValueError, match=r"connection 'kafka_empty' has no extra 'bootstrap\.servers'"):
+        kafka_config("kafka_empty")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_OK", json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": "b:9092"}})
+    )
+    assert kafka_config("kafka_ok", **{"group.id": "g"}) == {"bootstrap.servers": "b:9092", "group.id": "g"}

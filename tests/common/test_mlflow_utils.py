@@ -26,3 +26,21 @@ def test_deployment_decision():
     assert (
         deployment_decision({"accuracy": 0.95}, {"accuracy": 0.95}, min_accuracy=0.85, min_improvement=0.01)[0] is False
     )
+
+
+def test_tracking_uri_from_connection(monkeypatch):
+    import json
+
+    import pytest
+
+    from common.mlflow_utils import tracking_uri
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ML_A", json.dumps({"conn_type": "http", "host": "mlflow.svc", "port": 5000, "schema": "http"})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_ML_B", json.dumps({"conn_type": "http", "host": "https://mlflow.example.com/"}))
+    monkeypatch.setenv("AIRFLOW_CONN_ML_C", json.dumps({"conn_type": "http"}))
+    assert tracking_uri("ml_a") == "http://mlflow.svc:5000"
+    assert tracking_uri("ml_b") == "https://mlflow.example.com"
+    with pytest.raises(ValueError, match="connection 'ml_c' has no host"):
+        tracking_uri("ml_c")

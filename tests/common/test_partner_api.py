@@ -69,3 +69,19 @@ def test_paginate_rejects_a_body_without_items():
 def test_validate_item():
     assert validate_item({"id": 1, "name": "a", "value": 2}) == []
     assert validate_item({"id": "1", "name": "a"}) == ["id: expected int, got str", "value: missing"]
+
+
+def test_partner_api_names_the_missing_piece_of_its_connection(monkeypatch):
+    import json
+
+    from common.partner_api import PartnerApi
+
+    monkeypatch.setenv("AIRFLOW_CONN_API_WITHOUT_SECRET", json.dumps({"conn_type": "http", "host": "h", "login": "id"}))
+    with pytest.raises(PermanentError, match=r"connection 'api_without_secret' has no password \(client secret\)"):
+        PartnerApi(conn_id="api_without_secret")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_API_WITHOUT_TOKEN_PATH",
+        json.dumps({"conn_type": "http", "host": "h", "login": "id", "password": "s"}),
+    )
+    with pytest.raises(PermanentError, match=r"'api_without_token_path' has no extra.token_path"):
+        PartnerApi(conn_id="api_without_token_path")
