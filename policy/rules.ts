@@ -57,8 +57,15 @@ const RAW_WORKLOADS: Record<string, (inputs: any) => any> = {
 
 const HELM_TYPES = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart"]);
 
+/** Reads a dotted path; a segment `list[name=x]` picks the list entry whose name is x (e.g. a containers patch). */
 function get(obj: any, path: string): any {
-    return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+    return path.split(".").reduce((o, k) => {
+        if (o == null) return undefined;
+        const entry = /^(.+)\[name=(.+)\]$/.exec(k);
+        if (!entry) return o[k];
+        const list = o[entry[1]];
+        return Array.isArray(list) ? list.find((c: any) => c?.name === entry[2]) : undefined;
+    }, obj);
 }
 
 function podSpecWorkload(where: string, spec: any): Workload {
@@ -114,7 +121,12 @@ function airflowComponents(values: any): ChartComponent[] {
     ];
 }
 
-const simpleChart = (name: string, pod: string, container: string, resources: string): ChartComponent => ({ name, pod: [pod], container: [container], resources });
+const simpleChart = (name: string, pod: string, container: string | string[], resources: string): ChartComponent => ({
+    name,
+    pod: [pod],
+    container: Array.isArray(container) ? container : [container],
+    resources,
+});
 
 /** Chart name → where its workloads are in values. */
 const CHART_COMPONENTS: Record<string, (values: any) => ChartComponent[]> = {
@@ -131,8 +143,11 @@ const CHART_COMPONENTS: Record<string, (values: any) => ChartComponent[]> = {
     "strimzi-kafka-operator": () => [simpleChart("operator", "podSecurityContext", "securityContext", "resources")],
     "cloudnative-pg": () => [simpleChart("operator", "podSecurityContext", "containerSecurityContext", "resources")],
     "kube-prometheus-stack": () => [
-        simpleChart("prometheus", "prometheus.prometheusSpec.securityContext", "prometheus.prometheusSpec.containerSecurityContext", "prometheus.prometheusSpec.resources"),
-        simpleChart("alertmanager", "alertmanager.alertmanagerSpec.securityContext", "alertmanager.alertmanagerSpec.containerSecurityContext", "alertmanager.alertmanagerSpec.resources"),
+        // The Prometheus/Alertmanager CRs take container settings as a strategic-merge patch in `containers`, by container name.
+        simpleChart("prometheus", "prometheus.prometheusSpec.securityContext",
+            ["prometheus.prometheusSpec.containers[name=prometheus].securityContext", "prometheus.prometheusSpec.containerSecurityContext"], "prometheus.prometheusSpec.resources"),
+        simpleChart("alertmanager", "alertmanager.alertmanagerSpec.securityContext",
+            ["alertmanager.alertmanagerSpec.containers[name=alertmanager].securityContext", "alertmanager.alertmanagerSpec.containerSecurityContext"], "alertmanager.alertmanagerSpec.resources"),
         simpleChart("operator", "prometheusOperator.securityContext", "prometheusOperator.containerSecurityContext", "prometheusOperator.resources"),
         simpleChart("grafana", "grafana.securityContext", "grafana.containerSecurityContext", "grafana.resources"),
     ],

@@ -104,6 +104,11 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
             prometheusSpec: {
                 retention: input.retention,
                 securityContext: restrictedPod(1000),
+                // Strategic-merge patch of the operator-rendered containers: restricted, by container name.
+                containers: [
+                    { name: "prometheus", securityContext: RESTRICTED_CONTAINER },
+                    { name: "config-reloader", securityContext: RESTRICTED_CONTAINER },
+                ],
                 resources: resources(SIZES.prometheus),
                 // Pick up our ServiceMonitors and rules without the chart's release label.
                 serviceMonitorSelectorNilUsesHelmValues: false,
@@ -118,6 +123,10 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
             alertmanagerSpec: {
                 secrets: [input.alerting.credentialsSecretName],
                 securityContext: restrictedPod(1000),
+                containers: [
+                    { name: "alertmanager", securityContext: RESTRICTED_CONTAINER },
+                    { name: "config-reloader", securityContext: RESTRICTED_CONTAINER },
+                ],
                 resources: resources(SIZES.alertmanager),
             },
         },

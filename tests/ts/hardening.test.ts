@@ -5,6 +5,8 @@
 import { parseStackConfig } from "../../config/load";
 import { STACK_NAMES } from "../../config/schema";
 import { airflowSecretNames, buildAirflowValues } from "../../components/values/airflow";
+import { marquezValues } from "../../components/values/marquez";
+import { kubePrometheusStackValues } from "../../components/values/monitoring";
 import { PolicyResource, resourceRequestsAndLimits, restrictedSecurityContext, tlsAtIngress, workloads } from "../../policy/rules";
 import { readStackSections } from "./harness";
 
@@ -74,5 +76,43 @@ describe("TLS at the API server's ingress", () => {
         expect(() => parseStackConfig("prod", sections)).toThrow(/airflow\.ingress\.enabled: stack "prod" must serve the API server through a TLS ingress/);
         sections.airflow.ingress = { enabled: true, host: "not a host", className: "nginx", tlsSecretName: "airflow-tls", clusterIssuer: null, controllerNamespace: "ingress-nginx" };
         expect(() => parseStackConfig("prod", sections)).toThrow(/airflow\.ingress\.host/);
+    });
+});
+
+describe("other charts judged by the same rule", () => {
+    const chart = (name: string, chartName: string, values: unknown): PolicyResource => ({ type: "kubernetes:helm.sh/v4:Chart", name, inputs: { chart: chartName, values } });
+
+    test("Prometheus and Alertmanager containers are restricted through the CRs' containers patch", () => {
+        const values = kubePrometheusStackValues({
+            alerting: {
+                credentialsSecretName: "mon-alerting",
+                slackChannel: "#a",
+                incidentsChannel: "#i",
+                leadershipEmail: "l@example.com",
+                teams: {},
+                defaultTeamEmail: "d@example.com",
+                smtp: { smarthost: "smtp.example.com:587", from: "a@example.com", username: "a" },
+            },
+            retention: "15d",
+            storageSize: "50Gi",
+            grafanaAdminSecretName: "g",
+        });
+        const outcome = restrictedSecurityContext(ctx(chart("platform-monitoring", "kube-prometheus-stack", values), "prod"));
+        expect(outcome.evidence).toEqual(["4 containers in 4 workloads are restricted"]);
+        expect(outcome.ok).toBe(true);
+    });
+
+    test("Marquez (a chart with no securityContext values) is waived by a named exception, shown with its reason", () => {
+        const values = marquezValues({ releaseName: "platform-marquez", db: { host: "pg", port: 5432, database: "marquez", user: "marquez" }, passwordSecretName: "s", webEnabled: true });
+        const outcome = restrictedSecurityContext(ctx(chart("platform-marquez", "marquez", values), "prod"));
+        expect(outcome.ok).toBe(true);
+        expect(outcome.waived).toEqual([
+            expect.stringMatching(/^platform-marquez\/api container api: .* — exception: the Marquez chart 0\.51\.1 renders its Deployments with no securityContext/),
+            expect.stringMatching(/^platform-marquez\/web container web: .* — exception: /),
+        ]);
+        // The exception covers Marquez only: any other chart with the same gap still fails.
+        const mlflow = restrictedSecurityContext(ctx(chart("platform-mlflow", "mlflow", {}), "prod"));
+        expect(mlflow.ok).toBe(false);
+        expect(mlflow.waived).toEqual([]);
     });
 });
