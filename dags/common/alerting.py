@@ -74,7 +74,7 @@ class TeamContacts:
 
 TEAM_DIRECTORY: dict[str, TeamContacts] = {
     name: TeamContacts(f"#team-{name}", f"{name}-team@example.com", f"{name}-oncall@pager.example.com")
-    for name in ("platform", "data-eng", "ml", "analytics")
+    for name in ("platform", "data-eng", "ml", "analytics", "data-quality", "orchestration", "security", "crm", "sales")
 }
 
 # Severity → channels, most urgent first. Every alert is also logged (see on_task_failure).

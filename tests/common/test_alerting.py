@@ -98,3 +98,13 @@ def test_build_alert_reads_the_context():
         "team": "ml",
         "error": "ValueError('boom')",
     }
+
+
+def test_every_team_tagged_in_the_dag_library_has_contacts():
+    import re
+    from pathlib import Path
+
+    dags = Path(__file__).resolve().parents[2] / "dags"
+    teams = {m for path in dags.glob("phase*/*.py") for m in re.findall(r'"team:([a-z0-9-]+)"', path.read_text())}
+    assert teams, "no team tags found"
+    assert teams <= set(TEAM_DIRECTORY), f"teams without contacts: {sorted(teams - set(TEAM_DIRECTORY))}"
