@@ -54,7 +54,7 @@ trap './platform down >/dev/null 2>&1 || true' EXIT
 check ruff .venv/bin/ruff check dags tests local bench
 check tsc npx --no-install tsc --noEmit
 for stack in dev staging prod; do
-  check "synth-$stack" npx --no-install ts-node scripts/synth.ts --stack "$stack"
+  check "synth-$stack" npm run --silent synth -- --stack "$stack"
 done
 
 printf '\n==> jest\n'
