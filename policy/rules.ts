@@ -142,7 +142,7 @@ const CHART_COMPONENTS: Record<string, (values: any) => ChartComponent[]> = {
     ],
     "strimzi-kafka-operator": () => [simpleChart("operator", "podSecurityContext", "securityContext", "resources")],
     "cloudnative-pg": () => [simpleChart("operator", "podSecurityContext", "containerSecurityContext", "resources")],
-    "kube-prometheus-stack": () => [
+    "kube-prometheus-stack": (v) => [
         // The Prometheus/Alertmanager CRs take container settings as a strategic-merge patch in `containers`, by container name.
         simpleChart("prometheus", "prometheus.prometheusSpec.securityContext",
             ["prometheus.prometheusSpec.containers[name=prometheus].securityContext", "prometheus.prometheusSpec.containerSecurityContext"], "prometheus.prometheusSpec.resources"),
@@ -150,6 +150,13 @@ const CHART_COMPONENTS: Record<string, (values: any) => ChartComponent[]> = {
             ["alertmanager.alertmanagerSpec.containers[name=alertmanager].securityContext", "alertmanager.alertmanagerSpec.containerSecurityContext"], "alertmanager.alertmanagerSpec.resources"),
         simpleChart("operator", "prometheusOperator.securityContext", "prometheusOperator.containerSecurityContext", "prometheusOperator.resources"),
         simpleChart("grafana", "grafana.securityContext", "grafana.containerSecurityContext", "grafana.resources"),
+        // Subcharts on by default: judged unless switched off.
+        ...(get(v, "kubeStateMetrics.enabled") === false
+            ? []
+            : [simpleChart("kube-state-metrics", "kube-state-metrics.securityContext", "kube-state-metrics.containerSecurityContext", "kube-state-metrics.resources")]),
+        ...(get(v, "nodeExporter.enabled") === false
+            ? []
+            : [simpleChart("node-exporter", "prometheus-node-exporter.securityContext", "prometheus-node-exporter.containerSecurityContext", "prometheus-node-exporter.resources")]),
     ],
 };
 

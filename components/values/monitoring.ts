@@ -136,6 +136,15 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
             containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
             resources: resources(SIZES.operator),
         },
+        // Node metrics need host PID/network/filesystem access (no restricted profile possible); they belong to the
+        // cluster's own monitoring, not to this namespace.
+        nodeExporter: { enabled: false },
+        "kube-state-metrics": {
+            // uid 65534 is the image's nobody user.
+            securityContext: { enabled: true, ...restrictedPod(65534) },
+            containerSecurityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
+            resources: resources(SIZES.operator),
+        },
         grafana: {
             admin: { existingSecret: input.grafanaAdminSecretName, userKey: "admin-user", passwordKey: "admin-password" },
             // uid 472 is the grafana image's user.

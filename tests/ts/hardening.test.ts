@@ -82,7 +82,7 @@ describe("TLS at the API server's ingress", () => {
 describe("other charts judged by the same rule", () => {
     const chart = (name: string, chartName: string, values: unknown): PolicyResource => ({ type: "kubernetes:helm.sh/v4:Chart", name, inputs: { chart: chartName, values } });
 
-    test("Prometheus and Alertmanager containers are restricted through the CRs' containers patch", () => {
+    test("Prometheus, Alertmanager, operator, Grafana, kube-state-metrics restricted; node-exporter (host access) off", () => {
         const values = kubePrometheusStackValues({
             alerting: {
                 credentialsSecretName: "mon-alerting",
@@ -98,8 +98,14 @@ describe("other charts judged by the same rule", () => {
             grafanaAdminSecretName: "g",
         });
         const outcome = restrictedSecurityContext(ctx(chart("platform-monitoring", "kube-prometheus-stack", values), "prod"));
-        expect(outcome.evidence).toEqual(["4 containers in 4 workloads are restricted"]);
+        expect(outcome.evidence).toEqual(["5 containers in 5 workloads are restricted"]);
         expect(outcome.ok).toBe(true);
+        expect(resourceRequestsAndLimits(ctx(chart("platform-monitoring", "kube-prometheus-stack", values), "prod")).ok).toBe(true);
+        // Switched back on, node-exporter is judged (and fails: it has no restricted settings).
+        const withNodeExporter = { ...values, nodeExporter: { enabled: true } };
+        const failing = restrictedSecurityContext(ctx(chart("platform-monitoring", "kube-prometheus-stack", withNodeExporter), "prod"));
+        expect(failing.ok).toBe(false);
+        expect(failing.evidence).toEqual([expect.stringMatching(/^platform-monitoring\/node-exporter container node-exporter: runAsNonRoot not true/)]);
     });
 
     test("Marquez (a chart with no securityContext values) is waived by a named exception, shown with its reason", () => {

@@ -284,9 +284,9 @@ describe("kube-prometheus-stack, ServiceMonitor, PrometheusRule", () => {
     test("values only use keys known to the chart's values.yaml", () => {
         const values = mon.kubePrometheusStackValues({ alerting, retention: "15d", storageSize: "50Gi", grafanaAdminSecretName: "g" }) as any;
         const defaults = loadDefaults("kube-prometheus-stack/values.yaml") as any;
-        // alertmanager.config and grafana.* are free-form (the subchart's defaults are not in this file).
+        // alertmanager.config, grafana.* and kube-state-metrics.* are free-form (the subcharts' defaults are not in this file).
         const { config: _c, ...am } = values.alertmanager;
-        const { grafana: _g, ...rest } = values;
+        const { grafana: _g, "kube-state-metrics": _k, ...rest } = values;
         expect(unknownKeyPaths({ ...rest, alertmanager: am }, defaults)).toEqual([]);
     });
 
