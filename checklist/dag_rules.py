@@ -151,10 +151,17 @@ def alert_routing(ctx: Context) -> tuple[bool, list[str]]:
     from common import alerting
 
     dag = ctx.dag("phase8_03_alert_routing")
-    severities = getattr(alerting, "SEVERITIES", ())
-    ok = dag is not None and tuple(severities) == ("P1", "P2", "P3", "P4") and hasattr(alerting, "route_alert")
-    return ok, [f"common.alerting.SEVERITIES={severities}, route_alert={'present' if hasattr(alerting, 'route_alert') else 'missing'}",
-                f"phase8_03_alert_routing {'parsed' if dag else 'missing'}"]
+    severities = tuple(getattr(alerting, "SEVERITIES", ()))
+    route = getattr(alerting, "route", None)
+    if severities != ("P1", "P2", "P3", "P4") or not callable(route):
+        return False, [f"common.alerting.SEVERITIES={severities}, route={'present' if callable(route) else 'missing'}"]
+    # Route a real alert of each severity: every one reaches some channel, and each severity a different set.
+    channels = {s: tuple(d.channel for d in route({"severity": s, "team": "platform"})) for s in severities}
+    distinct = len(set(channels.values())) == len(severities)
+    ok = dag is not None and distinct and all(channels.values())
+    return ok, [f"common.alerting.route: {s} → {', '.join(c) or 'nowhere'}" for s, c in channels.items()] + [
+        f"phase8_03_alert_routing {'parsed' if dag else 'missing'}"
+    ]
 
 
 _URI_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:[^\s@'\"{}]+@", re.I)
