@@ -1,6 +1,6 @@
 """Local platform start-up: cold start (fresh state dir: installs from the machine's package caches, initdb, Kafka
 storage format, Airflow DB migration) vs warm start (state kept, everything already installed), and the memory the
-platform holds once up (RSS summed over every process group it started, workers and Postgres backends included).
+platform holds once up (RSS of every process it started and their descendants: workers, Postgres backends).
 
 Each start runs `./platform up` in a subprocess, so the figures include interpreter start-up like a user's terminal.
 The benchmark's own state dir is a temp dir, removed at the end unless --keep. With --port-offset N every port is
@@ -42,17 +42,21 @@ def platform(args: list[str], home: Path, env: dict[str, str]) -> float:
 
 
 def memory_mib(home: Path) -> dict[str, float]:
-    """RSS per service process group (the pid files are session leaders, so pgid = pid)."""
-    rss_by_group: dict[int, int] = {}
-    out = subprocess.run(["ps", "-e", "-o", "pgid=,rss="], capture_output=True, text=True, check=True).stdout
+    """RSS per service: its process and every descendant (Postgres backends and LocalExecutor workers included;
+    Postgres backends call setsid, so a process-group sum would miss them)."""
+    rss: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
-        pgid, rss = (int(x) for x in line.split())
-        rss_by_group[pgid] = rss_by_group.get(pgid, 0) + rss
-    usage: dict[str, float] = {}
-    for pid_file in sorted((home / "run").glob("*.pid")):
-        pid = int(pid_file.read_text())
-        usage[pid_file.stem] = round(rss_by_group.get(pid, 0) / 1024, 1)
-    return usage
+        pid, ppid, kib = (int(x) for x in line.split())
+        rss[pid] = kib
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(pid: int) -> int:
+        return rss.get(pid, 0) + sum(tree(child) for child in children.get(pid, []))
+
+    return {pid_file.stem: round(tree(int(pid_file.read_text())) / 1024, 1)
+            for pid_file in sorted((home / "run").glob("*.pid"))}
 
 
 def main() -> None:

@@ -57,8 +57,11 @@ def test_a_failing_service_reports_its_log_tail(monkeypatch: pytest.MonkeyPatch,
     lines: list[str] = []
     monkeypatch.setitem(platform.SERVICES, "broken", "x:y")
     monkeypatch.setattr(platform, "service", lambda name: Broken())
-    with pytest.raises(ServiceError, match="broken did not start: broken: process broken-test exited during start-up"):
-        platform.up(["broken"], say=lines.append)
+    try:
+        with pytest.raises(ServiceError, match="broken did not start: broken: process broken-test exited during start-up"):
+            platform.up(["broken"], say=lines.append)
+    finally:
+        proc.stop(Broken().processes()[0])  # drop its pid file
     report = "\n".join(lines)
     assert "✗ broken failed" in report and "fatal: config key foo.bar is invalid" in report
 
