@@ -6,10 +6,14 @@
  */
 import { loadStackConfig } from "./config/load";
 import { Platform } from "./components/platform";
+import { aggregateNeeds, loadManifest } from "./components/values/contract";
 
 export = async () => {
     const { stack, config, secrets } = loadStackConfig();
-    const platform = new Platform("platform", { config, secrets });
+    // Every topic any DAG declares in its needs.yaml gets a KafkaTopic (retention as declared).
+    const manifest = loadManifest();
+    const dagTopics = aggregateNeeds(manifest, Object.keys(manifest.dags)).topics;
+    const platform = new Platform("platform", { config, secrets, dagTopics });
     return {
         stack,
         namespace: platform.namespace,

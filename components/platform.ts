@@ -29,6 +29,8 @@ export interface PlatformArgs {
     secrets: StackSecrets;
     /** Environment name (OpenLineage namespace, Vault variable); defaults to the Pulumi stack name. */
     environment?: string;
+    /** Topics the DAGs declare in their needs.yaml files; created next to kafka.topics. */
+    dagTopics?: pf.DagTopic[];
 }
 
 /** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
@@ -160,7 +162,12 @@ export class Platform extends pulumi.ComponentResource {
         if (config.kafka.enabled) {
             this.kafka = new Kafka(
                 `${name}-kafka`,
-                { namespace: ns, replicas: config.kafka.replicas, storageGi: config.kafka.storageGi, topics: pf.topicsFromConfig(config.kafka) },
+                {
+                    namespace: ns,
+                    replicas: config.kafka.replicas,
+                    storageGi: config.kafka.storageGi,
+                    topics: pf.mergeTopics(pf.topicsFromConfig(config.kafka), args.dagTopics ?? []),
+                },
                 child,
             );
         }

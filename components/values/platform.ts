@@ -93,3 +93,29 @@ export function redisConnection(host: string, port: number, password: string): R
 export function awsConnection(region: string): Record<string, unknown> {
     return { conn_type: "aws", extra: { region_name: region } };
 }
+
+/** A topic the DAGs declare in their needs.yaml (contract TopicNeed). */
+export interface DagTopic {
+    name: string;
+    partitions: number;
+    retention_ms: number;
+    dead_letter_for?: string;
+}
+
+/**
+ * The topics to create: the stack's kafka.topics plus every topic the DAGs declare. A DAG's
+ * declaration sets partitions and retention for its topic; a dead-letter topic must name a topic
+ * that exists.
+ */
+export function mergeTopics(fromConfig: TopicInput[], fromDags: readonly DagTopic[]): TopicInput[] {
+    const byName = new Map(fromConfig.map((t) => [t.name, t]));
+    for (const t of fromDags) {
+        byName.set(t.name, { name: t.name, partitions: t.partitions, retentionMs: t.retention_ms, deadLetter: t.dead_letter_for !== undefined });
+    }
+    for (const t of fromDags) {
+        if (t.dead_letter_for !== undefined && !byName.has(t.dead_letter_for)) {
+            throw new Error(`dags needs.yaml topics: "${t.name}" is the dead-letter topic of "${t.dead_letter_for}", which no DAG or kafka.topics declares`);
+        }
+    }
+    return [...byName.values()];
+}

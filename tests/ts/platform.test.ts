@@ -7,6 +7,8 @@ import { byType, collectSecretsPlaintext, editConfigObject, getResource, Recorde
 import { expectNoDuplicates, kubernetesIdentities } from "./fixtures/components";
 import { chartValuesErrors, crdValidator, errorsOf } from "./fixtures/schemas";
 import { policyPaths } from "../../components/values/vault";
+import { aggregateNeeds, loadManifest } from "../../components/values/contract";
+import { mergeTopics } from "../../components/values/platform";
 
 const STACKS = ["dev", "staging", "prod"] as const;
 const results: Record<string, RunResult<Record<string, unknown>>> = {};
@@ -217,5 +219,24 @@ describe("hardening of the platform's own workloads", () => {
 
     test("Vault has an audit device", () => {
         expect(byType(results.prod.resources, "vault:index/audit:Audit")).toHaveLength(1);
+    });
+});
+
+describe("DAG topics from the dependency contract", () => {
+    test("every topic a DAG declares in needs.yaml is a KafkaTopic with the declared retention", () => {
+        const manifest = loadManifest();
+        const declared = aggregateNeeds(manifest, Object.keys(manifest.dags)).topics;
+        expect(declared.length).toBeGreaterThan(0);
+        const created = new Map(byType(results.prod.resources, "kubernetes:kafka.strimzi.io/v1:KafkaTopic").map((t) => [t.inputs.spec.topicName, t.inputs.spec]));
+        for (const t of declared) {
+            expect([t.name, created.get(t.name)?.config["retention.ms"]]).toEqual([t.name, t.retention_ms]);
+            expect(created.get(t.name)?.partitions).toBe(t.partitions);
+        }
+        // The stack's own kafka.topics are still there.
+        expect(created.has("orders")).toBe(true);
+    });
+
+    test("a dead-letter topic for an undeclared topic is refused", () => {
+        expect(() => mergeTopics([], [{ name: "x.dlq", partitions: 1, retention_ms: 1, dead_letter_for: "x" }])).toThrow(/"x\.dlq" is the dead-letter topic of "x"/);
     });
 });
