@@ -311,6 +311,23 @@ export const teamsSchema = z.record(
     z.strictObject({ email: z.email() }),
 );
 
+// ---------------------------------------------------------------- dags (the dependency contract, dags/*/needs.yaml)
+const catalogueDagId = z.string().regex(/^phase\d+_\d{2}_[a-z0-9_]+$/, "must be a catalogue dag_id such as phase9_04_message_queues");
+
+export const dagsSchema = z.strictObject({
+    /** DAGs left out of this stack's bundle on purpose; every other DAG ships, and the stack must satisfy its needs. */
+    exclude: z.array(catalogueDagId),
+    /**
+     * Services outside the cluster that DAGs reach; null when this stack has none. Only endpoints here: the
+     * credentials are written to Vault KV at the connection's path by the team that owns the account.
+     */
+    external: z.strictObject({
+        azureBlob: z.strictObject({ accountUrl: z.url() }).nullable(),
+        bigquery: z.strictObject({ project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id") }).nullable(),
+        httpApi: z.strictObject({ baseUrl: z.url() }).nullable(),
+    }),
+});
+
 /** Section name -> schema: the keys accepted in the `airflow-platform:` config namespace. */
 export const SECTION_SCHEMAS = {
     kubernetes: kubernetesSchema,
@@ -324,6 +341,7 @@ export const SECTION_SCHEMAS = {
     monitoring: monitoringSchema,
     aws: awsSchema,
     teams: teamsSchema,
+    dags: dagsSchema,
 } as const;
 
 export type SectionName = keyof typeof SECTION_SCHEMAS;

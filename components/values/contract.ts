@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import Ajv2020 from "ajv/dist/2020";
+import type { StackConfig } from "../../config/schema";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const NEEDS_SCHEMA_PATH = path.join(REPO_ROOT, "contract", "needs.schema.json");
@@ -145,6 +146,47 @@ export function loadManifest(dagsDir: string = path.join(REPO_ROOT, "dags")): Ma
 /** What one stack has switched on, in the contract's service vocabulary. */
 export type ServiceAvailability = Record<Service, boolean>;
 
+/**
+ * The contract's services that a stack provides, from its config: platform components by their `enabled`
+ * flag; SMTP and Slack through the alerting settings of monitoring (relay + webhook secret); S3 through the
+ * AWS component; the chart's StatsD exporter, the API server and the workers' filesystem always; the
+ * external SaaS endpoints when `dags.external` names them.
+ */
+export function serviceAvailability(config: StackConfig): ServiceAvailability {
+    return {
+        postgres: config.postgres.enabled,
+        redis: config.redis.enabled,
+        kafka: config.kafka.enabled,
+        mlflow: config.mlflow.enabled,
+        marquez: config.marquez.enabled,
+        vault: config.vault.enabled,
+        prometheus: config.monitoring.enabled,
+        statsd: true,
+        smtp: config.monitoring.enabled,
+        slack: config.monitoring.enabled,
+        s3: config.aws.enabled,
+        azure_blob: config.dags.external.azureBlob !== null,
+        bigquery: config.dags.external.bigquery !== null,
+        http_api: config.dags.external.httpApi !== null,
+        airflow_api: true,
+        filesystem: true,
+    };
+}
+
+export interface StackContract extends ShippedDags {
+    needs: StackNeeds;
+    /** The pinned requirements file the stack's image is built from. */
+    requirements: string;
+}
+
+/** Everything one stack ships and must provision; throws a ContractError naming each unmet DAG and service. */
+export function stackContract(config: StackConfig, stack: string, manifest: Manifest = loadManifest(),
+    lockText: string = fs.readFileSync(path.join(REPO_ROOT, "python", "requirements.lock"), "utf8")): StackContract {
+    const shipped = shippedDags(manifest, serviceAvailability(config), config.dags.exclude, stack);
+    const needs = aggregateNeeds(manifest, shipped.shipped);
+    return { ...shipped, needs, requirements: stackRequirements(needs, lockText, stack) };
+}
+
 export interface ShippedDags {
     shipped: string[];
     excluded: string[];
@@ -276,4 +318,60 @@ export function poolsImportDocument(pools: Record<string, number>): Record<strin
         doc[name] = { slots, description: "provisioned from dags/*/needs.yaml", include_deferred: false };
     }
     return doc;
+}
+
+/** The contract's topics in the Kafka component's shape; DLQ topics are labelled as such. */
+export function contractTopics(needs: StackNeeds): { name: string; partitions: number; retentionMs: number; deadLetter: boolean }[] {
+    return needs.topics.map((t) => ({ name: t.name, partitions: t.partitions, retentionMs: t.retention_ms, deadLetter: t.dead_letter_for !== undefined }));
+}
+
+/** Plain endpoints of the stack's services, resolved from component outputs and config. */
+export interface ServiceEndpoints {
+    mlflow?: string;
+    marquez?: string;
+    prometheus?: string;
+    airflowApi: string;
+    smtp?: { host: string; port: number; from: string; login: string };
+    azureBlob?: string;
+    bigquery?: string;
+    httpApi?: string;
+}
+
+/**
+ * Connections (Airflow JSON form) for declared ids the platform doesn't already provide, built from the
+ * service endpoints. Credentials of external accounts are not known to the platform: those connections carry the
+ * endpoint only, and their owners add the secret fields in Vault. A declared connection no endpoint can serve is
+ * an error naming it, its service and the DAGs that use it.
+ */
+export function contractConnections(needs: StackNeeds, provided: readonly string[], endpoints: ServiceEndpoints): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    const missing: string[] = [];
+    const http = (url: string | undefined, sub = "") => (url ? { host: `${url.replace(/\/$/, "")}${sub}` } : undefined);
+    for (const [connId, spec] of Object.entries(needs.connections).sort(([a], [b]) => a.localeCompare(b))) {
+        if (provided.includes(connId)) continue;
+        const base: Record<string, unknown> | undefined = (() => {
+            switch (spec.service) {
+                case "mlflow": return http(endpoints.mlflow, spec.path);
+                case "marquez": return http(endpoints.marquez, spec.path);
+                case "prometheus": return http(endpoints.prometheus, spec.path);
+                case "airflow_api": return http(endpoints.airflowApi, spec.path);
+                case "http_api": return http(endpoints.httpApi, spec.path);
+                case "smtp": return endpoints.smtp ? { host: endpoints.smtp.host, port: endpoints.smtp.port, login: endpoints.smtp.login, extra: { from_email: endpoints.smtp.from } } : undefined;
+                case "azure_blob": return endpoints.azureBlob ? { host: endpoints.azureBlob } : undefined;
+                case "bigquery": return endpoints.bigquery ? { extra: { project: endpoints.bigquery } } : undefined;
+                case "filesystem": return { extra: { path: "/opt/airflow/landing" } };
+                default: return undefined;
+            }
+        })();
+        if (!base) {
+            missing.push(`${connId} (${spec.type} → ${spec.service}, used by ${spec.usedBy.join(", ")})`);
+            continue;
+        }
+        const extra = { ...((base.extra as Record<string, unknown>) ?? {}), ...(spec.extra ?? {}) };
+        out[connId] = { conn_type: spec.type, ...base, ...(Object.keys(extra).length ? { extra } : {}) };
+    }
+    if (missing.length) {
+        throw new ContractError(`no platform endpoint can serve these declared connections: ${missing.join("; ")}`);
+    }
+    return out;
 }

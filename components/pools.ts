@@ -1,0 +1,65 @@
+/**
+ * AirflowPools: the pools every shipped DAG declares (dags/*/needs.yaml), created by a Kubernetes Job that runs
+ * `airflow pools import` against the metadata database. Re-importing is idempotent (slots are set, not added),
+ * and the Job's name carries a hash of the document, so a change in pools re-runs it and nothing else does.
+ */
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { poolsImportDocument } from "./values/contract";
+import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./values/security";
+
+export interface AirflowPoolsArgs {
+    namespace: pulumi.Input<string>;
+    /** Pool name → slots. */
+    pools: Record<string, number>;
+    /** The Airflow image (repo@digest) that runs the import. */
+    image: pulumi.Input<string>;
+    /** Secret (key "connection") holding the metadata DB URI, as the chart's data.metadataSecretName. */
+    metadataSecretName: pulumi.Input<string>;
+}
+
+/** The import Job's pod spec: pure, so tests read it without mocks. */
+export function poolsJobPodSpec(configMapName: string, image: string, metadataSecretName: string): Record<string, unknown> {
+    return {
+        restartPolicy: "OnFailure",
+        securityContext: restrictedPod(50000),
+        containers: [{
+            name: "import-pools",
+            image,
+            args: ["airflow", "pools", "import", "/pools/pools.json"],
+            env: [{ name: "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", valueFrom: { secretKeyRef: { name: metadataSecretName, key: "connection" } } }],
+            volumeMounts: [{ name: "pools", mountPath: "/pools", readOnly: true }],
+            securityContext: RESTRICTED_CONTAINER,
+            resources: resources(SIZES.job),
+        }],
+        volumes: [{ name: "pools", configMap: { name: configMapName } }],
+    };
+}
+
+export class AirflowPools extends pulumi.ComponentResource {
+    public readonly poolNames: string[];
+
+    constructor(name: string, args: AirflowPoolsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:AirflowPools", name, {}, opts);
+        const document = JSON.stringify(poolsImportDocument(args.pools), null, 2);
+        const digest = crypto.createHash("sha256").update(document).digest("hex").slice(0, 8);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-definitions`, {
+            metadata: { name: `${name}-definitions`, namespace: args.namespace },
+            data: { "pools.json": document },
+        }, { parent: this });
+        new k8s.batch.v1.Job(`${name}-import-${digest}`, {
+            metadata: { name: `${name}-import-${digest}`, namespace: args.namespace },
+            spec: {
+                backoffLimit: 6,
+                template: {
+                    metadata: { labels: { "app.kubernetes.io/name": "airflow-pools-import" } },
+                    spec: pulumi.all([configMap.metadata.name, args.image, args.metadataSecretName])
+                        .apply(([cm, image, secret]) => poolsJobPodSpec(cm, image, secret)) as any,
+                },
+            },
+        }, { parent: this });
+        this.poolNames = Object.keys(args.pools).sort();
+        this.registerOutputs({ poolNames: this.poolNames });
+    }
+}
