@@ -164,13 +164,20 @@ export function platformFlows(input: NetworkInput): Flow[] {
         const alertmanager = pods("alertmanager", { "app.kubernetes.io/name": "alertmanager" });
         const grafana = pods("grafana", { "app.kubernetes.io/name": "grafana" });
         const promOperator = pods("prometheus-operator", { app: "kube-prometheus-stack-operator" });
+        const kubeStateMetrics = pods("kube-state-metrics", { "app.kubernetes.io/name": "kube-state-metrics" });
         flows.push(
             { name: "prometheus-to-airflow-metrics", from: [prometheus], to: AIRFLOW_PODS, ports: AIRFLOW_METRICS_PORTS },
+            // The chart's own ServiceMonitors: kube-state-metrics, the operator (https), Grafana.
+            { name: "prometheus-to-kube-state-metrics", from: [prometheus], to: kubeStateMetrics, ports: tcp(8080) },
+            { name: "prometheus-to-operator", from: [prometheus], to: promOperator, ports: tcp(10250) },
+            { name: "prometheus-to-grafana", from: [prometheus], to: grafana, ports: tcp(3000) },
+            // Kubelets (cAdvisor) and the API server are scraped on the nodes' addresses.
+            { name: "prometheus-to-nodes", from: [prometheus], to: EXTERNAL("kubelets"), ports: tcp(10250) },
             { name: "prometheus-to-alertmanager", from: [prometheus], to: alertmanager, ports: tcp(9093) },
             { name: "grafana-to-prometheus", from: [grafana], to: prometheus, ports: tcp(9090) },
             // Slack, PagerDuty and SMTP receivers.
             { name: "alertmanager-to-external", from: [alertmanager], to: EXTERNAL("receivers"), ports: tcp(443, 587) },
-            { name: "monitoring-to-kube-api", from: [promOperator, prometheus, grafana], to: EXTERNAL("kube-apiserver"), ports: KUBE_API_PORTS },
+            { name: "monitoring-to-kube-api", from: [promOperator, prometheus, grafana, kubeStateMetrics], to: EXTERNAL("kube-apiserver"), ports: KUBE_API_PORTS },
             { name: "prometheus-operator-webhook", from: [EXTERNAL("kube-apiserver")], to: promOperator, ports: tcp(10250) },
         );
     }

@@ -43,7 +43,9 @@ describe.each(STACK_NAMES)("stack %s", (stack) => {
         if (config.mlflow.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-mlflow-egress-airflow", "airflow-to-mlflow-ingress", "to-postgres-egress-mlflow"]));
         if (config.marquez.enabled) expect(names).toContain("airflow-to-marquez-ingress");
         if (config.vault.enabled && config.vault.install) expect(names).toContain("airflow-to-vault-ingress");
-        if (config.monitoring.enabled) expect(names).toContain("prometheus-to-airflow-metrics-ingress");
+        if (config.monitoring.enabled) {
+            expect(names).toEqual(expect.arrayContaining(["prometheus-to-airflow-metrics-ingress", "prometheus-to-kube-state-metrics-ingress", "monitoring-to-kube-api-egress-kube-state-metrics"]));
+        }
     });
 });
 
