@@ -1,5 +1,5 @@
 /**
- * AirflowPools: the pools every shipped DAG declares (dags/*/needs.yaml), created by a Kubernetes Job that runs
+ * AirflowPools: the pools every shipped DAG declares (dags/phaseN/needs.yaml), created by a Kubernetes Job that runs
  * `airflow pools import` against the metadata database. Re-importing is idempotent (slots are set, not added),
  * and the Job's name carries a hash of the document, so a change in pools re-runs it and nothing else does.
  */
