@@ -43,8 +43,8 @@ export class Redis extends pulumi.ComponentResource {
             passwordSecretName: k8sName(name, "auth"),
             storageSize: `${args.storageGi}Gi`,
             persistence: args.persistence ?? "aof",
-        }) as any;
-        if (args.storageClass && spec.volumeClaimTemplates) spec.volumeClaimTemplates[0].spec.storageClassName = args.storageClass;
+            storageClass: args.storageClass,
+        }) as unknown as k8s.types.input.apps.v1.StatefulSetSpec;
         new k8s.apps.v1.StatefulSet(`${name}-statefulset`, { metadata: { name: serverName, namespace: args.namespace }, spec }, { ...child, dependsOn: [secret] });
         new k8s.core.v1.Service(
             `${name}-service`,

@@ -5,6 +5,7 @@
  */
 import { assertIdentifier, k8sName, serviceHost } from "./naming";
 import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
+import { singleNodeStatefulSetSpec } from "./workload";
 
 /** Databases the platform needs; each gets a login role of the same name (team contract). */
 export const PLATFORM_DATABASES = ["airflow", "mlflow", "marquez", "warehouse", "feast"] as const;
@@ -150,44 +151,24 @@ export function passwordEnvName(database: string): string {
 
 /** StatefulSet spec (apps/v1) for single-node Postgres on the official image (dev). */
 export function postgresStatefulSetSpec(p: { name: string; superuserSecretName: string; storageSize: string; storageClass?: string | null; image?: string }): Record<string, unknown> {
-    const labels = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": p.name };
-    return {
-        serviceName: p.name,
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-            metadata: { labels },
-            spec: {
-                // uid 999 is the postgres user of the official image.
-                securityContext: restrictedPod(999),
-                containers: [
-                    {
-                        name: "postgres",
-                        image: p.image ?? POSTGRES_CLIENT_IMAGE,
-                        env: [
-                            { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: p.superuserSecretName, key: "password" } } },
-                            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-                        ],
-                        ports: [{ name: "postgres", containerPort: 5432 }],
-                        securityContext: RESTRICTED_CONTAINER,
-                        resources: resources(SIZES.postgres),
-                        readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10 },
-                        volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
-                    },
-                ],
-            },
+    return singleNodeStatefulSetSpec({
+        name: p.name,
+        labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": p.name },
+        uid: 999,
+        dataMountPath: "/var/lib/postgresql/data",
+        storage: { size: p.storageSize, storageClass: p.storageClass },
+        container: {
+            name: "postgres",
+            image: p.image ?? POSTGRES_CLIENT_IMAGE,
+            env: [
+                { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: p.superuserSecretName, key: "password" } } },
+                { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+            ],
+            ports: [{ name: "postgres", containerPort: 5432 }],
+            readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10 },
+            resources: resources(SIZES.postgres),
         },
-        volumeClaimTemplates: [
-            {
-                metadata: { name: "data" },
-                spec: {
-                    accessModes: ["ReadWriteOnce"],
-                    ...(p.storageClass ? { storageClassName: p.storageClass } : {}),
-                    resources: { requests: { storage: p.storageSize } },
-                },
-            },
-        ],
-    };
+    });
 }
 
 export function postgresServiceSpec(name: string): Record<string, unknown> {

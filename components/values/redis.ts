@@ -3,7 +3,8 @@
  * official image, and the broker URL that Airflow reads from a Secret.
  */
 import { serviceHost } from "./naming";
-import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
+import { resources, SIZES } from "./security";
+import { singleNodeStatefulSetSpec } from "./workload";
 
 /** Official Docker image (Docker Official Images), not Bitnami. */
 export const REDIS_IMAGE = "redis:8.2-alpine";
@@ -16,6 +17,7 @@ export interface RedisInput {
     storageSize: string;
     /** "aof" keeps every write (appendonly); "rdb" snapshots only; "none" is memory only. */
     persistence: "aof" | "rdb" | "none";
+    storageClass?: string | null;
     image?: string;
 }
 
@@ -40,54 +42,27 @@ export function redisServerArgs(persistence: RedisInput["persistence"]): string[
     }
 }
 
-/** StatefulSet spec (apps/v1) for a single Redis node with a persistent volume. */
+/** StatefulSet spec (apps/v1) for a single Redis node with a persistent volume (unless persistence is none). */
 export function redisStatefulSetSpec(input: RedisInput): Record<string, unknown> {
-    const labels = redisLabels(input.name);
-    const persistent = input.persistence !== "none";
-    return {
-        serviceName: input.name,
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-            metadata: { labels },
-            spec: {
-                // uid 999 is the redis user of the official image.
-                securityContext: restrictedPod(999),
-                containers: [
-                    {
-                        name: "redis",
-                        image: input.image ?? REDIS_IMAGE,
-                        args: redisServerArgs(input.persistence),
-                        env: [
-                            {
-                                name: "REDIS_PASSWORD",
-                                valueFrom: { secretKeyRef: { name: input.passwordSecretName, key: "password" } },
-                            },
-                        ],
-                        ports: [{ name: "redis", containerPort: REDIS_PORT }],
-                        securityContext: RESTRICTED_CONTAINER,
-                        resources: resources(SIZES.redis),
-                        readinessProbe: {
-                            exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep PONG'] },
-                            periodSeconds: 10,
-                        },
-                        volumeMounts: [{ name: "data", mountPath: "/data" }],
-                    },
-                ],
-                ...(persistent ? {} : { volumes: [{ name: "data", emptyDir: {} }] }),
+    return singleNodeStatefulSetSpec({
+        name: input.name,
+        labels: redisLabels(input.name),
+        uid: 999,
+        dataMountPath: "/data",
+        storage: input.persistence === "none" ? null : { size: input.storageSize, storageClass: input.storageClass },
+        container: {
+            name: "redis",
+            image: input.image ?? REDIS_IMAGE,
+            args: redisServerArgs(input.persistence),
+            env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: input.passwordSecretName, key: "password" } } }],
+            ports: [{ name: "redis", containerPort: REDIS_PORT }],
+            readinessProbe: {
+                exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep PONG'] },
+                periodSeconds: 10,
             },
+            resources: resources(SIZES.redis),
         },
-        ...(persistent
-            ? {
-                  volumeClaimTemplates: [
-                      {
-                          metadata: { name: "data" },
-                          spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: input.storageSize } } },
-                      },
-                  ],
-              }
-            : {}),
-    };
+    });
 }
 
 export function redisServiceSpec(name: string): Record<string, unknown> {
