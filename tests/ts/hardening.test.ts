@@ -46,6 +46,12 @@ describe.each(STACK_NAMES)("stack %s: Airflow chart values", (stack) => {
         expect(res.ok).toBe(true);
     });
 
+    test("Kubernetes-executor task pods get the restricted pod template defaults and requests/limits", () => {
+        const values = (airflowRelease(stack, { executor: "KubernetesExecutor" }).inputs as { values: any }).values;
+        expect(values.workers.kubernetes.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } });
+        expect(values.securityContexts.containers).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    });
+
     test("the non-Airflow images keep their own non-root users", () => {
         const values = (airflowRelease(stack, { executor: "CeleryExecutor" }).inputs as { values: any }).values;
         expect(values.securityContexts.pod).toMatchObject({ runAsNonRoot: true, runAsUser: 50000 });
