@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from dag_run_helpers import get_dag, task_states, xcom_value
 
-from common.governance import dag_access_control, fingerprint
+from common.governance import dag_access_control, fingerprint, pseudonym
 
 SECRETS = "phase16_01_secrets_backend"
 RBAC = "phase16_02_rbac_patterns"
@@ -85,11 +85,13 @@ def test_a_missing_secret_fails_naming_it(dagbag, vault_service, platform_connec
 
 # ---------------------------------------------------------------------------------------------- audit
 def test_audit_report_from_the_real_api_server_is_masked(dagbag, airflow_service, vault_service, platform_connections) -> None:  # noqa: ANN001
-    from common.secrets_rotation import get_or_create_variable, vault_backend_from_connection
+    from common.secrets_rotation import vault_backend_from_connection
     from local.airflow_client import AirflowClient
     from local.services import airflow
 
-    salt = get_or_create_variable(vault_backend_from_connection(conn_id="vault_default"), "audit_pii_salt")
+    salt = uuid.uuid4().hex  # provisioned in Vault as the platform would; the DAG reads it from there
+    vault_backend_from_connection(conn_id="vault_default").vault_client.client.secrets.kv.v2.create_or_update_secret(
+        path="variables/audit_pii_salt", mount_point="airflow", secret={"value": salt})
     client = AirflowClient()
     client.wait_for_dag(AUDIT)
     client.call("PATCH", f"/dags/{AUDIT}", {"is_paused": True})  # an audited user action
@@ -99,8 +101,6 @@ def test_audit_report_from_the_real_api_server_is_masked(dagbag, airflow_service
     assert report["total_events"] > 0 and report["controls"] == {"pii_masked": True, "actor_pseudonymised": True}
     assert any("patch" in str(e["event"]).lower() and e["dag_id"] == AUDIT for e in report["sensitive_actions"])
     assert airflow.ADMIN_USER not in report["actors"] and all(a.startswith("u_") or a == "None" for a in report["actors"])
-    from common.governance import pseudonym
-
     assert pseudonym(airflow.ADMIN_USER, salt) in report["actors"], "the salt from Vault pseudonymises the admin"
     stored = json.loads(Path(xcom_value(run, "store_report")).read_text())
     assert stored["total_events"] == report["total_events"]
