@@ -89,6 +89,8 @@ def environment() -> dict[str, str]:
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         # Lineage: OpenLineage HTTP transport → Marquez
         "AIRFLOW__OPENLINEAGE__NAMESPACE": OPENLINEAGE_NAMESPACE,
+        # phase17_01: a custom `governance` run facet on every event the provider sends (dags/common/lineage.py)
+        "AIRFLOW__OPENLINEAGE__CUSTOM_RUN_FACETS": "common.lineage.governance_run_facets",
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "http", "url": f"http://{ports.HOST}:{ports.port('marquez')}", "endpoint": "api/v1/lineage"}),
         # Secrets: Vault backend first (like the Pulumi stacks), then these env vars, then the metadata DB
