@@ -39,7 +39,8 @@ def governance_run_facets(ti: Any, ti_state: Any) -> dict[str, RunFacet]:
     """`[openlineage] custom_run_facets` hook: the provider calls it for every task event it emits."""
     from common.governance import RETENTION_DAYS
 
-    tags = list(getattr(getattr(ti, "task", None), "dag", None).tags or []) if getattr(ti, "task", None) else []
+    dag = getattr(getattr(ti, "task", None), "dag", None)
+    tags = list(getattr(dag, "tags", None) or [])
     level = next((t.split(":", 1)[1] for t in tags if t.startswith("classification:")), "Public")
     team = next((t.split(":", 1)[1] for t in tags if t.startswith("team:")), "platform")
     return {"governance": GovernanceRunFacet(ownerTeam=team, classification=level,

@@ -40,3 +40,13 @@ def test_catalog_events_publish_tags_owner_and_column_tags() -> None:
     assert {(t["key"], t.get("field")) for t in dataset["facets"]["tags"]["tags"]} >= {("PII", "email"), ("sales", None)}
     assert dataset["facets"]["ownership"]["owners"] == [{"name": "team-crm", "type": "OWNER"}]
     assert wire["job"]["facets"]["tags"]["tags"][0]["key"] == "catalog"
+
+
+def test_provider_hook_derives_the_facet_from_dag_tags() -> None:
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(task=SimpleNamespace(dag=SimpleNamespace(tags=["team:ml", "classification:PII"])))
+    facet = lineage.governance_run_facets(ti, "success")["governance"]
+    assert (facet.ownerTeam, facet.classification, facet.retentionDays) == ("ml", "PII", 30)
+    bare = lineage.governance_run_facets(SimpleNamespace(), "success")["governance"]
+    assert (bare.ownerTeam, bare.classification, bare.retentionDays) == ("platform", "Public", None)
