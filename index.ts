@@ -10,10 +10,10 @@ import { aggregateNeeds, loadManifest } from "./components/values/contract";
 
 export = async () => {
     const { stack, config, secrets } = loadStackConfig();
-    // Every topic any DAG declares in its needs.yaml gets a KafkaTopic (retention as declared).
+    // Every topic any DAG declares in its needs.yaml gets a KafkaTopic (retention as declared); its variables go to Vault.
     const manifest = loadManifest();
-    const dagTopics = aggregateNeeds(manifest, Object.keys(manifest.dags)).topics;
-    const platform = new Platform("platform", { config, secrets, dagTopics });
+    const needs = aggregateNeeds(manifest, Object.keys(manifest.dags));
+    const platform = new Platform("platform", { config, secrets, dagTopics: needs.topics, dagVariables: needs.variables });
     return {
         stack,
         namespace: platform.namespace,

@@ -31,6 +31,8 @@ export interface PlatformArgs {
     environment?: string;
     /** Topics the DAGs declare in their needs.yaml files; created next to kafka.topics. */
     dagTopics?: pf.DagTopic[];
+    /** Variables the DAGs declare in their needs.yaml files (name -> value); written to Vault. */
+    dagVariables?: Record<string, unknown>;
 }
 
 /** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
@@ -217,7 +219,7 @@ export class Platform extends pulumi.ComponentResource {
                     declaredTeams: Object.keys(config.teams),
                     teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
                     connections: this.airflowConnections(config),
-                    variables: { environment },
+                    variables: pf.airflowVariables(environment, args.dagVariables ?? {}),
                 },
                 child,
             );

@@ -119,3 +119,16 @@ export function mergeTopics(fromConfig: TopicInput[], fromDags: readonly DagTopi
     }
     return [...byName.values()];
 }
+
+/**
+ * Airflow Variables written to Vault: the environment name plus every variable the DAGs declare in
+ * needs.yaml. Non-string values are stored as JSON text (Variable.get(..., deserialize_json=True)).
+ */
+export function airflowVariables(environment: string, dagVariables: Record<string, unknown>): Record<string, string> {
+    const out: Record<string, string> = { environment };
+    for (const [name, value] of Object.entries(dagVariables)) {
+        if (name === "environment") throw new Error(`dags needs.yaml variables: "environment" is set by the platform; rename the DAG's variable`);
+        out[name] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return out;
+}

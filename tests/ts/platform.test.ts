@@ -240,3 +240,17 @@ describe("DAG topics from the dependency contract", () => {
         expect(() => mergeTopics([], [{ name: "x.dlq", partitions: 1, retention_ms: 1, dead_letter_for: "x" }])).toThrow(/"x\.dlq" is the dead-letter topic of "x"/);
     });
 });
+
+describe("DAG variables from the dependency contract", () => {
+    test("every declared variable is written to Vault KV; JSON values as JSON text", () => {
+        const manifest = loadManifest();
+        const declared = aggregateNeeds(manifest, Object.keys(manifest.dags)).variables;
+        expect(Object.keys(declared).length).toBeGreaterThan(0);
+        const kv = new Map(byType(results.staging.resources, "vault:kv/secretV2:SecretV2").map((s) => [s.inputs.name, JSON.parse(s.inputs.dataJson)]));
+        for (const [name, value] of Object.entries(declared)) {
+            const stored = kv.get(`variables/${name}`);
+            expect([name, stored?.value]).toEqual([name, typeof value === "string" ? value : JSON.stringify(value)]);
+        }
+        expect(kv.get("variables/environment")).toEqual({ value: "staging" });
+    });
+});
