@@ -38,8 +38,10 @@ def get_or_create_variable(backend: Any, name: str) -> str:
     if value:
         return str(value)
     value = random.token_hex(32)
+    paths = backend.variables_path  # one path or, in newer providers, a list of fallbacks: write to the first
+    base = paths[0] if isinstance(paths, list | tuple) else paths
     backend.vault_client.client.secrets.kv.v2.create_or_update_secret(
-        path=f"{backend.variables_path}/{name}", secret={"value": value}, mount_point=backend.mount_point)
+        path=f"{base}/{name}", secret={"value": value}, mount_point=backend.mount_point)
     return value
 
 

@@ -83,6 +83,16 @@ def test_a_missing_secret_fails_naming_it(dagbag, vault_service, platform_connec
         connection_fingerprint(vault_backend_from_connection(conn_id="vault_default"), "never_written")
 
 
+def test_a_secret_variable_is_generated_once_and_kept_in_vault(vault_service, platform_connections) -> None:  # noqa: ANN001
+    from common.secrets_rotation import get_or_create_variable, vault_backend_from_connection
+
+    backend = vault_backend_from_connection(conn_id="vault_default")
+    name = f"salt_probe_{uuid.uuid4().hex[:8]}"
+    first = get_or_create_variable(backend, name)
+    assert len(first) == 64 and get_or_create_variable(backend, name) == first
+    assert backend.get_variable(name) == first
+
+
 # ---------------------------------------------------------------------------------------------- audit
 def test_audit_report_from_the_real_api_server_is_masked(dagbag, airflow_service, vault_service, platform_connections) -> None:  # noqa: ANN001
     from common.secrets_rotation import vault_backend_from_connection
