@@ -102,7 +102,11 @@ def render_alert_email(alert: Mapping[str, Any], *, page: bool = False) -> tuple
 
 
 def send_slack(conn_id: str, *, text: str, blocks: Sequence[Mapping[str, Any]], channel: str | None = None) -> None:
-    """Post through an incoming-webhook connection; a non-2xx answer raises (the hook checks the status)."""
+    """Post through an incoming-webhook connection; a non-2xx answer raises (the hook checks the status).
+
+    `channel` is honoured by legacy incoming webhooks; a Slack-app webhook always posts to its own channel, so a
+    deployment on app webhooks needs one connection per routed channel (or the Web API via SlackHook).
+    """
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
     extra: dict[str, Any] = {"channel": channel} if channel else {}
