@@ -49,6 +49,9 @@ const tcp = (...ports: number[]): Port[] => ports.map((port) => ({ port, protoco
 export const AIRFLOW_PODS = pods("airflow", { tier: "airflow" });
 const airflowComponent = (component: string) => pods(`airflow-${component}`, { tier: "airflow", component });
 
+/** The platform's own Airflow CLI Jobs (components/pools.ts imports pools) reach the metadata DB like the chart's pods. */
+export const AIRFLOW_CLI_JOBS = pods("airflow-cli-jobs", { "app.kubernetes.io/name": "airflow-pools-import" });
+
 /** Ports inside the Airflow release: api-server (UI + execution API), pgbouncer, chart Redis, worker/triggerer log servers, StatsD. */
 export const AIRFLOW_API_PORT = 8080;
 const AIRFLOW_INTERNAL_PORTS: Port[] = [...tcp(AIRFLOW_API_PORT, 6543, REDIS_PORT, 8793, 8794), { port: 9125, protocol: "UDP" }];
@@ -95,12 +98,13 @@ function postgresPeer(mode: NetworkInput["postgres"]): Peer | undefined {
 export function platformFlows(input: NetworkInput): Flow[] {
     const flows: Flow[] = [
         { name: "airflow-internal", from: [AIRFLOW_PODS], to: AIRFLOW_PODS, ports: AIRFLOW_INTERNAL_PORTS },
+        { name: "airflow-jobs-to-pgbouncer", from: [AIRFLOW_CLI_JOBS], to: airflowComponent("pgbouncer"), ports: tcp(6543) },
         // Remote logs and data in S3 (and STS for IRSA), the HTTPS APIs tasks call, git-sync over SSH, mail submission.
         { name: "airflow-to-external", from: [AIRFLOW_PODS], to: EXTERNAL("https-git-smtp"), ports: tcp(443, 22, 587) },
     ];
     const pg = postgresPeer(input.postgres);
     if (pg) {
-        const clients = [AIRFLOW_PODS];
+        const clients = [AIRFLOW_PODS, AIRFLOW_CLI_JOBS];
         if (input.mlflow) clients.push(pods("mlflow", { "app.kubernetes.io/name": "mlflow" }));
         if (input.marquez) clients.push(pods("marquez", { "app.kubernetes.io/name": "marquez" }));
         if (input.postgresBootstrapJob) clients.push(pods("postgres-bootstrap", { "batch.kubernetes.io/job-name": input.postgresBootstrapJob }));

@@ -39,6 +39,8 @@ describe.each(STACK_NAMES)("stack %s", (stack) => {
         const config = parseStackConfig(stack, readStackSections(stack));
         const names = entries.map((e) => e.name);
         expect(names).toEqual(expect.arrayContaining(["airflow-internal-egress-airflow", "airflow-internal-ingress", "to-postgres-egress-airflow"]));
+        // The pool-import Job (components/pools.ts) reaches the metadata DB directly or through PgBouncer.
+        expect(names).toEqual(expect.arrayContaining(["to-postgres-egress-airflow-cli-jobs", "airflow-jobs-to-pgbouncer-egress-airflow-cli-jobs"]));
         if (config.kafka.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-kafka-egress-airflow", "airflow-to-kafka-ingress"]));
         if (config.mlflow.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-mlflow-egress-airflow", "airflow-to-mlflow-ingress", "to-postgres-egress-mlflow"]));
         if (config.marquez.enabled) expect(names).toContain("airflow-to-marquez-ingress");
@@ -98,9 +100,10 @@ describe("flows", () => {
             airflowLaunchesPods: false,
             vaultAdminNamespaces: [],
         };
-        expect(platformFlows(minimal).map((f) => f.name)).toEqual(["airflow-internal", "airflow-to-external"]);
+        expect(platformFlows(minimal).map((f) => f.name)).toEqual(["airflow-internal", "airflow-jobs-to-pgbouncer", "airflow-to-external"]);
         expect(platformFlows({ ...minimal, airflowLaunchesPods: true, externalVault: true }).map((f) => f.name)).toEqual([
             "airflow-internal",
+            "airflow-jobs-to-pgbouncer",
             "airflow-to-external",
             "airflow-to-kube-api",
             "airflow-to-external-vault",
