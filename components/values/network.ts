@@ -147,7 +147,16 @@ export function platformFlows(input: NetworkInput): Flow[] {
         );
     }
     if (input.marquez) {
-        flows.push({ name: "airflow-to-marquez", from: [AIRFLOW_PODS], to: pods("marquez", { "app.kubernetes.io/name": "marquez" }), ports: MARQUEZ_CONTAINER_PORTS });
+        flows.push(
+            { name: "airflow-to-marquez", from: [AIRFLOW_PODS], to: pods("marquez", { "app.kubernetes.io/name": "marquez" }), ports: MARQUEZ_CONTAINER_PORTS },
+            // The web UI calls the API (both pods carry the chart's name; the component label tells them apart).
+            {
+                name: "marquez-web-to-api",
+                from: [pods("marquez-web", { "app.kubernetes.io/name": "marquez", "app.kubernetes.io/component": "web" })],
+                to: pods("marquez-api", { "app.kubernetes.io/name": "marquez", "app.kubernetes.io/component": "marquez" }),
+                ports: tcp(5000),
+            },
+        );
     }
     if (input.vault) {
         const vault = pods("vault", { "app.kubernetes.io/name": "vault" });

@@ -43,7 +43,7 @@ describe.each(STACK_NAMES)("stack %s", (stack) => {
         expect(names).toEqual(expect.arrayContaining(["to-postgres-egress-airflow-cli-jobs", "airflow-jobs-to-pgbouncer-egress-airflow-cli-jobs"]));
         if (config.kafka.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-kafka-egress-airflow", "airflow-to-kafka-ingress"]));
         if (config.mlflow.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-mlflow-egress-airflow", "airflow-to-mlflow-ingress", "to-postgres-egress-mlflow"]));
-        if (config.marquez.enabled) expect(names).toContain("airflow-to-marquez-ingress");
+        if (config.marquez.enabled) expect(names).toEqual(expect.arrayContaining(["airflow-to-marquez-ingress", "marquez-web-to-api-egress-marquez-web", "marquez-web-to-api-ingress"]));
         if (config.vault.enabled && config.vault.install) expect(names).toContain("airflow-to-vault-ingress");
         if (config.monitoring.enabled) {
             expect(names).toEqual(expect.arrayContaining(["prometheus-to-airflow-metrics-ingress", "prometheus-to-kube-state-metrics-ingress", "monitoring-to-kube-api-egress-kube-state-metrics"]));
