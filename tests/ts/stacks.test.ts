@@ -30,11 +30,12 @@ const RELEASE = "platform-airflow";
 
 const runs = new Map<string, RunResult<Record<string, unknown>>>();
 
+// Three whole-platform evaluations (Airflow plus the platform components): allow for a loaded CI machine.
 beforeAll(async () => {
     for (const stack of STACK_NAMES) {
         runs.set(stack, await runStack(stack));
     }
-});
+}, 240_000);
 
 function run(stack: string): RunResult<Record<string, unknown>> {
     const result = runs.get(stack);
