@@ -6,14 +6,21 @@
  */
 import { loadStackConfig } from "./config/load";
 import { Platform } from "./components/platform";
-import { aggregateNeeds, loadManifest } from "./components/values/contract";
+import { stackContract } from "./components/values/contract";
 
 export = async () => {
     const { stack, config, secrets } = loadStackConfig();
     // Every topic any DAG declares in its needs.yaml gets a KafkaTopic (retention as declared); its variables go to Vault.
-    const manifest = loadManifest();
-    const needs = aggregateNeeds(manifest, Object.keys(manifest.dags));
-    const platform = new Platform("platform", { config, secrets, dagTopics: needs.topics, dagVariables: needs.variables });
+    // The dependency contract: what the shipped DAGs need (dags/phaseN/needs.yaml); a DAG the stack can't
+    // satisfy stops the program here with the DAG and the missing services named.
+    const contract = stackContract(config, stack);
+    const platform = new Platform("platform", {
+        config,
+        secrets,
+        dagTopics: contract.needs.topics,
+        dagVariables: contract.needs.variables,
+        dagContract: contract.needs,
+    });
     return {
         stack,
         namespace: platform.namespace,
@@ -23,5 +30,10 @@ export = async () => {
         airflowImage: platform.image.imageRef,
         // Endpoints and Secret names of the platform components, for other stacks (docs/components.md).
         platform: platform.outputs,
+        // What this stack ships of the DAG library (synth prints it), and the pools it provisions.
+        dags: { shipped: contract.shipped, excluded: contract.excluded },
+        pools: platform.pools?.poolNames ?? [],
+        // The pinned requirements the stack's image is built from (python/requirements.lock ∩ shipped DAGs' packages).
+        imageRequirements: contract.requirements,
     };
 };

@@ -23,6 +23,8 @@ import { networkInputFromConfig } from "./values/network";
 import type { AirflowIntegrations, MetadataDatabase } from "./values/airflow";
 import { k8sName } from "./values/naming";
 import * as pf from "./values/platform";
+import { AirflowPools } from "./pools";
+import { contractConnections, ServiceEndpoints, StackNeeds } from "./values/contract";
 
 export interface PlatformArgs {
     config: StackConfig;
@@ -33,6 +35,8 @@ export interface PlatformArgs {
     dagTopics?: pf.DagTopic[];
     /** Variables the DAGs declare in their needs.yaml files (name -> value); written to Vault. */
     dagVariables?: Record<string, unknown>;
+    /** Connections and pools the shipped DAGs declare (components/values/contract.ts stackContract). */
+    dagContract?: Pick<StackNeeds, "connections" | "pools">;
 }
 
 /** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
@@ -69,6 +73,7 @@ export class Platform extends pulumi.ComponentResource {
     readonly monitoring?: Monitoring;
     readonly aws?: AwsStorage;
     readonly network: NetworkPolicies;
+    readonly pools?: AirflowPools;
     readonly outputs: PlatformOutputs;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -79,6 +84,13 @@ export class Platform extends pulumi.ComponentResource {
         const problems = pf.platformConfigProblems(config, componentNames);
         if (problems.length > 0) {
             throw new Error(`contradictory platform configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        }
+        if (args.dagContract) {
+            // Every connection the shipped DAGs declare must have an endpoint here; fail before registering anything.
+            const needs = { connections: args.dagContract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
+            contractConnections(needs, Platform.platformConnectionIds(config), this.contractEndpoints(config, componentNames.airflow, "ns",
+                config.mlflow.enabled ? "http://mlflow" : undefined, config.marquez.enabled ? "http://marquez" : undefined,
+                config.monitoring.enabled ? "https://slack" : undefined));
         }
         const nsName = config.kubernetes.namespace;
         const namespace = config.kubernetes.createNamespace
@@ -218,7 +230,8 @@ export class Platform extends pulumi.ComponentResource {
                     airflow: { namespace: ns, serviceAccounts: airflowSAs },
                     declaredTeams: Object.keys(config.teams),
                     teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
-                    connections: this.airflowConnections(config),
+                    connections: this.withContractConnections(config, this.airflowConnections(config), args.dagContract, componentNames.airflow, ns,
+                        secrets.alerting?.slackWebhookUrl),
                     variables: pf.airflowVariables(environment, args.dagVariables ?? {}),
                 },
                 child,
@@ -287,6 +300,15 @@ export class Platform extends pulumi.ComponentResource {
         );
         airflowDbPassword.resolve(this.airflow.metadataDbPassword);
 
+        if (args.dagContract && Object.keys(args.dagContract.pools).length > 0) {
+            this.pools = new AirflowPools(`${name}-pools`, {
+                namespace: ns,
+                pools: args.dagContract.pools,
+                image: this.image.imageRef,
+                metadataSecretName: this.airflow.secretNames.metadata,
+            }, { parent: this, dependsOn: [this.airflow] });
+        }
+
         this.outputs = {
             namespace: this.namespace,
             airflowRelease: this.airflow.releaseName,
@@ -308,6 +330,56 @@ export class Platform extends pulumi.ComponentResource {
             ...(this.monitoring ? { monitoring: { dashboardConfigMap: this.monitoring.dashboardConfigMapName } } : {}),
         };
         this.registerOutputs({ namespace: this.namespace, airflowRelease: this.airflow.releaseName });
+    }
+
+    /** Endpoints of this stack's services for the contract's connections (placeholders until outputs resolve). */
+    private contractEndpoints(config: StackConfig, airflowRelease: string, ns: string, mlflow?: string, marquez?: string, slack?: string): ServiceEndpoints {
+        const ext = config.dags.external;
+        const [smtpHost, smtpPort] = config.monitoring.alerting.smtp.smarthost.split(":");
+        return {
+            mlflow, marquez, slackWebhookUrl: slack,
+            vault: config.vault.enabled ? { address: config.vault.address, mount: config.vault.kvMount, role: "airflow" } : undefined,
+            smtp: config.monitoring.enabled
+                ? { host: smtpHost, port: Number(smtpPort), from: config.monitoring.alerting.smtp.from, login: config.monitoring.alerting.smtp.username }
+                : undefined,
+            airflowApi: `http://${airflowRelease}-api-server.${ns}.svc:8080`,
+            // prometheus-operated: the Service the Prometheus Operator creates for every Prometheus it runs.
+            prometheus: config.monitoring.enabled ? `http://prometheus-operated.${ns}.svc:9090` : undefined,
+            azureBlob: ext.azureBlob?.accountUrl, bigquery: ext.bigquery?.project, httpApi: ext.httpApi?.baseUrl,
+        };
+    }
+
+    /**
+     * Adds the connections the shipped DAGs declare that the platform's own ids don't cover, built from the
+     * service endpoints (components/values/contract.ts). Checked first with placeholders, so an id no endpoint
+     * can serve stops the program before anything is registered.
+     */
+    private withContractConnections(
+        config: StackConfig,
+        provided: Record<string, pulumi.Input<Record<string, unknown>>>,
+        contract: Pick<StackNeeds, "connections"> | undefined,
+        airflowRelease: string,
+        namespace: pulumi.Input<string>,
+        slackWebhookUrl: pulumi.Input<string> | undefined,
+    ): Record<string, pulumi.Input<Record<string, unknown>>> {
+        if (!contract) return provided;
+        const needs = { connections: contract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
+        const ids = Object.keys(contractConnections(needs, Object.keys(provided),
+            this.contractEndpoints(config, airflowRelease, "ns", this.mlflow && "http://mlflow", this.marquez && "http://marquez", slackWebhookUrl && "https://slack")));
+        const built = pulumi.all([this.mlflow?.trackingUri, this.marquez?.url, namespace, slackWebhookUrl])
+            .apply(([mlflow, marquez, ns, slack]) => contractConnections(needs, Object.keys(provided), this.contractEndpoints(config, airflowRelease, ns, mlflow, marquez, slack)));
+        return { ...provided, ...Object.fromEntries(ids.map((id) => [id, built.apply((c) => c[id])])) };
+    }
+
+    /** The connection ids airflowConnections builds for this config (the rest come from the contract). */
+    private static platformConnectionIds(config: StackConfig): string[] {
+        return [
+            ...(config.postgres.enabled && config.postgres.databases.includes("warehouse") ? ["postgres_default"] : []),
+            ...(config.kafka.enabled ? ["kafka_default"] : []),
+            ...(config.mlflow.enabled ? ["mlflow_default"] : []),
+            ...(config.redis.enabled ? ["redis_default"] : []),
+            ...(config.aws.enabled ? ["aws_default"] : []),
+        ];
     }
 
     /** Connections the DAGs need (team contract ids), written to Vault KV; passwords stay Pulumi secrets. */

@@ -196,7 +196,18 @@ export async function synth(options: SynthOptions, log: (line: string) => void =
             throw new Error(`stack ${stack}: generated secrets in plaintext at ${leaks.map((l) => `${l.resource} ${l.path}`).join("; ")}`);
         }
         const files = writeStack(result, options.outDir);
+        const outputs = result.outputs as { dags?: { shipped: string[]; excluded: string[] }; imageRequirements?: string };
+        if (outputs.dags && outputs.imageRequirements) {
+            // What the stack ships of the DAG library, and the pinned requirements its image is built from.
+            const dir = path.join(options.outDir, stack);
+            fs.writeFileSync(path.join(dir, "dags.json"), `${JSON.stringify(outputs.dags, null, 2)}\n`);
+            fs.writeFileSync(path.join(dir, "requirements.txt"), outputs.imageRequirements);
+            files.push(path.join(dir, "dags.json"), path.join(dir, "requirements.txt"));
+        }
         log(`${stack}: wrote ${files.map((f) => path.relative(process.cwd(), f)).join(", ")}`);
+        if (outputs.dags) {
+            log(`${stack}: ships ${outputs.dags.shipped.length} DAGs; excluded on purpose: ${outputs.dags.excluded.join(", ") || "none"}`);
+        }
         summaries.push(summarize(result));
     }
     log("");

@@ -332,6 +332,10 @@ export interface ServiceEndpoints {
     prometheus?: string;
     airflowApi: string;
     smtp?: { host: string; port: number; from: string; login: string };
+    /** Vault address; DAGs authenticate with the Kubernetes auth role bound to Airflow's service accounts. */
+    vault?: { address: string; mount: string; role: string };
+    /** Slack incoming-webhook URL (a secret: the built connection stays one). */
+    slackWebhookUrl?: string;
     azureBlob?: string;
     bigquery?: string;
     httpApi?: string;
@@ -357,6 +361,10 @@ export function contractConnections(needs: StackNeeds, provided: readonly string
                 case "airflow_api": return http(endpoints.airflowApi, spec.path);
                 case "http_api": return http(endpoints.httpApi, spec.path);
                 case "smtp": return endpoints.smtp ? { host: endpoints.smtp.host, port: endpoints.smtp.port, login: endpoints.smtp.login, extra: { from_email: endpoints.smtp.from } } : undefined;
+                case "vault": return endpoints.vault
+                    ? { host: endpoints.vault.address, extra: { auth_type: "kubernetes", kubernetes_role: endpoints.vault.role, mount_point: endpoints.vault.mount } }
+                    : undefined;
+                case "slack": return endpoints.slackWebhookUrl ? { password: endpoints.slackWebhookUrl } : undefined;
                 case "azure_blob": return endpoints.azureBlob ? { host: endpoints.azureBlob } : undefined;
                 case "bigquery": return endpoints.bigquery ? { extra: { project: endpoints.bigquery } } : undefined;
                 case "filesystem": return { extra: { path: "/opt/airflow/landing" } };

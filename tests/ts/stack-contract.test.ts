@@ -1,0 +1,61 @@
+/**
+ * The dependency contract in the real stacks: each stack ships exactly the DAGs it can satisfy (or excludes on
+ * purpose), provisions their connections in Vault KV, their topics and pools, and refuses a DAG it can't serve.
+ */
+import { byType, editConfigObject, runStack, unwrap } from "./harness";
+import { loadManifest } from "../../components/values/contract";
+
+const manifest = loadManifest();
+
+describe.each(["dev", "staging", "prod"])("stack %s", (stack) => {
+    let run: Awaited<ReturnType<typeof runStack>>;
+    beforeAll(async () => {
+        run = await runStack(stack);
+    }, 120000);
+
+    test("ships every DAG except the ones excluded on purpose", () => {
+        const dags = (run.outputs as any).dags as { shipped: string[]; excluded: string[] };
+        expect(dags.shipped.length + dags.excluded.length).toBe(Object.keys(manifest.dags).length);
+        expect(dags.excluded).toEqual(stack === "dev" ? ["phase9_03_cloud_integration"] : []);
+    });
+
+    test("every connection a shipped DAG declares is written to Vault KV", () => {
+        const shipped = new Set((run.outputs as any).dags.shipped as string[]);
+        const declared = new Set(Object.entries(manifest.dags).filter(([id]) => shipped.has(id)).flatMap(([, n]) => Object.keys(n.connections)));
+        const written = new Set(byType(run.resources, "vault:kv/secretV2:SecretV2").map((r) => String(r.inputs.name)).filter((n) => n.startsWith("connections/")).map((n) => n.slice("connections/".length)));
+        expect([...declared].filter((c) => !written.has(c))).toEqual([]);
+    });
+
+    test("the declared pools are imported by a Job running the deployed image", async () => {
+        const job = byType(run.resources, "kubernetes:batch/v1:Job").find((r) => r.name.startsWith("platform-pools-import-"));
+        expect(job).toBeDefined();
+        const spec = await unwrap(job!.inputs.spec);
+        expect(spec.template.spec.containers[0].args).toEqual(["airflow", "pools", "import", "/pools/pools.json"]);
+        const configMap = byType(run.resources, "kubernetes:core/v1:ConfigMap").find((r) => r.name === "platform-pools-definitions")!;
+        const pools = JSON.parse(configMap.inputs.data["pools.json"]);
+        expect(pools.phase5_warehouse_pool.slots).toBe(2);
+    });
+
+    test("every declared topic, dead-letter topics included, is a KafkaTopic", () => {
+        const declared = Object.values(manifest.dags).flatMap((n) => n.topics.map((t) => t.name));
+        const topics = byType(run.resources, "kubernetes:kafka.strimzi.io/v1:KafkaTopic").map((r) => r.inputs.spec?.topicName ?? r.inputs.metadata?.name);
+        expect(declared.filter((t) => !topics.includes(t))).toEqual([]);
+    });
+});
+
+test("a stack without Kafka can't ship the Kafka DAGs: the error names each DAG and the service", async () => {
+    await expect(
+        runStack("staging", { mutateConfig: (c) => editConfigObject(c, "kafka", (k) => (k.enabled = false)) }),
+    ).rejects.toThrow(/stack staging can't satisfy \d+ DAG\(s\) it ships:\n(.|\n)*phase9_04_message_queues \(dags\/phase9\/needs\.yaml\) needs kafka/);
+}, 120000);
+
+test("leaving those DAGs out on purpose makes the same stack valid", async () => {
+    const kafkaDags = Object.entries(manifest.dags).filter(([, n]) => n.services.includes("kafka")).map(([id]) => id);
+    const run = await runStack("staging", {
+        mutateConfig: (c) => {
+            editConfigObject(c, "kafka", (k) => (k.enabled = false));
+            editConfigObject(c, "dags", (d) => (d.exclude = kafkaDags));
+        },
+    });
+    expect((run.outputs as any).dags.excluded).toEqual([...kafkaDags].sort());
+}, 120000);
