@@ -124,23 +124,26 @@ def test_postgres_load_killed_mid_way_then_retried_leaves_no_duplicates(postgres
         admin.execute("DELETE FROM orders WHERE batch_date = '2001-01-01'")
         admin.execute("DELETE FROM orders_load_audit WHERE batch_date = '2001-01-01'")
 
-        loader = subprocess.Popen([sys.executable, "-c", LOADER, dsn, prefix, str(rows), str(paths.REPO / "dags")],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        # Kill it while its transaction is open and rows are being written.
-        deadline = time.monotonic() + 60
-        while True:
-            busy = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reliability-loader' "
-                "AND state IN ('active', 'idle in transaction') AND xact_start IS NOT NULL").fetchone()[0]
-            if busy:
-                break
-            assert loader.poll() is None, f"loader ended before it could be killed: {loader.stdout.read()}"
-            assert time.monotonic() < deadline, "loader never started writing"
-            time.sleep(0.05)
-        time.sleep(0.5)
-        os.kill(loader.pid, signal.SIGKILL)
-        loader.wait(10)
-        assert "committed" not in loader.stdout.read(), "the load finished before the kill: not mid-way"
+        # Hold the audit table so the loader blocks on its last statement, after writing every order row: the kill
+        # then lands mid-transaction deterministically, however fast or busy the machine is.
+        with psycopg.connect(dsn) as gate:
+            gate.execute("LOCK TABLE orders_load_audit IN SHARE ROW EXCLUSIVE MODE")
+            loader = subprocess.Popen([sys.executable, "-c", LOADER, dsn, prefix, str(rows), str(paths.REPO / "dags")],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.monotonic() + 120
+            while True:
+                blocked = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reliability-loader' "
+                    "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO orders_load_audit%'").fetchone()[0]
+                if blocked:
+                    break
+                assert loader.poll() is None, f"loader ended before it could be killed: {loader.stdout.read()}"
+                assert time.monotonic() < deadline, "loader never reached its audit write"
+                time.sleep(0.1)
+            os.kill(loader.pid, signal.SIGKILL)
+            loader.wait(10)
+            gate.rollback()
+        assert "committed" not in loader.stdout.read()
         for _ in range(100):  # the server notices the dead client and rolls its transaction back
             if not _loader_backends(admin):
                 break
