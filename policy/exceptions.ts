@@ -20,6 +20,6 @@ export const EXCEPTIONS: RuleException[] = [
         reason:
             "the Marquez chart 0.51.1 renders its Deployments with no securityContext and exposes none in values " +
             "(chart/templates/marquez/deployment.yaml, web/deployment.yaml upstream); its pods are confined by the namespace's default-deny " +
-            "NetworkPolicies (only Airflow reaches the API, only Postgres is reachable from it). Lift this when the chart gains the values.",
+            "NetworkPolicies (only Airflow and the Marquez web UI reach the API; the API reaches only Postgres). Lift this when the chart gains the values.",
     },
 ];
