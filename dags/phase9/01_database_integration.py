@@ -25,10 +25,18 @@ WAREHOUSE_CONN_ID = "postgres_default"
 
 
 @task
-def extract_orders(ds: str | None = None) -> dict[str, Any]:
-    from common.orders import sample_orders, split_valid
+def extract_orders(ds: str | None = None) -> list[dict[str, Any]]:
+    from common.orders import sample_orders
 
-    valid, rejected = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY))
+    return sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY)
+
+
+@task
+def validate_orders(orders: list[dict[str, Any]]) -> dict[str, Any]:
+    """Validation before loading: malformed orders go to the quarantine table with their reasons, never dropped."""
+    from common.orders import split_valid
+
+    valid, rejected = split_valid(orders)
     return {"valid": valid, "rejected": rejected}
 
 
@@ -89,7 +97,7 @@ with DAG(
         retries=2,
         execution_timeout=DB_TIMEOUT,
     )
-    loaded = load_orders(extract_orders())
+    loaded = load_orders(validate_orders(extract_orders()))
     quality_checks = SQLTableCheckOperator(
         task_id="quality_checks",
         conn_id=WAREHOUSE_CONN_ID,

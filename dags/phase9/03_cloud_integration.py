@@ -27,14 +27,22 @@ def _key(ds: str) -> str:
     return f"orders/{ds}.csv"
 
 
-@task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
-def land_in_s3(ds: str | None = None) -> dict[str, Any]:
-    import json
-
-    from common.cloud import orders_csv, s3_put
+@task
+def validate_orders(ds: str | None = None) -> dict[str, Any]:
+    """Validation before anything is loaded: malformed orders are split off for quarantine, never dropped."""
     from common.orders import sample_orders, split_valid
 
     valid, rejected = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY))
+    return {"valid": valid, "rejected": rejected}
+
+
+@task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
+def land_in_s3(batch: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+    import json
+
+    from common.cloud import orders_csv, s3_put
+
+    valid, rejected = batch["valid"], batch["rejected"]
     md5 = s3_put(LANDING_BUCKET, _key(ds or ""), orders_csv(valid), aws_conn_id="aws_default")
     quarantine_key = f"quarantine/orders/{ds}.jsonl"
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejected).encode()
@@ -101,5 +109,5 @@ with DAG(
     default_args=platform_default_args("data-eng"),
     tags=["phase9", "integrations", "cloud", "s3", "azure", "bigquery", "team:data-eng", "severity:P3"],
 ) as dag:
-    landed = land_in_s3()
+    landed = land_in_s3(validate_orders())
     reconcile(landed, copy_to_azure(landed), load_bigquery(landed))

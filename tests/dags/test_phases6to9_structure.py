@@ -31,7 +31,8 @@ PHASE_6_TO_9 = {
         "@daily",
         {
             "create_tables": {"load_orders"},
-            "extract_orders": {"load_orders"},
+            "extract_orders": {"validate_orders"},
+            "validate_orders": {"load_orders"},
             "load_orders": {"quality_checks", "reconcile_counts"},
         },
     ),
@@ -39,6 +40,7 @@ PHASE_6_TO_9 = {
     "phase9_03_cloud_integration": (
         "@daily",
         {
+            "validate_orders": {"land_in_s3"},
             "land_in_s3": {"copy_to_azure", "load_bigquery", "reconcile"},
             "copy_to_azure": {"reconcile"},
             "load_bigquery": {"reconcile"},
