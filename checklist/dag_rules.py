@@ -41,7 +41,31 @@ class Result:
     group: str
     ok: bool
     evidence: list[str] = field(default_factory=list)
-    exception: str | None = None
+    #: violations waived by an explicit exception below, each with its reason (the report prints them)
+    waived: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuleException:
+    item: str
+    match: str  # regex over the violation line, which names the DAG and task
+    reason: str
+
+
+# Explicit, reasoned exceptions. Prefer fixing the DAG; each line here is printed next to what it waives.
+EXCEPTIONS: tuple[RuleException, ...] = (
+    RuleException(
+        "Retry strategies configured for all external calls",
+        r"^phase12_03_health_checks\.",
+        "health probes record a failure as data for self-healing and escalation; a task retry would re-probe and "
+        "delay the page (the DAG itself runs every 15 minutes)",
+    ),
+    RuleException(
+        "Circuit breakers for unreliable services",
+        r"^phase12_03_health_checks ",
+        "the health DAG must observe each dependency directly; a breaker would hide the outage it exists to detect",
+    ),
+)
 
 
 @dataclass
@@ -71,7 +95,15 @@ def rule(group: str, item: str) -> Callable[[Callable[[Context], tuple[bool, lis
                 return Result(item, group, False, [f"could not evaluate: {exc!r}"])
             if ok and not evidence:
                 return Result(item, group, False, ["no evidence found"])
-            return Result(item, group, ok, evidence)
+            if ok:
+                return Result(item, group, True, evidence)
+            waived, remaining = [], []
+            for line in evidence:
+                exception = next((e for e in EXCEPTIONS if e.item == item and re.search(e.match, line)), None)
+                (waived if exception else remaining).append(f"{line} — exception: {exception.reason}" if exception else line)
+            if waived and not remaining:
+                return Result(item, group, True, [f"every violation is covered by an explicit exception ({len(waived)})"], waived)
+            return Result(item, group, False, remaining, waived)
 
         RULES.append((group, item, run))
         return run
@@ -107,6 +139,26 @@ def _schedule(dag: Any | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ Core Operations
+# What a Python task's own code calls when it reaches an external system (hooks, connections, clients, SDKs).
+_EXTERNAL_CALL = re.compile(r"Hook\b|conn_id|get_connection|connect\(|Client\(|requests\.|urlopen|call_service|Api\(|"
+                            r"mlflow|feast|Producer|Consumer|s3_|bigquery|send_email|smtp|http", re.I)
+
+
+def _calls_external_system(task: Any) -> bool:
+    """Operators other than the local ones do; a Python task does when its callable's source reaches out."""
+    import inspect
+
+    if type(task).__name__ in LOCAL_ONLY_OPERATORS:
+        return False
+    callable_ = getattr(task, "python_callable", None)
+    if callable_ is None:
+        return True
+    try:
+        return bool(_EXTERNAL_CALL.search(inspect.getsource(callable_)))
+    except (OSError, TypeError):
+        return True  # can't read it: judge it as external rather than wave it through
+
+
 @rule(CORE, "Retry strategies configured for all external calls")
 def retries_on_external_calls(ctx: Context) -> tuple[bool, list[str]]:
     checked, broken = 0, []
@@ -114,7 +166,7 @@ def retries_on_external_calls(ctx: Context) -> tuple[bool, list[str]]:
         if not _needs_external(ctx, dag.dag_id):
             continue
         for task in dag.tasks:
-            if type(task).__name__ in LOCAL_ONLY_OPERATORS:
+            if not _calls_external_system(task):
                 continue
             checked += 1
             if not task.retries or task.execution_timeout is None:
@@ -132,9 +184,9 @@ def circuit_breakers(ctx: Context) -> tuple[bool, list[str]]:
             continue
         modules = {p.stem for p in transitive_common_modules(Path(dag.fileloc))}
         (users if "circuit_breaker" in modules else missing).append(dag.dag_id)
-    evidence = [f"{d} calls an unreliable HTTP API through common.circuit_breaker" for d in users]
-    evidence += [f"{d} calls an unreliable HTTP API without a circuit breaker" for d in missing]
-    return bool(users) and not missing, evidence
+    if missing:
+        return False, [f"{d} calls an unreliable HTTP API without a circuit breaker" for d in missing]
+    return bool(users), [f"{d} calls an unreliable HTTP API through common.circuit_breaker" for d in users]
 
 
 @rule(CORE, "Email/Slack notifications for failures")

@@ -28,6 +28,7 @@ interface DagRuleResult {
     group: string;
     ok: boolean;
     evidence: string[];
+    waived?: string[];
 }
 
 /** The seed's checklist: group heading → items, in the catalogue's order. */
@@ -59,7 +60,7 @@ export function mergeChecklist(seed: { group: string; items: string[] }[], dagRe
         for (const item of items) {
             const judges: { ok: boolean; evidence: string[]; waived: string[] }[] = [];
             const dag = byItem.get(item);
-            if (dag) judges.push({ ok: dag.ok, evidence: dag.evidence, waived: [] });
+            if (dag) judges.push({ ok: dag.ok, evidence: dag.evidence, waived: dag.waived ?? [] });
             for (const id of INFRA_FOR_ITEM[item] ?? []) {
                 const rule = byRule.get(id);
                 judges.push(rule ?? { ok: false, evidence: [`infrastructure rule ${id} did not run`], waived: [] });
@@ -79,7 +80,7 @@ export function mergeChecklist(seed: { group: string; items: string[] }[], dagRe
     }
     // DAG rules outside the seed's list (e.g. import errors) still count.
     const seedItems = new Set(seed.flatMap((g) => g.items));
-    for (const r of dagResults.filter((d) => !seedItems.has(d.item))) merged.push({ group: r.group, item: r.item, ok: r.ok, evidence: r.evidence, waived: [] });
+    for (const r of dagResults.filter((d) => !seedItems.has(d.item))) merged.push({ group: r.group, item: r.item, ok: r.ok, evidence: r.evidence, waived: r.waived ?? [] });
     for (const r of infra) merged.push({ group: "Platform rules (policy pack)", item: r.title, ok: r.ok, evidence: r.evidence, waived: r.waived });
     return merged;
 }

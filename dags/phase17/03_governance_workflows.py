@@ -65,7 +65,7 @@ with DAG(
         with connect(conn_id=CONN_ID) as conn:
             return run_access_review(conn, classes, now=datetime.now().astimezone())
 
-    @task(retries=0, execution_timeout=timedelta(minutes=5))
+    @task(retries=2, execution_timeout=timedelta(minutes=5))  # a breaking change raises AirflowFailException: no retry
     def detect_schema_changes() -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 

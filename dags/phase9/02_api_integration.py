@@ -3,6 +3,8 @@
 Teaches: getting a bearer token with the client-credentials grant (client id/secret come from the connection, never
 the code), following `next_page` until the last page, honouring `429 Too Many Requests` by sleeping for its
 `Retry-After`, refreshing an expired token once, and quarantining malformed items instead of dropping them.
+The whole fetch goes through the partner API's circuit breaker (common.circuit_breaker, state in Postgres), so a
+partner outage opens the circuit and later runs fail fast instead of hammering it.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from airflow.sdk import DAG, Param, task
 from common.defaults import platform_default_args
 
 API_CONN_ID = "http_api_default"
+BREAKER_NAME = "partner_api"
 
 
 @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=10))
 def fetch_all_items(params: dict[str, Any]) -> dict[str, Any]:
+    import time
+
+    from common.circuit_breaker import BreakerPolicy, PostgresStateStore, call_through
     from common.partner_api import PartnerApi, paginate
 
     api = PartnerApi(conn_id=API_CONN_ID)
-    items, stats = paginate(
-        lambda page: api.fetch_page("/api/items", page, params["page_size"]),
-        api.refresh_token,
+    items, stats = call_through(
+        PostgresStateStore(BREAKER_NAME),
+        BreakerPolicy(failure_threshold=3, cooldown_seconds=300),
+        lambda: paginate(lambda page: api.fetch_page("/api/items", page, params["page_size"]), api.refresh_token),
+        time.time,
     )
     return {
         "items": items,
