@@ -27,10 +27,10 @@ import {
 } from "../../components/values/airflow";
 import { HelmValues, mergeValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
-import { readStackSections } from "./harness";
+import { readStackSections, SHARED_DIR } from "./harness";
 
 const CHART_DIR = path.join(__dirname, "fixtures", "airflow-chart");
-const SHARED_CHART_DIR = "/work/shared/airflow-chart";
+const SHARED_CHART_DIR = path.join(SHARED_DIR, "airflow-chart");
 
 const schema = JSON.parse(fs.readFileSync(path.join(CHART_DIR, "values.schema.json"), "utf8"));
 const chartDefaults = yaml.load(fs.readFileSync(path.join(CHART_DIR, "values.yaml"), "utf8")) as HelmValues;

@@ -13,6 +13,8 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+/** The shared folder beside the checkout (CI lays it there), else the workplace copy. */
+export const SHARED_DIR = [path.resolve(REPO_ROOT, "..", "shared"), "/work/shared"].find((d) => fs.existsSync(d)) ?? path.resolve(REPO_ROOT, "..", "shared");
 /** The project name from Pulumi.yaml; config keys are namespaced with it. */
 export const PROJECT_NAME = readProjectName();
 

@@ -29,7 +29,8 @@ import { HelmValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
 import { MOCK_AWS, RecordedResource, editConfigObject, isSecretMarker, readStackSections, runProgram, runStack, unwrap } from "./harness";
 
-const SHARED_CHART = "/work/shared/airflow-chart";
+// The chart schema kept in fixtures (sha-checked against shared/ by airflow-values.test.ts).
+const SHARED_CHART = path.join(__dirname, "fixtures", "airflow-chart");
 const chartSchema = JSON.parse(fs.readFileSync(path.join(SHARED_CHART, "values.schema.json"), "utf8"));
 const chartDefaults = yaml.load(fs.readFileSync(path.join(SHARED_CHART, "values.yaml"), "utf8")) as HelmValues;
 const validateChart = new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(chartSchema);
