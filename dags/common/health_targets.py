@@ -38,11 +38,10 @@ def _connection(conn_id: str):
 
 
 def _http_base(conn_id: str) -> str:
-    conn = _connection(conn_id)
-    host = conn.host or ""
-    if host.startswith(("http://", "https://")):
-        return host.rstrip("/")
-    return f"{conn.schema or 'http'}://{host}" + (f":{conn.port}" if conn.port else "")
+    from common.connections import http_base_url
+
+    _connection(conn_id)  # a missing connection is reported as the health checks' own error, naming it
+    return http_base_url(conn_id, "a health-check target")
 
 
 def database_url() -> str:

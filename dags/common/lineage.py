@@ -173,14 +173,9 @@ class MarquezClient:
 
 def marquez_url(conn_id: str = "marquez_default") -> str:
     """Marquez's base URL from an http connection (the provider's own transport is configured by the platform)."""
-    from airflow.sdk import BaseHook
+    from common.connections import http_base_url
 
-    conn = BaseHook.get_connection(conn_id)
-    if not conn.host:
-        raise ValueError(f"connection {conn_id!r} has no host (the Marquez API)")
-    if "://" in conn.host:
-        return conn.host.rstrip("/")
-    return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 5000}"
+    return http_base_url(conn_id, "the Marquez API")
 
 
 def openlineage_namespace() -> str:

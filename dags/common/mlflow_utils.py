@@ -20,16 +20,9 @@ RANDOM_STATE = 42
 
 def tracking_uri(conn_id: str) -> str:
     """http(s)://host:port[/path] of the tracking server held by an HTTP connection."""
-    from airflow.sdk import BaseHook
+    from common.connections import http_base_url
 
-    conn = BaseHook.get_connection(conn_id)
-    if not conn.host:
-        raise ValueError(f"connection {conn_id!r} has no host for the MLflow tracking server")
-    if "://" in conn.host:
-        return conn.host.rstrip("/")
-    scheme = conn.schema or "http"
-    port = f":{conn.port}" if conn.port else ""
-    return f"{scheme}://{conn.host}{port}"
+    return http_base_url(conn_id, "the MLflow tracking server")
 
 
 def use_tracking_server(conn_id: str, experiment: str) -> str:

@@ -144,14 +144,9 @@ class MlflowAliases:
 
 
 def tracking_uri_from_connection(conn_id: str = "mlflow_default") -> str:
-    from airflow.sdk import BaseHook
+    from common.connections import http_base_url
 
-    conn = BaseHook.get_connection(conn_id)
-    if not conn.host:
-        raise ValueError(f"connection {conn_id!r} has no host (the MLflow tracking server)")
-    if "://" in conn.host:
-        return conn.host.rstrip("/")
-    return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 5000}"
+    return http_base_url(conn_id, "the MLflow tracking server")
 
 
 def train_churn_model(seed: int = 0, n: int = 2000, shift: float = 0.0) -> tuple[Any, dict[str, float]]:
