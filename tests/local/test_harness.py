@@ -51,6 +51,10 @@ def test_a_failing_service_reports_its_log_tail(monkeypatch: pytest.MonkeyPatch,
         def processes(self) -> list[proc.ProcSpec]:
             return [proc.ProcSpec(name="broken-test", argv=["sh", "-c", "echo 'fatal: config key foo.bar is invalid'; exit 3"])]
 
+        def health(self) -> str | None:
+            # Never healthy: start-up must end on the dead process, not on a probe that happened to run first.
+            return "starting"
+
         def endpoint(self):  # pragma: no cover - never reached
             raise AssertionError
 
