@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from airflow_live import eventually
 from dag_run_helpers import get_dag
 
 from common.assets import CUSTOMERS, FX_RATES, MODEL_RETRAIN_REQUEST, ORDERS, REGIONAL_SALES, RETRAIN_TOPIC
@@ -136,17 +136,6 @@ class Api:
     def wait_idle(self, dag_id: str, timeout: float = 300) -> None:
         eventually(lambda: not self.call("GET", f"/dags/{dag_id}/dagRuns?state=running&state=queued&limit=5")["dag_runs"],
                    timeout, f"{dag_id} to have no queued/running runs")
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(3)
-    pytest.fail(f"{what} not seen within {timeout:.0f}s (last: {last!r})", pytrace=False)
 
 
 @pytest.fixture(scope="module")
