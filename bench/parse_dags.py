@@ -1,12 +1,16 @@
 """DAG parse cost: every file under dags/ against the example DAGs bundled with Airflow, parsed the same way in one run.
 
 The dag-processor forks a fresh child per file from a parent that already imported Airflow, so this does the same:
-the parent imports Airflow once and freezes the GC (as DagFileProcessorManager does, to avoid copy-on-write), and
-before each fork pre-imports the Airflow modules the file imports (`[dag_processor] parsing_pre_import_modules`);
-the child parses the one file with DagBag and reports the time.
+the parent imports the dag-processor's own modules once and freezes the GC (as DagFileProcessorManager does, to avoid
+copy-on-write), and before each fork pre-imports the Airflow modules the file imports
+(`[dag_processor] parsing_pre_import_modules`); the child parses the one file with DagBag and reports the time.
 Files of both groups are interleaved within each round so machine noise hits both alike.
 
-    .venv/bin/python bench/parse_dags.py --rounds 5 [--json out/bench/parse.json] [--markdown out/bench/parse.md]
+`--parser platform` (the default) is the dag-processor this platform deploys: its `airflow_local_settings`
+(local_settings/) warms the parser in the parent, and DAG files are byte-compiled ahead, as the image build does.
+`--parser stock` is a dag-processor without either, to show what they are worth. Both groups get the same parser.
+
+    .venv/bin/python bench/parse_dags.py --rounds 5 [--parser platform|stock] [--json F] [--markdown F]
 """
 
 from __future__ import annotations
@@ -38,7 +42,17 @@ class FileTiming:
         return statistics.median(self.seconds)
 
 
-def _prepare_environment() -> None:
+LOCAL_SETTINGS = REPO / "local_settings"
+
+
+def _prepare_environment(parser: str = "platform") -> None:
+    """Environment of the dag-processor being imitated; must run before Airflow is imported."""
+    if parser == "platform":
+        # Airflow imports airflow_local_settings from sys.path during `import airflow`, as in the deployed image.
+        sys.path.insert(0, str(LOCAL_SETTINGS))
+        os.environ["AIRFLOW_PLATFORM_WARM_PARSER"] = "true"
+    else:
+        os.environ.pop("AIRFLOW_PLATFORM_WARM_PARSER", None)
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-parse-home-"))
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{os.environ['AIRFLOW_HOME']}/airflow.db")
@@ -100,16 +114,28 @@ def _parse_in_fork(path: Path, bundle: Path) -> tuple[float, int, int]:
     return float(data[0]), int(data[1]), int(data[2])
 
 
-def measure(rounds: int) -> list[FileTiming]:
-    _prepare_environment()
+def _byte_compile(folders: list[Path]) -> None:
+    """What the image build does for the baked-in dags/ (and pip does for site-packages): parse children load .pyc."""
+    import compileall
+
+    for folder in folders:
+        compileall.compile_dir(str(folder), quiet=1, workers=1)
+
+
+def measure(rounds: int, parser: str = "platform") -> list[FileTiming]:
+    _prepare_environment(parser)
     examples = _example_dags()
+    if parser == "platform":
+        _byte_compile([DAGS, examples])
     for folder in (DAGS, examples):
         sys.path.insert(0, str(folder))
-    # What the dag-processor parent has already imported before it forks.
+    # What the dag-processor parent has already imported before it forks: the CLI command, the manager and the
+    # processor (which import DagBag and the serializer). Importing airflow runs airflow_local_settings.
     import gc
 
+    import airflow.cli.commands.dag_processor_command
+    import airflow.dag_processing.processor
     import airflow.sdk  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
 
     gc.freeze()
 
@@ -159,6 +185,11 @@ def summarise(timings: list[FileTiming]) -> dict[str, object]:
         "examples": theirs,
         "ratio_of_medians": ours["median_ms"] / theirs["median_ms"],
         "slowest": [{"file": str(t.path.relative_to(REPO)), "median_ms": t.median * 1000} for t in slowest],
+        "per_file": [
+            {"group": t.group, "file": t.path.name if t.group == "examples" else str(t.path.relative_to(REPO)),
+             "median_ms": t.median * 1000, "runs_ms": [s * 1000 for s in t.seconds]}
+            for t in timings
+        ],
     }
 
 
@@ -191,12 +222,20 @@ def to_markdown(summary: dict, rounds: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="measurements per file (default 5)")
+    parser.add_argument(
+        "--parser",
+        choices=("platform", "stock"),
+        default="platform",
+        help="platform: the deployed dag-processor (warm-up in airflow_local_settings, byte-compiled DAGs); "
+        "stock: neither (default platform)",
+    )
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the report section here")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    summary = summarise(measure(args.rounds))
+    summary = summarise(measure(args.rounds, args.parser))
+    summary["parser"] = args.parser
     markdown = to_markdown(summary, args.rounds)
     print(markdown)
     for target, text in ((args.json, json.dumps(summary, indent=2)), (args.markdown, markdown)):

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from common.alerting import on_task_failure
+
+def on_task_failure(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The platform's failure alert (`common.alerting.on_task_failure`: log, then route by severity).
+
+    Imported when a task fails, not at import: every DAG file imports this module, and the dag-processor re-parses
+    each file in a fresh process, so the alert routing (tables and dataclasses) stays out of every parse.
+    """
+    from common.alerting import on_task_failure as deliver_alert
+
+    return deliver_alert(context)
 
 
 def platform_default_args(

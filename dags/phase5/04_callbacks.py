@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.sdk import DAG, DeadlineAlert, DeadlineReference, Param, SyncCallback, task
 
-from common.alerting import on_task_failure
 from common.callbacks import (
     on_dag_failure,
     on_dag_success,
@@ -26,7 +25,7 @@ from common.callbacks import (
     on_retry,
     on_success,
 )
-from common.defaults import platform_default_args
+from common.defaults import on_task_failure, platform_default_args
 from common.orders import sample_orders, summarize
 
 RUN_DEADLINE = timedelta(minutes=30)

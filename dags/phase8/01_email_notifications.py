@@ -14,8 +14,7 @@ from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.sdk import DAG, Param, task
 
-from common.alerting import on_task_failure
-from common.defaults import platform_default_args
+from common.defaults import on_task_failure, platform_default_args
 
 SMTP_CONN_ID = "smtp_default"
 REPORT_RECIPIENTS = ["data-eng-team@example.com"]

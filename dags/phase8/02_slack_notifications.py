@@ -14,8 +14,7 @@ from typing import Any
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 from airflow.sdk import DAG, Param, task
 
-from common.alerting import on_task_failure
-from common.defaults import platform_default_args
+from common.defaults import on_task_failure, platform_default_args
 
 SLACK_CONN_ID = "slack_webhook_default"
 DIGEST_CHANNEL = "#team-data-eng"

@@ -111,7 +111,7 @@ def test_operators_come_from_the_providers(dagbag):
 def test_email_template_file_and_failure_notifier(dagbag):
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from common.alerting import on_task_failure
+    from common.defaults import on_task_failure
 
     dag = get_dag(dagbag, "phase8_01_email_notifications")
     # The .html path is a template file: parsing loaded templates/daily_report.html into the field.
