@@ -10,7 +10,9 @@ in the parent, once, what the DAG files would otherwise make each child import a
   google-cloud-storage (google): 0.4–1.4 s added to every parse of such a file (bench/parse_dags.py measures it);
 - the attributes `airflow.sdk` loads lazily (the task decorators, timetables, Param…), which
   `[dag_processor] parsing_pre_import_modules` does not reach because it imports modules, not attributes;
-- the message-queue providers behind `MessageQueueTrigger`, which an `AssetWatcher` on Kafka needs.
+- the providers' task decorators (`@task.branch`, `@task.short_circuit`…), resolved lazily on first use;
+- the message-queue providers behind `MessageQueueTrigger`, which an `AssetWatcher` on Kafka needs;
+- Jinja's extension module and dag-factory, which DAGs with template files and YAML-declared DAGs import.
 
 The cost is paid once when the dag-processor starts. The children share that memory copy-on-write, because the manager
 freezes the garbage collector before it forks.
@@ -39,7 +41,10 @@ def warm_dag_parser() -> dict[str, float]:
     for name, step in (
         ("airflow.sdk attributes", _load_sdk_attributes),
         ("provider asset-URI handlers", _load_asset_uri_handlers),
+        ("task decorators", _load_task_decorators),
         ("message-queue providers", _load_message_queue_providers),
+        ("templating", _load_templating),
+        ("dag-factory", _load_dag_factory),
     ):
         started = time.perf_counter()
         try:
@@ -64,6 +69,27 @@ def _load_asset_uri_handlers() -> None:
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     ProvidersManagerTaskRuntime().asset_uri_handlers  # noqa: B018 -- the property runs the one-time discovery
+
+
+def _load_task_decorators() -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    decorators = ProvidersManagerTaskRuntime().taskflow_decorators  # @task.branch, @task.short_circuit, @task.bash…
+    for name in list(decorators):
+        decorators[name]  # the lazy dict imports the decorator's module on first access
+
+
+def _load_templating() -> None:
+    # Airflow's Jinja environment names this extension; it is imported when a DAG resolves template files at parse.
+    import jinja2.ext  # noqa: F401
+
+
+def _load_dag_factory() -> None:
+    # The image ships dag-factory for DAGs declared in YAML (dags/phase15); a parse of such a file imports it whole.
+    try:
+        import dagfactory  # noqa: F401
+    except ModuleNotFoundError as missing:
+        log.debug("dag-factory not installed: %s", missing)
 
 
 def _load_message_queue_providers() -> None:

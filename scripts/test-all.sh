@@ -51,7 +51,7 @@ else
 fi
 trap './platform down >/dev/null 2>&1 || true' EXIT
 
-check ruff .venv/bin/ruff check dags tests local bench
+check ruff .venv/bin/ruff check dags tests local local_settings bench
 check tsc npx --no-install tsc --noEmit
 for stack in dev staging prod; do
   check "synth-$stack" npm run --silent synth -- --stack "$stack"

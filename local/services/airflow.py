@@ -25,6 +25,10 @@ def executor() -> str:
         raise ServiceError(f"airflow: LOCAL_AIRFLOW_EXECUTOR={chosen!r} must be one of {', '.join(EXECUTORS)}")
     return chosen
 OPENLINEAGE_NAMESPACE = "local-platform"
+LOCAL_SETTINGS = paths.REPO / "local_settings"
+# Set on the dag-processor only, as in the chart values: its airflow_local_settings then imports, once, what every
+# forked DAG-file parser would import again on each parse (see local_settings/airflow_local_settings.py).
+WARM_PARSER_ENV = {"AIRFLOW_PLATFORM_WARM_PARSER": "true"}
 
 
 def home() -> Path:
@@ -97,8 +101,9 @@ def environment() -> dict[str, str]:
         "AIRFLOW__SECRETS__BACKEND": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
         "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(vault.secrets_backend_kwargs()),
         "PYTHONUNBUFFERED": "1",
-        # dags/ too: trigger apply_functions (common.assets...) are imported by the triggerer, outside the DAG bundle
-        "PYTHONPATH": f"{paths.REPO}:{paths.REPO / 'dags'}",
+        # dags/ too: trigger apply_functions (common.assets...) are imported by the triggerer, outside the DAG bundle.
+        # local_settings/ holds the platform's airflow_local_settings, which the chart mounts into every component.
+        "PYTHONPATH": f"{paths.REPO}:{paths.REPO / 'dags'}:{LOCAL_SETTINGS}",
     }
     if executor() == "CeleryExecutor":
         from local.services import redis
@@ -110,6 +115,15 @@ def environment() -> dict[str, str]:
         })
     env.update(contract.environment())
     return env
+
+
+def _byte_compile_dags() -> None:
+    """Write dags/**/__pycache__ ahead, as the image build does: each parse runs in a freshly forked process, and a
+    shell with PYTHONDONTWRITEBYTECODE=1 would otherwise leave every parse recompiling dags/common from source.
+    A DAG edited later is simply recompiled in memory until the next start."""
+    import compileall
+
+    compileall.compile_dir(str(paths.REPO / "dags"), quiet=1, workers=1)
 
 
 class Airflow(Service):
@@ -137,6 +151,7 @@ class Airflow(Service):
     def prepare(self) -> None:
         home().mkdir(parents=True, exist_ok=True)
         passwords_file()
+        _byte_compile_dags()
         # Migrate the metadata DB and upsert the pools of the manifests before any component starts; skipped on a
         # warm start when nothing it depends on changed (it costs a full Airflow import).
         marker = home() / ".provisioned"
@@ -160,7 +175,9 @@ class Airflow(Service):
                 # Airflow's log server binds every interface (no host option); logs are local files the api-server
                 # reads directly, so it is not started: loopback only, and no fixed ports 8793/8794 to collide on.
                 argv.append("--skip-serve-logs")
-            specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=env, cwd=home(), stop_timeout=45))
+            component_env = {**env, **WARM_PARSER_ENV} if component == "dag-processor" else env
+            specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=component_env, cwd=home(),
+                                       stop_timeout=45))
         worker_pid_file = paths.RUN / "airflow-celery-worker.pid"
         if executor() == "CeleryExecutor" or worker_pid_file.exists():  # so `down` stops a worker of an earlier Celery run
             specs.append(proc.ProcSpec(name="airflow-celery-worker", argv=[airflow_bin, "celery", "worker", "--skip-serve-logs"],
