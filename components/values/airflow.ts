@@ -23,6 +23,36 @@ export function loadBaseValues(file: string = BASE_VALUES_FILE): HelmValues {
     return (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as HelmValues;
 }
 
+/** The platform's airflow_local_settings.py, shared with the local platform; the chart mounts it into every Airflow pod. */
+export const LOCAL_SETTINGS_FILE = path.resolve(__dirname, "..", "..", "local_settings", "airflow_local_settings.py");
+
+/** A file's text together with where it came from, so an error can name the file. */
+export interface SourceFile {
+    file: string;
+    content: string;
+}
+
+export function loadLocalSettings(file: string = LOCAL_SETTINGS_FILE): SourceFile {
+    return { file, content: fs.readFileSync(file, "utf8") };
+}
+
+/**
+ * Set only on the dag-processor: there airflow_local_settings.py imports, once in the parent, what every forked
+ * DAG-file parser child would otherwise import again. The other components don't parse DAG files, so they skip
+ * the warm-up's ~1.5 s of start-up.
+ */
+export const WARM_PARSER_ENV = { name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" } as const;
+
+/** The chart's `airflowLocalSettings` value. The chart renders it through `tpl`, so `{{` would be taken as a template. */
+export function localSettingsValue(settings: SourceFile): string {
+    if (settings.content.includes("{{")) {
+        throw new Error(
+            `${settings.file}: contains "{{", but the chart renders airflowLocalSettings through tpl, which would treat it as a Go template; remove the double braces`,
+        );
+    }
+    return settings.content;
+}
+
 /** Names of the Kubernetes Secrets the component creates; all derived from the component name. */
 export interface AirflowSecretNames {
     fernetKey: string; // key "fernet-key"
@@ -84,6 +114,8 @@ export interface AirflowValuesInput {
     baseValues?: HelmValues;
     /** The image to deploy, from the AirflowImage component (by digest); defaults to airflow.image as configured. */
     image?: DeployedImage;
+    /** local_settings/airflow_local_settings.py (defaults to reading it). */
+    localSettings?: SourceFile;
 }
 
 /** Celery (alone or with Kubernetes) needs the broker: the chart's Redis. */
@@ -309,6 +341,7 @@ export const CHART_REDIS_HARDENING: HelmValues = {
 export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
     const { airflow, secretNames, integrations } = input;
     const base = input.baseValues ?? loadBaseValues();
+    const localSettings = localSettingsValue(input.localSettings ?? loadLocalSettings());
     const pdb = pdbValue(airflow);
     const computed: HelmValues = {
         executor: airflow.executor,
@@ -342,7 +375,8 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         scheduler: { replicas: airflow.replicas.scheduler, podDisruptionBudget: pdb },
         apiServer: { replicas: airflow.replicas.apiServer, podDisruptionBudget: pdb },
         triggerer: { replicas: airflow.replicas.triggerer, podDisruptionBudget: pdb },
-        dagProcessor: { replicas: airflow.replicas.dagProcessor, podDisruptionBudget: pdb },
+        airflowLocalSettings: localSettings,
+        dagProcessor: { replicas: airflow.replicas.dagProcessor, podDisruptionBudget: pdb, env: [{ ...WARM_PARSER_ENV }] },
         createUserJob: {
             // The password comes from the generated Secret via env; Kubernetes expands $(VAR) in args.
             defaultUser: { role: "Admin", username: "admin", email: "admin@example.com", firstName: "Airflow", lastName: "Admin", password: "" },

@@ -6,6 +6,7 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import Ajv2020 from "ajv/dist/2020";
 import * as yaml from "js-yaml";
@@ -18,12 +19,15 @@ import {
     airflowSecretNames,
     brokerUrl,
     buildAirflowValues,
+    LOCAL_SETTINGS_FILE,
+    loadLocalSettings,
     metadataConnectionUri,
     metadataEndpoint,
     pgbouncerIni,
     pgbouncerUsers,
     resultBackendUri,
     toUrlSafeBase64,
+    WARM_PARSER_ENV,
 } from "../../components/values/airflow";
 import { HelmValues, mergeValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
@@ -137,6 +141,77 @@ describe.each(STACK_NAMES)("stack %s: final Airflow values", (stack) => {
         const bare = valuesFor(stack, {});
         expect(at(bare, "config.secrets")).toBeUndefined();
         expect(at(bare, "config.openlineage")).toBeUndefined();
+    });
+});
+
+/** Dotted paths of every env list in the values that sets the named variable. */
+function envListsSetting(values: unknown, name: string, where = ""): string[] {
+    if (Array.isArray(values)) {
+        const sets = where.endsWith("env") && values.some((entry) => entry?.name === name);
+        return [...(sets ? [where] : []), ...values.flatMap((v, i) => envListsSetting(v, name, `${where}[${i}]`))];
+    }
+    if (values === null || typeof values !== "object") return [];
+    return Object.entries(values).flatMap(([k, v]) => envListsSetting(v, name, where ? `${where}.${k}` : k));
+}
+
+describe.each(STACK_NAMES)("stack %s: airflow_local_settings and the dag-parser warm-up", (stack) => {
+    const settingsText = fs.readFileSync(LOCAL_SETTINGS_FILE, "utf8");
+
+    test("airflowLocalSettings is local_settings/airflow_local_settings.py, byte for byte, and the values validate", () => {
+        expect(LOCAL_SETTINGS_FILE).toBe(path.resolve(__dirname, "..", "..", "local_settings", "airflow_local_settings.py"));
+        const values = valuesFor(stack);
+        expect(values.airflowLocalSettings).toBe(settingsText);
+        expect(chartErrors(values)).toEqual([]);
+    });
+
+    test("the warm-up switch is set on the dag-processor and nowhere else", () => {
+        // The settings file acts on exactly this variable and value.
+        expect(settingsText).toContain(`WARM_PARSER_ENV = "${WARM_PARSER_ENV.name}"`);
+        expect(settingsText).toContain(`os.environ.get(WARM_PARSER_ENV, "").lower() == "${WARM_PARSER_ENV.value}"`);
+        for (const integrations of [fullIntegrations, {}]) {
+            const values = valuesFor(stack, integrations);
+            expect(at(values, "dagProcessor.env")).toEqual([{ name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" }]);
+            expect(envListsSetting(values, WARM_PARSER_ENV.name)).toEqual(["dagProcessor.env"]);
+        }
+    });
+});
+
+describe("airflowLocalSettings guard", () => {
+    const build = (content: string) =>
+        buildAirflowValues({
+            airflow: stackConfig("prod").airflow,
+            secretNames: airflowSecretNames("platform-airflow"),
+            integrations: {},
+            localSettings: { file: "local_settings/airflow_local_settings.py", content },
+        });
+
+    test("content with {{ is refused, naming the file, because the chart renders the value through tpl", () => {
+        expect(() => build('log.info("{{ .Release.Name }}")\n')).toThrow(
+            /^local_settings\/airflow_local_settings\.py: contains "\{\{", but the chart renders airflowLocalSettings through tpl/,
+        );
+    });
+
+    test("a settings file read from disk with {{ is refused with that file's path", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-settings-"));
+        const file = path.join(dir, "airflow_local_settings.py");
+        fs.writeFileSync(file, '"""Uses {{ .Values.executor }}."""\n');
+        try {
+            expect(() =>
+                buildAirflowValues({
+                    airflow: stackConfig("dev").airflow,
+                    secretNames: airflowSecretNames("platform-airflow"),
+                    integrations: {},
+                    localSettings: loadLocalSettings(file),
+                }),
+            ).toThrow(`${file}: contains "{{"`);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("content without {{ (single braces, f-strings) passes through unchanged", () => {
+        const content = 'x = {"a": 1}\nprint(f"{x}")\n';
+        expect(build(content).airflowLocalSettings).toBe(content);
     });
 });
 
