@@ -121,6 +121,11 @@ describe("pure image builders", () => {
         const dockerfile = fs.readFileSync(path.resolve(__dirname, "..", "..", "image", "Dockerfile"), "utf8");
         for (const stage of ["bundled", "gitsync"]) expect(dockerfile).toMatch(new RegExp(`^FROM airflow AS dags-${stage}$`, "m"));
         expect(dockerfile).toMatch(/^FROM dags-\$\{DAGS_SOURCE\}$/m);
+        // Bundled DAGs are byte-compiled right after the copy (each parse is a freshly forked process); git-sync's stage is empty.
+        const stageBody = (stage: string) => dockerfile.split(new RegExp(`^FROM airflow AS dags-${stage}$`, "m"))[1].split(/^FROM /m)[0];
+        const instructions = (stage: string) => stageBody(stage).split("\n").filter((line) => line.trim() && !line.startsWith("#"));
+        expect(instructions("bundled")).toEqual(["COPY --chown=airflow:0 dags/ /opt/airflow/dags/", "RUN python -m compileall -q /opt/airflow/dags"]);
+        expect(instructions("gitsync")).toEqual([]);
     });
 
     test("start-up installs become the chart's _PIP_ADDITIONAL_REQUIREMENTS env, nothing when empty", () => {
