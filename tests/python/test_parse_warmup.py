@@ -68,7 +68,7 @@ def test_warm_up_runs_every_step_and_leaves_the_provider_registry_loaded(local_s
     timings = local_settings.warm_dag_parser()
     assert set(timings) == {
         "airflow.sdk attributes", "provider asset-URI handlers", "task decorators", "message-queue providers",
-        "templating", "dag-factory",
+        "templating", "dag-factory", "DAG construction",
     }
     handlers = ProvidersManagerTaskRuntime().asset_uri_handlers
     assert {"s3", "postgres", "kafka"} <= set(handlers)
