@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 
 WARM_PARSER_ENV = "AIRFLOW_PLATFORM_WARM_PARSER"
@@ -165,4 +166,10 @@ def _load_message_queue_providers() -> None:
 
 if os.environ.get(WARM_PARSER_ENV, "").lower() == "true":
     _WARM_UP_SECONDS = warm_dag_parser()
-    log.info("dag-parser warm-up: %s", ", ".join(f"{k} {v:.2f}s" for k, v in _WARM_UP_SECONDS.items()))
+    # Airflow configures logging only after importing this file, so an INFO record here would be dropped.
+    print(
+        "airflow_local_settings: dag-parser warm-up done in "
+        + ", ".join(f"{step} {seconds:.2f}s" for step, seconds in _WARM_UP_SECONDS.items()),
+        file=sys.stderr,
+        flush=True,
+    )
