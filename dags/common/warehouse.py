@@ -88,14 +88,24 @@ def latest_by_order_id(orders: Sequence[Mapping[str, Any]]) -> list[Mapping[str,
 def orders_csv_chunks(
     batch_date: str, orders: Sequence[Mapping[str, Any]], chunk_rows: int = COPY_CHUNK_ROWS
 ) -> Iterator[str]:
-    """CSV text in the orders table's COPY column order, `chunk_rows` orders per chunk."""
+    """CSV text in the orders table's COPY column order, `chunk_rows` orders per chunk, exactly as csv.writer writes it."""
     for start in range(0, len(orders), chunk_rows):
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(
-            (o["order_id"], o["region"], o["amount"], o["quantity"], batch_date)
-            for o in orders[start : start + chunk_rows]
-        )
-        yield buffer.getvalue()
+        yield _csv_chunk(batch_date, orders[start : start + chunk_rows])
+
+
+def _csv_chunk(batch_date: str, orders: Sequence[Mapping[str, Any]]) -> str:
+    # A plain join is what csv.writer writes whenever no value needs quoting and none is None (csv writes ''): then
+    # each row holds exactly 4 commas and one CRLF, and no quote or 'None' appears. It costs a third of csv.writer;
+    # any chunk failing that check is written by csv.writer instead.
+    text = "".join([f"{o['order_id']},{o['region']},{o['amount']},{o['quantity']},{batch_date}\r\n" for o in orders])
+    rows = len(orders)
+    if (text.count(","), text.count("\r"), text.count("\n")) == (4 * rows, rows, rows) and not (
+        '"' in text or "None" in text
+    ):
+        return text
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows((o["order_id"], o["region"], o["amount"], o["quantity"], batch_date) for o in orders)
+    return buffer.getvalue()
 
 
 def delete_keys_statement(order_ids: Sequence[Any]) -> tuple[str, tuple[Any]]:

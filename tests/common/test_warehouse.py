@@ -63,6 +63,29 @@ def test_csv_chunks_split_the_batch_and_quote_awkward_text():
     assert len(rows) == 6
 
 
+def test_csv_chunks_are_exactly_what_csv_writer_writes_for_any_value():
+    """The plain-join fast path must never differ from csv.writer: awkward values fall back to it, chunk by chunk."""
+    from decimal import Decimal
+
+    awkward = ["plain", "", None, "None", "a,b", 'say "hi"', "two\nlines", "cr\rhere", " padded ", "é"]
+    numbers = [1, 0.1, 1e-05, 12.5, Decimal("3.10"), True, None, float("nan")]
+    orders = [
+        {"order_id": f"id-{i}", "region": "eu", "amount": 9.99, "quantity": 2} for i in range(6)
+    ]  # clean rows: fast path
+    orders += [
+        {"order_id": text, "region": region, "amount": number, "quantity": number}
+        for text in awkward
+        for region in ("eu", awkward[len(text or "") % len(awkward)])
+        for number in numbers
+    ]
+    reference = io.StringIO()
+    csv.writer(reference).writerows(
+        (o["order_id"], o["region"], o["amount"], o["quantity"], "2026-01-01") for o in orders
+    )
+    for chunk_rows in (1, 3, 6, len(orders)):
+        assert "".join(orders_csv_chunks("2026-01-01", orders, chunk_rows=chunk_rows)) == reference.getvalue()
+
+
 def test_keys_travel_as_one_joined_text_unless_a_key_cannot_be_joined_safely():
     assert delete_keys_statement(["a", "b"]) == (DELETE_KEYS_JOINED, ("a\nb",))
     # a newline inside a key would split it on the server: the keys go as a text[] instead
