@@ -8,8 +8,10 @@ bring one service up through the same code as `./platform up` and FAIL, naming t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,15 @@ FIXTURES = [
     "marquez_service", "prometheus_service", "statsd_service", "smtp_service", "s3_service", "azure_blob_service",
     "http_standins_service", "vault_service", "bigquery_service", "airflow_service",
 ]
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 3.0) -> Any:
+    """Poll `check` until it returns a truthy value; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")

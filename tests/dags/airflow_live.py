@@ -4,11 +4,11 @@ LocalExecutor on the Postgres `airflow` metadata DB): trigger runs at chosen log
 from __future__ import annotations
 
 import random
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from local.testing import eventually  # noqa: F401 -- re-exported for the phase tests
 
 EARLIEST = datetime(2026, 1, 2, tzinfo=UTC)  # after every DAG's start_date: earlier runs get no task instances
 
@@ -44,13 +44,3 @@ def states(client: Any, dag_id: str, run_id: str) -> dict[str, str | None]:
     return {ti["task_id"]: ti["state"] for ti in client.task_instances(dag_id, run_id)}
 
 
-def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 3.0) -> Any:
-    """Poll `check` until it returns a truthy value; fail naming `what` and the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")

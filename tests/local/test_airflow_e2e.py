@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from local.testing import eventually
+
 LINEAGE_DAG = "phase2_02_taskflow_api"  # TaskFlow tasks, no external services: every task emits OpenLineage events
 KAFKA_DAG = "phase14_03_dataset_patterns"  # scheduled on kafka_retrain_signal (common.assets)
 
@@ -25,15 +27,6 @@ def _get(url: str) -> Any:
         return json.load(response)
 
 
-def _eventually(check, timeout: float, what: str) -> Any:  # noqa: ANN001 - any zero-arg callable
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(2)
-    pytest.fail(f"{what} not seen within {timeout:.0f}s (last: {last!r})", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +53,7 @@ def test_dag_run_statsd_metrics_are_queryable_in_prometheus(finished_run, promet
         assert body["status"] == "success"
         return body["data"]["result"]
 
-    result = _eventually(series, 60, f"Prometheus series {query}")
+    result = eventually(series, 60, f"Prometheus series {query}")
     assert float(result[0]["value"][1]) >= 1  # at least this run's duration was observed
 
 
@@ -77,7 +70,7 @@ def test_dag_run_openlineage_events_reach_marquez(finished_run, marquez_service)
                 return run
         return None
 
-    _eventually(dag_job_for_this_run, 60, f"a COMPLETED OpenLineage run of {LINEAGE_DAG} for {finished_run['dag_run_id']}")
+    eventually(dag_job_for_this_run, 60, f"a COMPLETED OpenLineage run of {LINEAGE_DAG} for {finished_run['dag_run_id']}")
     task_jobs = [j for j in _get(f"{base}/jobs")["jobs"] if j["name"].startswith(f"{LINEAGE_DAG}.")]
     assert task_jobs, f"no task-level OpenLineage jobs for {LINEAGE_DAG}"
     assert all(j["latestRun"]["state"] == "COMPLETED" for j in task_jobs)
@@ -104,7 +97,7 @@ def test_a_kafka_message_triggers_the_event_driven_dag(airflow_client, kafka_ser
         runs = airflow_client.call("GET", f"/dags/{KAFKA_DAG}/dagRuns?limit=100")["dag_runs"]
         return [r for r in runs if r["dag_run_id"] not in before and r["run_type"] == "asset_triggered"]
 
-    runs = _eventually(new_asset_run, 180, f"an asset_triggered run of {KAFKA_DAG} after the Kafka message {marker}")
+    runs = eventually(new_asset_run, 180, f"an asset_triggered run of {KAFKA_DAG} after the Kafka message {marker}")
     events = airflow_client.call("GET", "/assets/events?limit=50&order_by=-timestamp")["asset_events"]
     kafka_events = [e for e in events if e.get("uri", "").startswith("kafka://") and marker in json.dumps(e.get("extra"))]
     assert kafka_events, f"no asset event carrying the message {marker}; runs: {runs}"
