@@ -229,6 +229,17 @@ def current_environment(env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+def _jinja_cache_dir() -> Path:
+    """A per-user directory for compiled templates (private: compiled templates are code that gets executed)."""
+    import tempfile
+
+    directory = Path(tempfile.gettempdir()) / f"dag-jinja-bytecode-{os.getuid()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    if directory.stat().st_uid != os.getuid() or directory.stat().st_mode & 0o077:
+        raise PermissionError(f"{directory} must be owned by uid {os.getuid()} and private (mode 700)")
+    return directory
+
+
 def render_environment_config(template_path: str | Path, environment: str,
                               env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Render a Jinja2 YAML template for one environment. StrictUndefined: a typo in the template is an error."""
@@ -246,10 +257,19 @@ def render_environment_config(template_path: str | Path, environment: str,
             raise FactoryConfigError(template_path, [f"env_var({name!r}): environment variable not set and no default"])
         return default
 
-    jenv = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    template_file = Path(template_path)
+    jenv = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_file.parent),
+        # The DAG renders this at parse time, in a fresh process per parse: compiling the template costs more than
+        # the rest of the file. The cache is keyed by the template's source checksum, so an edit is picked up.
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(_jinja_cache_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
     jenv.globals["env_var"] = env_var
     try:
-        rendered = jenv.from_string(Path(template_path).read_text()).render(environment=environment)
+        rendered = jenv.get_template(template_file.name).render(environment=environment)
     except jinja2.UndefinedError as exc:
         raise FactoryConfigError(template_path, [f"template: {exc.message}"]) from exc
     config = yaml.safe_load(rendered)

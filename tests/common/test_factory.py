@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,21 @@ def test_jinja_config_differs_per_environment_and_substitutes_env() -> None:
     assert dev["schedule"] is None and dev["batch_size"] == 100 and dev["target_schema"] == "analytics_dev"
     assert prod["schedule"] == "0 * * * *" and prod["batch_size"] == 10000 and prod["target_schema"] == "mart"
     assert prod["deadline_minutes"] == 30 and dev["deadline_minutes"] == 120
+
+
+def test_jinja_templates_compile_once_and_an_edit_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each parse is a fresh process: the compiled template must come from the on-disk cache, not be recompiled.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    template = tmp_path / "configs" / "p.yaml.j2"
+    template.parent.mkdir()
+    body = "schedule: null\npool: p\ntarget_schema: {{ environment }}\nbatch_size: {size}\nalert_channel: c\n"
+    template.write_text(body.replace("{size}", "1"))
+    assert factory.render_environment_config(template, "dev", env={})["batch_size"] == 1
+    cache = tmp_path / f"dag-jinja-bytecode-{os.getuid()}"
+    assert len(list(cache.iterdir())) == 1 and cache.stat().st_mode & 0o777 == 0o700
+    template.write_text(body.replace("{size}", "2"))  # the cache is keyed by the source's checksum
+    assert factory.render_environment_config(template, "prod", env={})["batch_size"] == 2
 
 
 def test_jinja_typos_and_unknown_environments_fail_loudly(tmp_path: Path) -> None:
