@@ -15,9 +15,12 @@ import {
     AirflowIntegrations,
     AirflowSecretNames,
     MetadataDatabase,
+    SourceFile,
     airflowSecretNames,
     brokerUrl,
     buildAirflowValues,
+    loadLocalSettings,
+    localSettingsValue,
     metadataConnectionUri,
     metadataEndpoint,
     pgbouncerIni,
@@ -41,6 +44,8 @@ export interface AirflowArgs {
     integrations?: pulumi.Input<AirflowIntegrations>;
     /** The image to deploy by digest (the AirflowImage component's `deployed`); defaults to airflow.image as configured. */
     image?: pulumi.Input<DeployedImage>;
+    /** The chart's airflow_local_settings.py; defaults to reading local_settings/airflow_local_settings.py. */
+    localSettings?: SourceFile;
 }
 
 export class Airflow extends pulumi.ComponentResource {
@@ -63,6 +68,9 @@ export class Airflow extends pulumi.ComponentResource {
         const names = this.secretNames;
         const child = { parent: this };
         const airflow = args.airflow;
+        // Checked here, so a bad settings file stops the program naming the file, not later inside an apply.
+        const localSettings = args.localSettings ?? loadLocalSettings();
+        localSettingsValue(localSettings);
 
         const fernetBytes = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, child);
         const apiSecretKey = new random.RandomPassword(`${name}-api-secret-key`, { length: 48, special: false }, child);
@@ -138,7 +146,13 @@ export class Airflow extends pulumi.ComponentResource {
         this.values = pulumi
             .all([args.integrations ?? {}, args.image])
             .apply(([integrations, image]) =>
-                buildAirflowValues({ airflow, secretNames: names, integrations: integrations as AirflowIntegrations, image: image as DeployedImage | undefined }),
+                buildAirflowValues({
+                    airflow,
+                    secretNames: names,
+                    integrations: integrations as AirflowIntegrations,
+                    image: image as DeployedImage | undefined,
+                    localSettings,
+                }),
             );
 
         this.chart = new k8s.helm.v4.Chart(

@@ -20,7 +20,7 @@ import { Redis } from "./redis";
 import { Vault } from "./vault";
 import { NetworkPolicies } from "./network";
 import { networkInputFromConfig } from "./values/network";
-import type { AirflowIntegrations, MetadataDatabase } from "./values/airflow";
+import { type AirflowIntegrations, type MetadataDatabase, type SourceFile, loadLocalSettings, localSettingsValue } from "./values/airflow";
 import { k8sName } from "./values/naming";
 import * as pf from "./values/platform";
 import { AirflowPools } from "./pools";
@@ -37,6 +37,8 @@ export interface PlatformArgs {
     dagVariables?: Record<string, unknown>;
     /** Connections and pools the shipped DAGs declare (components/values/contract.ts stackContract). */
     dagContract?: Pick<StackNeeds, "connections" | "pools">;
+    /** The Airflow chart's airflow_local_settings.py; defaults to reading local_settings/airflow_local_settings.py. */
+    localSettings?: SourceFile;
 }
 
 /** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
@@ -92,6 +94,9 @@ export class Platform extends pulumi.ComponentResource {
                 config.mlflow.enabled ? "http://mlflow" : undefined, config.marquez.enabled ? "http://marquez" : undefined,
                 config.monitoring.enabled ? "https://slack" : undefined));
         }
+        // A settings file the chart can't take stops the program here, naming the file, before anything is registered.
+        const localSettings = args.localSettings ?? loadLocalSettings();
+        localSettingsValue(localSettings);
         const nsName = config.kubernetes.namespace;
         const namespace = config.kubernetes.createNamespace
             ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: nsName } }, { parent: this })
@@ -295,6 +300,7 @@ export class Platform extends pulumi.ComponentResource {
                 gitSyncSshKey: secrets.gitSyncSshKey,
                 integrations,
                 image: this.image.deployed,
+                localSettings,
             },
             { parent: this, dependsOn: namespace ? [namespace] : [] },
         );
