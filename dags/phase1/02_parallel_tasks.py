@@ -8,19 +8,21 @@ the fan-in task checks every region reported before adding them up.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
 from common.orders import REGIONS, combine_region_totals, region_revenue, sample_orders
+from common.run_dates import batch_date
 
 ORDERS_PER_DAY = 60
 
 
 @task
-def region_total(region: str, ds: str | None = None) -> dict[str, float]:
-    return {region: region_revenue(sample_orders(ds or "", ORDERS_PER_DAY), region)}
+def region_total(region: str, ds: str | None = None, dag_run: Any = None) -> dict[str, float]:
+    return {region: region_revenue(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY), region)}
 
 
 @task

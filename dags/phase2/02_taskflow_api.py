@@ -1,8 +1,9 @@
 """Phase 2 · TaskFlow API: a DAG written with `@dag` and `@task`.
 
 Teaches: decorator-based DAGs, return values passed between tasks as automatic XComs (no explicit push or
-pull), `multiple_outputs=True` to split a dict into separate XComs, and context values (`ds`) injected by
-parameter name. Invalid orders are written to the quarantine directory, never dropped.
+pull), `multiple_outputs=True` to split a dict into separate XComs, and context values (`ds`, `dag_run`) injected
+by parameter name; a run without a logical date takes its batch date from `dag_run.run_after` (common.run_dates).
+Invalid orders are written to the quarantine directory, never dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from airflow.sdk import Param, dag, task
 
 from common.defaults import platform_default_args
 from common.orders import sample_orders, split_valid, summarize, write_quarantine
+from common.run_dates import batch_date, batch_date_nodash
 
 
 @dag(
@@ -34,9 +36,9 @@ from common.orders import sample_orders, split_valid, summarize, write_quarantin
 )
 def phase2_02_taskflow_api() -> None:
     @task
-    def extract(ds: str | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        assert ds is not None and params is not None
-        return sample_orders(ds, params["order_count"], bad_every=params["bad_every"])
+    def extract(ds: str | None = None, dag_run: Any = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        assert params is not None
+        return sample_orders(batch_date(ds, dag_run), params["order_count"], bad_every=params["bad_every"])
 
     @task(multiple_outputs=True)
     def validate(orders: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -44,9 +46,11 @@ def phase2_02_taskflow_api() -> None:
         return {"valid": valid, "quarantined": quarantined}
 
     @task
-    def quarantine(rejected: list[dict[str, Any]], ds_nodash: str | None = None, params: dict[str, Any] | None = None) -> int:
+    def quarantine(
+        rejected: list[dict[str, Any]], ds: str | None = None, dag_run: Any = None, params: dict[str, Any] | None = None
+    ) -> int:
         assert params is not None
-        write_quarantine(rejected, params["quarantine_dir"], f"orders_{ds_nodash}")
+        write_quarantine(rejected, params["quarantine_dir"], f"orders_{batch_date_nodash(ds, dag_run)}")
         return len(rejected)
 
     @task

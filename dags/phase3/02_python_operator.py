@@ -15,11 +15,12 @@ from airflow.sdk import DAG
 
 from common.defaults import platform_default_args
 from common.orders import sample_orders, split_valid, summarize
+from common.run_dates import batch_date
 
 
 def build_orders(order_count: int, bad_every: int, **context: Any) -> list[dict[str, Any]]:
-    """op_args arrive positionally; `ds` comes from the context."""
-    return sample_orders(context["ds"], order_count, bad_every=bad_every)
+    """op_args arrive positionally; the batch date comes from the context (`ds`, or `dag_run.run_after`)."""
+    return sample_orders(batch_date(context.get("ds"), context.get("dag_run")), order_count, bad_every=bad_every)
 
 
 def summarize_day(*, region: str, label: str, **context: Any) -> dict[str, Any]:

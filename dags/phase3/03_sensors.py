@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from airflow.providers.standard.sensors.filesystem import FileSensor
 from airflow.providers.standard.sensors.python import PythonSensor
@@ -23,6 +24,7 @@ from airflow.sdk import DAG, task
 from common.config_access import require_connection
 from common.defaults import platform_default_args
 from common.file_arrival import count_data_lines, enough_files_arrived, landing_file_name
+from common.run_dates import batch_date_nodash
 
 LANDING_CONN_ID = "fs_default"
 PARTNER_FILES_EXPECTED = 3
@@ -37,8 +39,8 @@ def partner_files_ready(ds_nodash: str, expected: int) -> bool:
 
 
 @task
-def load_orders(ds_nodash: str | None = None) -> int:
-    return count_data_lines(landing_dir() / landing_file_name("orders", ds_nodash or ""))
+def load_orders(ds: str | None = None, dag_run: Any = None) -> int:
+    return count_data_lines(landing_dir() / landing_file_name("orders", batch_date_nodash(ds, dag_run)))
 
 
 with DAG(

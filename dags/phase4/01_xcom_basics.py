@@ -15,6 +15,7 @@ from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
 from common.orders import sample_orders, split_valid, summarize
+from common.run_dates import batch_date
 
 ORDER_COUNT = 30
 
@@ -22,7 +23,7 @@ ORDER_COUNT = 30
 @task
 def extract_orders(**context: Any) -> int:
     ti = context["ti"]
-    orders = sample_orders(context["ds"], ORDER_COUNT, bad_every=7)
+    orders = sample_orders(batch_date(context.get("ds"), context.get("dag_run")), ORDER_COUNT, bad_every=7)
     valid, quarantined = split_valid(orders)
     # Explicit pushes under named keys...
     ti.xcom_push(key="valid_count", value=len(valid))
@@ -33,7 +34,7 @@ def extract_orders(**context: Any) -> int:
 
 @task
 def extract_refunds(**context: Any) -> int:
-    return len(sample_orders(context["ds"], ORDER_COUNT // 3))
+    return len(sample_orders(batch_date(context.get("ds"), context.get("dag_run")), ORDER_COUNT // 3))
 
 
 @task

@@ -15,12 +15,13 @@ from airflow.sdk import DAG, Param, task
 
 from common.defaults import platform_default_args
 from common.orders import REGIONS, chunk, sample_orders, split_valid, summarize
+from common.run_dates import batch_date
 
 
 @task
-def make_batches(ds: str | None = None, params: dict[str, Any] | None = None) -> list[list[dict[str, Any]]]:
-    assert ds is not None and params is not None
-    return chunk(sample_orders(ds, params["order_count"], bad_every=params["bad_every"]), params["batch_size"])
+def make_batches(ds: str | None = None, dag_run: Any = None, params: dict[str, Any] | None = None) -> list[list[dict[str, Any]]]:
+    assert params is not None
+    return chunk(sample_orders(batch_date(ds, dag_run), params["order_count"], bad_every=params["bad_every"]), params["batch_size"])
 
 
 @task
@@ -48,9 +49,9 @@ def region_targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]
 
 
 @task
-def check_region(region: str, target: float, ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    assert ds is not None and params is not None
-    valid, _ = split_valid(sample_orders(ds, params["order_count"], bad_every=params["bad_every"]))
+def check_region(region: str, target: float, ds: str | None = None, dag_run: Any = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    assert params is not None
+    valid, _ = split_valid(sample_orders(batch_date(ds, dag_run), params["order_count"], bad_every=params["bad_every"]))
     revenue = summarize(valid)["by_region"][region]  # rejected orders are reported by process_batch
     return {"region": region, "revenue": revenue, "met_target": revenue >= target}
 

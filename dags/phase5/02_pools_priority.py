@@ -16,14 +16,15 @@ from airflow.sdk import DAG, WeightRule, task
 
 from common.defaults import platform_default_args
 from common.orders import REGIONS, region_revenue, sample_orders, summarize
+from common.run_dates import batch_date
 
 WAREHOUSE_POOL = "phase5_warehouse_pool"
 ORDERS_PER_DAY = 90
 
 
 @task(pool=WAREHOUSE_POOL, pool_slots=1, priority_weight=1, weight_rule=WeightRule.DOWNSTREAM)
-def extract_region(region: str, ds: str | None = None) -> float:
-    return region_revenue(sample_orders(ds or "", ORDERS_PER_DAY), region)
+def extract_region(region: str, ds: str | None = None, dag_run: Any = None) -> float:
+    return region_revenue(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY), region)
 
 
 # Takes the whole pool: nothing else touches the warehouse while it rebuilds.
@@ -33,13 +34,13 @@ def rebuild_aggregates(region_totals: list[float]) -> float:
 
 
 @task(pool=WAREHOUSE_POOL, pool_slots=1, priority_weight=100, weight_rule=WeightRule.ABSOLUTE)
-def executive_dashboard(ds: str | None = None) -> dict[str, Any]:
-    return summarize(sample_orders(ds or "", ORDERS_PER_DAY))
+def executive_dashboard(ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
+    return summarize(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY))
 
 
 @task(pool=WAREHOUSE_POOL, pool_slots=1, priority_weight=1, weight_rule=WeightRule.ABSOLUTE)
-def ad_hoc_export(ds: str | None = None) -> int:
-    return len(sample_orders(ds or "", ORDERS_PER_DAY))
+def ad_hoc_export(ds: str | None = None, dag_run: Any = None) -> int:
+    return len(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY))
 
 
 @task(priority_weight=5, weight_rule=WeightRule.UPSTREAM)

@@ -15,14 +15,15 @@ from airflow.sdk import DAG, TaskGroup, task, task_group
 
 from common.defaults import platform_default_args
 from common.orders import REGIONS, region_revenue, sample_orders, split_valid
+from common.run_dates import batch_date
 
 ORDERS_PER_DAY = 48
 
 
 @task
-def pull(source: str, ds: str | None = None) -> list[dict[str, Any]]:
+def pull(source: str, ds: str | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
     count = ORDERS_PER_DAY if source == "orders" else ORDERS_PER_DAY // 4
-    return sample_orders(ds or "", count, bad_every=12)
+    return sample_orders(batch_date(ds, dag_run), count, bad_every=12)
 
 
 @task
@@ -34,8 +35,8 @@ def validate(records: list[dict[str, Any]]) -> dict[str, int]:
 @task_group(tooltip="Revenue for one region, then its rounding check")
 def region_pipeline(region: str) -> None:
     @task
-    def revenue(ds: str | None = None) -> float:
-        valid, _ = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=12))
+    def revenue(ds: str | None = None, dag_run: Any = None) -> float:
+        valid, _ = split_valid(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY, bad_every=12))
         return region_revenue(valid, region)
 
     @task

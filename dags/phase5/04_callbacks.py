@@ -27,6 +27,7 @@ from common.callbacks import (
 )
 from common.defaults import on_task_failure, platform_default_args
 from common.orders import sample_orders, summarize
+from common.run_dates import batch_date
 
 RUN_DEADLINE = timedelta(minutes=30)
 
@@ -36,8 +37,8 @@ class TransientSourceError(ConnectionError):
 
 
 @task
-def prepare(ds: str | None = None) -> int:
-    return len(sample_orders(ds or "", 20))
+def prepare(ds: str | None = None, dag_run: Any = None) -> int:
+    return len(sample_orders(batch_date(ds, dag_run), 20))
 
 
 @task(retries=1, retry_delay=timedelta(seconds=2))
@@ -48,10 +49,12 @@ def flaky_source(expected: int, ti: Any = None) -> int:
 
 
 @task(retries=0)
-def enrich(count: int, ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def enrich(
+    count: int, ds: str | None = None, dag_run: Any = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     if params and params["fail_enrichment"]:
         raise RuntimeError("enrichment service rejected the batch (fail_enrichment=true)")
-    return summarize(sample_orders(ds or "", count))
+    return summarize(sample_orders(batch_date(ds, dag_run), count))
 
 
 with DAG(

@@ -15,6 +15,7 @@ from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.sdk import DAG, Param, task
 
 from common.defaults import on_task_failure, platform_default_args
+from common.run_dates import batch_date
 
 SMTP_CONN_ID = "smtp_default"
 REPORT_RECIPIENTS = ["data-eng-team@example.com"]
@@ -32,10 +33,10 @@ failure_email = SmtpNotifier(
 
 
 @task
-def summarize_orders(params: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+def summarize_orders(params: dict[str, Any], ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
     from common.order_report import daily_facts
 
-    return daily_facts(ds or "", ORDERS_PER_DAY, params["bad_every"])
+    return daily_facts(batch_date(ds, dag_run), ORDERS_PER_DAY, params["bad_every"])
 
 
 @task(retries=0, on_failure_callback=[on_task_failure, failure_email])

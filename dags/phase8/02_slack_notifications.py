@@ -15,6 +15,7 @@ from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNoti
 from airflow.sdk import DAG, Param, task
 
 from common.defaults import on_task_failure, platform_default_args
+from common.run_dates import batch_date
 
 SLACK_CONN_ID = "slack_webhook_default"
 DIGEST_CHANNEL = "#team-data-eng"
@@ -38,21 +39,23 @@ task_failed = SlackWebhookNotifier(
 
 
 @task(retries=0)  # local computation: a failure here is not transient
-def build_digest(params: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+def build_digest(params: dict[str, Any], ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
     from common.order_report import daily_facts
 
-    facts = daily_facts(ds or "", ORDERS_PER_DAY, params["bad_every"])
+    facts = daily_facts(batch_date(ds, dag_run), ORDERS_PER_DAY, params["bad_every"])
     if params["fail"]:
         raise RuntimeError("digest inputs unavailable (requested failure)")
     return facts
 
 
 @task(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=2))
-def post_digest(facts: dict[str, Any], ds: str | None = None, run_id: str | None = None) -> int:
+def post_digest(facts: dict[str, Any], ds: str | None = None, dag_run: Any = None, run_id: str | None = None) -> int:
     from common.notifications import report_blocks, send_slack
 
+    day = batch_date(ds, dag_run)
+
     blocks = report_blocks(
-        f"Daily orders {ds}",
+        f"Daily orders {day}",
         {
             "Orders": facts["orders"],
             "Valid": facts["valid"],
@@ -61,7 +64,7 @@ def post_digest(facts: dict[str, Any], ds: str | None = None, run_id: str | None
         },
         note=f"run `{run_id}`",
     )
-    send_slack(SLACK_CONN_ID, text=f"Daily orders {ds}: {facts['valid']} valid", blocks=blocks, channel=DIGEST_CHANNEL)
+    send_slack(SLACK_CONN_ID, text=f"Daily orders {day}: {facts['valid']} valid", blocks=blocks, channel=DIGEST_CHANNEL)
     return len(blocks)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
+from common.run_dates import batch_date, batch_date_nodash
 
 LANDING_BUCKET = "platform-landing"
 ARCHIVE_CONTAINER = "platform-archive"
@@ -28,27 +29,28 @@ def _key(ds: str) -> str:
 
 
 @task
-def validate_orders(ds: str | None = None) -> dict[str, Any]:
+def validate_orders(ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
     """Validation before anything is loaded: malformed orders are split off for quarantine, never dropped."""
     from common.orders import sample_orders, split_valid
 
-    valid, rejected = split_valid(sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY))
+    valid, rejected = split_valid(sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY, bad_every=BAD_EVERY))
     return {"valid": valid, "rejected": rejected}
 
 
 @task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
-def land_in_s3(batch: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+def land_in_s3(batch: dict[str, Any], ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
     import json
 
     from common.cloud import orders_csv, s3_put
 
+    day = batch_date(ds, dag_run)
     valid, rejected = batch["valid"], batch["rejected"]
-    md5 = s3_put(LANDING_BUCKET, _key(ds or ""), orders_csv(valid), aws_conn_id="aws_default")
-    quarantine_key = f"quarantine/orders/{ds}.jsonl"
+    md5 = s3_put(LANDING_BUCKET, _key(day), orders_csv(valid), aws_conn_id="aws_default")
+    quarantine_key = f"quarantine/orders/{day}.jsonl"
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejected).encode()
     s3_put(LANDING_BUCKET, quarantine_key, lines, aws_conn_id="aws_default")
     return {
-        "key": _key(ds or ""),
+        "key": _key(day),
         "rows": len(valid),
         "md5": md5,
         "quarantine_key": quarantine_key,
@@ -74,13 +76,15 @@ def copy_to_azure(landed: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
-def load_bigquery(landed: dict[str, Any], ds_nodash: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+def load_bigquery(
+    landed: dict[str, Any], ds: str | None = None, dag_run: Any = None, run_id: str | None = None
+) -> dict[str, Any]:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from common.cloud import bigquery_client, bigquery_replace_table, parse_orders_csv
 
     data = S3Hook(aws_conn_id="aws_default").get_key(landed["key"], bucket_name=LANDING_BUCKET).get()["Body"].read()
-    table = f"orders_{ds_nodash}"
+    table = f"orders_{batch_date_nodash(ds, dag_run)}"
     count = bigquery_replace_table(
         bigquery_client(conn_id="google_cloud_default"),
         BQ_DATASET,

@@ -15,16 +15,19 @@ from airflow.sdk import DAG, Param, task
 
 from common.defaults import platform_default_args
 from common.messaging import DLQ_TOPIC, EVENTS_TOPIC, ORDERS_TOPIC
+from common.run_dates import batch_date
 
 KAFKA_CONN_ID = "kafka_default"
 KAFKA_TIMEOUT = timedelta(minutes=5)
 
 
 @task(retries=2, execution_timeout=KAFKA_TIMEOUT)
-def produce_orders(params: dict[str, Any], ds: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+def produce_orders(
+    params: dict[str, Any], ds: str | None = None, dag_run: Any = None, run_id: str | None = None
+) -> dict[str, Any]:
     from common.messaging import batch_events, produce_batch
 
-    events = batch_events(run_id or "", ds or "", params["count"], params["bad_every"])
+    events = batch_events(run_id or "", batch_date(ds, dag_run), params["count"], params["bad_every"])
     return {**produce_batch(KAFKA_CONN_ID, ORDERS_TOPIC, events), "batch_id": run_id}
 
 
