@@ -45,14 +45,15 @@ class AirflowClient:
                 raise ServiceError(f"airflow: dag {dag_id} not parsed after {timeout:.0f}s. Import errors: {detail or 'none'}")
             time.sleep(3)
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """Unpause and trigger a run with logical_date = now (tasks templated on `ds` need one)."""
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, with_logical_date: bool = True) -> str:
+        """Unpause and trigger a run with logical_date = now (tasks templated on `ds` need one); with
+        `with_logical_date=False`, a run with `logical_date: null`, as a manual UI/REST trigger without one."""
         from datetime import UTC, datetime
 
         self.wait_for_dag(dag_id)
         self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-        run = self.call("POST", f"/dags/{dag_id}/dagRuns",
-                        {"logical_date": datetime.now(UTC).isoformat(), "conf": conf or {}})
+        logical_date = datetime.now(UTC).isoformat() if with_logical_date else None
+        run = self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf or {}})
         return run["dag_run_id"]
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:

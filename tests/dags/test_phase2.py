@@ -1,10 +1,12 @@
-"""Phase 2 (scheduling, TaskFlow): schedule settings, and TaskFlow XComs moving real data in dag.test()."""
+"""Phase 2 (scheduling, TaskFlow): schedule settings, TaskFlow XComs moving real data in dag.test(), and a TaskFlow
+run without a logical date in the local platform's real Airflow (scheduler, LocalExecutor, REST API)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
+from airflow_live import pause, states
 from dag_run_helpers import get_dag, task_states, xcom_value
 
 
@@ -53,3 +55,28 @@ def test_taskflow_run_quarantines_bad_orders_and_drops_none(dagbag, tmp_path):
     report = xcom_value(run, "report")
     assert report["count"] + report["quarantined"] == 50
     assert report["revenue"] == round(sum(order["amount"] for order in valid), 2)
+
+
+# ------------------------------------------------------------------------------------------ real scheduler
+def test_taskflow_run_without_a_logical_date_uses_the_run_after_date(airflow_service, tmp_path):
+    """A manual trigger with `logical_date: null` has no `ds` in its context: the batch is dated by run_after."""
+    from local.airflow_client import AirflowClient
+
+    dag_id = "phase2_02_taskflow_api"
+    client = AirflowClient()
+    conf = {"order_count": 20, "bad_every": 5, "quarantine_dir": str(tmp_path)}
+    try:
+        run_id = client.trigger(dag_id, conf, with_logical_date=False)
+        run = client.wait(dag_id, run_id, timeout=300)
+    finally:
+        pause(client, dag_id)
+    assert run["logical_date"] is None
+    assert run["state"] == "success", states(client, dag_id, run_id)
+    day = datetime.fromisoformat(run["run_after"].replace("Z", "+00:00")).astimezone(UTC).strftime("%Y%m%d")
+    orders = client.xcom(dag_id, run_id, "extract")
+    assert [order["order_id"] for order in orders] == [f"{day}-{index:04d}" for index in range(20)]
+    quarantined = client.xcom(dag_id, run_id, "validate", key="quarantined")
+    assert len(quarantined) == 4
+    lines = [json.loads(line) for line in (tmp_path / f"orders_{day}.jsonl").read_text().splitlines()]
+    assert [line["order_id"] for line in lines] == [order["order_id"] for order in quarantined]
+    assert client.xcom(dag_id, run_id, "report")["quarantined"] == 4
