@@ -41,16 +41,18 @@ CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
 );
 """
 
-# Replace-by-key in two statements of one transaction: delete every row holding one of the batch's order_ids, then
-# COPY the batch straight into the table. Same result as an upsert (the batch's rows replace any earlier copies of
-# those order_ids, wherever they were loaded), without the detour through a staging table (a second COPY, a
-# planner ANALYZE and an INSERT ... SELECT cost more than the load itself). Within one batch the last occurrence
-# of an order_id wins (deduplicated before the COPY, since the primary key allows one row per order_id).
+# Replace-by-key without a staging table: the batch is COPied straight into the table, and only when that hits an
+# order_id already there (a rerun, a correction) is the COPY rolled back to a savepoint, every row holding one of
+# the batch's order_ids deleted and the COPY repeated. Same result as an upsert (the batch's rows replace any
+# earlier copies of those order_ids, wherever they were loaded); a staging table cost a second COPY, an ANALYZE and
+# an INSERT ... SELECT, and deleting keys that aren't there costs more than the first COPY attempt. Within one
+# batch the last occurrence of an order_id wins (deduplicated first: the primary key allows one row per order_id).
 COPY_ORDERS = f"COPY {ORDERS_TABLE} (order_id, region, amount, quantity, batch_date) FROM STDIN WITH (FORMAT csv)"
 # The keys travel as ONE text parameter split on the server: far cheaper than adapting a 100k-element array on the
 # client, and `= ANY(<constant array>)` is hashed by Postgres. Keys that can't be newline-joined safely go as an array.
 DELETE_KEYS_JOINED = f"DELETE FROM {ORDERS_TABLE} WHERE order_id = ANY(string_to_array(%s, E'\\n'))"
 DELETE_KEYS_ARRAY = f"DELETE FROM {ORDERS_TABLE} WHERE order_id = ANY(%s::text[])"
+UNIQUE_VIOLATION = "23505"
 # CSV is built and sent in chunks so the server inserts one chunk while Python formats the next.
 COPY_CHUNK_ROWS = 5000
 
@@ -129,6 +131,25 @@ def _copy_into(cursor: Any, statement: str, chunks: Iterable[str]) -> None:
                 copy.write(chunk)
 
 
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a psycopg 3 (`sqlstate`) or psycopg2 (`pgcode`) error."""
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+
+
+def _replace_orders(cursor: Any, batch_date: str, orders: Sequence[Mapping[str, Any]]) -> None:
+    """Write `orders` (one per order_id), replacing any row already holding one of their order_ids."""
+    cursor.execute("SAVEPOINT replace_orders")
+    try:
+        _copy_into(cursor, COPY_ORDERS, orders_csv_chunks(batch_date, orders))
+    except Exception as error:
+        if _sqlstate(error) != UNIQUE_VIOLATION:
+            raise
+        cursor.execute("ROLLBACK TO SAVEPOINT replace_orders")
+        cursor.execute(*delete_keys_statement([o["order_id"] for o in orders]))
+        _copy_into(cursor, COPY_ORDERS, orders_csv_chunks(batch_date, orders))
+    cursor.execute("RELEASE SAVEPOINT replace_orders")
+
+
 def load_batch(
     conn: Any,
     *,
@@ -147,8 +168,7 @@ def load_batch(
         with conn.cursor() as cursor:
             orders = latest_by_order_id(valid)
             if orders:
-                cursor.execute(*delete_keys_statement([o["order_id"] for o in orders]))
-                _copy_into(cursor, COPY_ORDERS, orders_csv_chunks(batch_date, orders))
+                _replace_orders(cursor, batch_date, orders)
             cursor.execute(f"DELETE FROM {QUARANTINE_TABLE} WHERE batch_date = %s", (batch_date,))
             cursor.executemany(
                 f"INSERT INTO {QUARANTINE_TABLE} (batch_date, record, reasons) VALUES (%s, %s::jsonb, %s)",

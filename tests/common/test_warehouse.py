@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from common.warehouse import (
+    COPY_CHUNK_ROWS,
     DDL,
     DELETE_KEYS_ARRAY,
     DELETE_KEYS_JOINED,
@@ -97,13 +98,17 @@ def test_keys_travel_as_one_joined_text_unless_a_key_cannot_be_joined_safely():
 
 
 # ----------------------------------------------------------------------------------------- against Postgres (real)
-@pytest.fixture
-def warehouse_conn(postgres_service, platform_connections):
-    """A connection whose search_path is a fresh schema holding the warehouse tables; the schema is dropped after."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+@pytest.fixture(params=["psycopg", "psycopg2"])
+def warehouse_conn(request, postgres_service):
+    """A connection (psycopg 3, as PostgresHook gives, or psycopg2) whose search_path is a fresh schema holding the
+    warehouse tables; the schema is dropped after."""
+    import importlib
 
+    from local.services import postgres
+
+    driver = importlib.import_module(request.param)
     schema = f"test_warehouse_{uuid.uuid4().hex[:8]}"
-    conn = PostgresHook(postgres_conn_id="postgres_default").get_conn()
+    conn = driver.connect(postgres.dsn("warehouse"))
     with conn.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {schema}")
         cursor.execute(f"SET search_path TO {schema}")
@@ -180,6 +185,19 @@ def test_keys_with_newlines_and_awkward_text_load_and_replace(warehouse_conn):
         "line\nbreak": (1.0, "eu"),
         "plain": (3.0, "eu"),
     }
+
+
+def test_an_order_id_already_loaded_late_in_a_large_batch_is_replaced(warehouse_conn):
+    """The clash surfaces mid-COPY, chunks after the start: the batch is still written whole, the old row replaced."""
+    load_batch(warehouse_conn, batch_date="2026-01-01", valid=[_order("z-old", 1.0)], rejected=[], run_id="r1")
+    batch = [_order(f"n-{i:05d}", 2.0) for i in range(COPY_CHUNK_ROWS + 1000)] + [_order("z-old", 7.5, "us")]
+    assert load_batch(warehouse_conn, batch_date="2026-01-02", valid=batch, rejected=[], run_id="r2")["loaded"] == len(
+        batch
+    )
+    assert _query(warehouse_conn, "SELECT COUNT(*), COUNT(DISTINCT order_id) FROM orders") == [(len(batch), len(batch))]
+    assert _orders_of(warehouse_conn, "2026-01-01") == {}
+    assert _orders_of(warehouse_conn, "2026-01-02")["z-old"] == (7.5, "us")
+    assert _reconciled(warehouse_conn, "2026-01-02") == {"orders": len(batch), "quarantined": 0}
 
 
 def test_a_failure_before_commit_leaves_nothing_behind(warehouse_conn):
