@@ -164,6 +164,8 @@ def load_batch(
     `loaded` counts the distinct orders written (what the table holds for the batch, so `reconcile` agrees even
     when the batch repeated an order_id).
     """
+    if getattr(conn, "autocommit", False):
+        raise ValueError("load_batch needs a connection with autocommit off: the whole batch is one transaction")
     try:
         with conn.cursor() as cursor:
             orders = latest_by_order_id(valid)

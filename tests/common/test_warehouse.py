@@ -236,3 +236,11 @@ def test_a_row_the_table_rejects_rolls_back_the_whole_batch(warehouse_conn):
     with pytest.raises(Exception, match="amount_check"):
         load_batch(warehouse_conn, batch_date="2026-01-01", valid=broken, rejected=[], run_id="r2")
     assert _orders_of(warehouse_conn, "2026-01-01") == {"keep": (1.0, "eu")}
+
+
+def test_an_autocommit_connection_is_refused_before_anything_is_written(warehouse_conn):
+    warehouse_conn.rollback()
+    warehouse_conn.autocommit = True
+    with pytest.raises(ValueError, match="autocommit off"):
+        load_batch(warehouse_conn, batch_date="2026-01-01", valid=[_order("a")], rejected=[], run_id="r1")
+    assert _query(warehouse_conn, "SELECT COUNT(*) FROM orders") == [(0,)]
