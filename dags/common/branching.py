@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 
 def choose_load_strategy(row_count: int, bulk_threshold: int) -> str:
@@ -12,6 +12,6 @@ def choose_load_strategy(row_count: int, bulk_threshold: int) -> str:
     return "full_reload" if row_count >= bulk_threshold else "incremental_merge"
 
 
-def choose_report(logical_date: datetime) -> str:
-    """Weekdays get the operational report, weekends the lighter summary."""
-    return "weekend_summary" if logical_date.weekday() >= 5 else "weekday_report"
+def choose_report(day: date) -> str:
+    """Weekdays get the operational report, weekends the lighter summary (a datetime is a date too)."""
+    return "weekend_summary" if day.weekday() >= 5 else "weekday_report"

@@ -8,7 +8,7 @@ follow and every other direct downstream task is skipped; the join after a branc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -17,6 +17,7 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 
 from common.branching import choose_load_strategy, choose_report
 from common.defaults import platform_default_args
+from common.run_dates import batch_date
 
 
 def pick_load_strategy(**context: Any) -> str:
@@ -25,8 +26,8 @@ def pick_load_strategy(**context: Any) -> str:
 
 
 @task.branch
-def pick_report(logical_date: Any = None) -> str:
-    return choose_report(logical_date)
+def pick_report(ds: str | None = None, dag_run: Any = None) -> str:
+    return choose_report(date.fromisoformat(batch_date(ds, dag_run)))
 
 
 with DAG(
