@@ -3,8 +3,9 @@
 `configs/pipeline.yaml.j2` is rendered at parse time for the environment in PLATFORM_ENV (dev/staging/prod) —
 schedule, batch size, target schema and alert channel differ per environment while the DAG code is identical.
 `env_var("NAME", default)` in the template substitutes environment variables; StrictUndefined turns a typo into
-an import error rather than an empty value. Inside the DAG, the usual runtime Jinja (`{{ ds }}`, `{{ params }}`)
-still renders per run: parse-time templating picks the environment, run-time templating picks the data.
+an import error rather than an empty value. Inside the DAG, runtime Jinja (`{{ params }}`, and `{{ batch_date() }}`
+from common.run_dates, which also dates a run without a logical date) still renders per run: parse-time templating
+picks the environment, run-time templating picks the data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
 from common.factory import current_environment, render_environment_config
+from common.run_dates import BATCH_DATE_MACROS
 
 ENVIRONMENT = current_environment()
 CONFIG = render_environment_config(Path(__file__).resolve().parent / "configs" / "pipeline.yaml.j2", ENVIRONMENT)
@@ -31,11 +33,12 @@ with DAG(
     tags=["phase15", "jinja", f"env:{ENVIRONMENT}"],
     doc_md=__doc__,
     dagrun_timeout=timedelta(minutes=int(CONFIG["deadline_minutes"])),
+    user_defined_macros=BATCH_DATE_MACROS,
 ):
     announce = BashOperator(
         task_id="announce",
         bash_command=(
-            "echo 'env={{ params.env }} ds={{ ds }} batch={{ params.batch_size }} "
+            "echo 'env={{ params.env }} ds={{ batch_date() }} batch={{ params.batch_size }} "
             "target={{ params.target_schema }} source=$SOURCE_URI'"
         ),
         env={"SOURCE_URI": CONFIG["source_uri"]},

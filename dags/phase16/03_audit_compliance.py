@@ -30,8 +30,13 @@ with DAG(
     def fetch_event_logs(**context) -> list:
         from common.airflow_api import AirflowApi
         from common.governance import audit_window_start
+        from common.run_dates import data_interval
 
-        since = audit_window_start(context["data_interval_start"], context["data_interval_end"])
+        # A run without a logical date has no data interval: it audits the day up to its run_after.
+        start, end = data_interval(
+            context.get("data_interval_start"), context.get("data_interval_end"), context["dag_run"]
+        )
+        since = audit_window_start(start, end)
         return AirflowApi.from_connection("airflow_api").event_logs(since=since.isoformat())
 
     @task(retries=2, execution_timeout=timedelta(minutes=2))

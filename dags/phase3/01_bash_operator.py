@@ -1,9 +1,10 @@
 """Phase 3 · BashOperator: shell commands, environment variables and Jinja templating.
 
-Teaches: `bash_command` rendered with Jinja (`{{ ds }}`, `{{ params.* }}`), `env=` to hand values to the
+Teaches: `bash_command` rendered with Jinja (`{{ batch_date() }}`, `{{ params.* }}`), `env=` to hand values to the
 script as environment variables (also templated), `append_env=True` to keep the worker's own environment,
 and the last line of stdout becoming the task's XCom. `set -euo pipefail` makes any failing command fail
-the task instead of being ignored.
+the task instead of being ignored. `batch_date()` is a DAG macro (common.run_dates): `{{ ds }}` for a run with a
+logical date, the UTC day of `dag_run.run_after` for one without (where `{{ ds }}` is undefined and fails).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, Param
 
 from common.defaults import platform_default_args
+from common.run_dates import BATCH_DATE_MACROS
 
 with DAG(
     dag_id="phase3_01_bash_operator",
-    description="BashOperator with env vars and {{ ds }} templating",
+    description="BashOperator with env vars and {{ batch_date() }} templating",
     doc_md=__doc__,
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
@@ -25,10 +27,11 @@ with DAG(
     default_args=platform_default_args("data-platform"),
     params={"output_dir": Param("/opt/airflow/data/bash", type="string")},
     tags=["phase3", "operators", "severity:P4"],
+    user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:
     print_date = BashOperator(
         task_id="print_date",
-        bash_command="echo 'processing {{ ds }}'; echo '{{ ds }}'",
+        bash_command="echo 'processing {{ batch_date() }}'; echo '{{ batch_date() }}'",
     )
 
     write_report = BashOperator(
@@ -41,7 +44,7 @@ with DAG(
             'echo "$report"'
         ),
         env={
-            "RUN_DATE": "{{ ds }}",
+            "RUN_DATE": "{{ batch_date() }}",
             "RUN_ID": "{{ run_id }}",
             "OUTPUT_DIR": "{{ params.output_dir }}",
         },

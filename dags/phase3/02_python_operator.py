@@ -15,7 +15,7 @@ from airflow.sdk import DAG
 
 from common.defaults import platform_default_args
 from common.orders import sample_orders, split_valid, summarize
-from common.run_dates import batch_date
+from common.run_dates import BATCH_DATE_MACROS, batch_date
 
 
 def build_orders(order_count: int, bad_every: int, **context: Any) -> list[dict[str, Any]]:
@@ -47,6 +47,7 @@ with DAG(
     catchup=False,
     default_args=platform_default_args("data-platform"),
     tags=["phase3", "operators", "severity:P4"],
+    user_defined_macros=BATCH_DATE_MACROS,  # {{ batch_date_nodash() }}: ds_nodash, or run_after's UTC day
 ) as dag:
     generate_orders = PythonOperator(
         task_id="generate_orders",
@@ -56,6 +57,6 @@ with DAG(
     summarize_eu = PythonOperator(
         task_id="summarize_eu",
         python_callable=summarize_day,
-        op_kwargs={"region": "eu", "label": "eu-{{ ds_nodash }}"},
+        op_kwargs={"region": "eu", "label": "eu-{{ batch_date_nodash() }}"},
     )
     generate_orders >> summarize_eu

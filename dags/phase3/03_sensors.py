@@ -24,7 +24,7 @@ from airflow.sdk import DAG, task
 from common.config_access import require_connection
 from common.defaults import platform_default_args
 from common.file_arrival import count_data_lines, enough_files_arrived, landing_file_name
-from common.run_dates import batch_date_nodash
+from common.run_dates import BATCH_DATE_MACROS, batch_date_nodash
 
 LANDING_CONN_ID = "fs_default"
 PARTNER_FILES_EXPECTED = 3
@@ -53,11 +53,12 @@ with DAG(
     max_active_runs=1,
     default_args=platform_default_args("data-platform"),
     tags=["phase3", "sensors", "severity:P3"],
+    user_defined_macros=BATCH_DATE_MACROS,  # {{ batch_date_nodash() }}: ds_nodash, or run_after's UTC day
 ) as dag:
     wait_for_orders_file = FileSensor(
         task_id="wait_for_orders_file",
         fs_conn_id=LANDING_CONN_ID,
-        filepath="orders_{{ ds_nodash }}.csv",
+        filepath="orders_{{ batch_date_nodash() }}.csv",
         mode="poke",
         poke_interval=30,
         timeout=timedelta(minutes=30).total_seconds(),
@@ -67,7 +68,7 @@ with DAG(
     wait_for_partner_files = PythonSensor(
         task_id="wait_for_partner_files",
         python_callable=partner_files_ready,
-        op_kwargs={"ds_nodash": "{{ ds_nodash }}", "expected": PARTNER_FILES_EXPECTED},
+        op_kwargs={"ds_nodash": "{{ batch_date_nodash() }}", "expected": PARTNER_FILES_EXPECTED},
         mode="reschedule",
         poke_interval=timedelta(minutes=5).total_seconds(),
         timeout=timedelta(hours=6).total_seconds(),

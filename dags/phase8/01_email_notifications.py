@@ -15,7 +15,7 @@ from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.sdk import DAG, Param, task
 
 from common.defaults import on_task_failure, platform_default_args
-from common.run_dates import batch_date
+from common.run_dates import BATCH_DATE_MACROS, batch_date
 
 SMTP_CONN_ID = "smtp_default"
 REPORT_RECIPIENTS = ["data-eng-team@example.com"]
@@ -24,7 +24,7 @@ ORDERS_PER_DAY = 60
 failure_email = SmtpNotifier(
     smtp_conn_id=SMTP_CONN_ID,
     to=REPORT_RECIPIENTS,
-    subject="[Airflow] {{ ti.dag_id }}.{{ ti.task_id }} failed for {{ ds }}",
+    subject="[Airflow] {{ ti.dag_id }}.{{ ti.task_id }} failed for {{ batch_date() }}",
     html_content=(
         "<p>Task <code>{{ ti.task_id }}</code> of run <code>{{ run_id }}</code> failed on try {{ ti.try_number }}.</p>"
         "<p>Error: <code>{{ exception }}</code></p>"
@@ -59,13 +59,15 @@ with DAG(
         "max_bad_ratio": Param(0.2, type="number", minimum=0, maximum=1, description="quarantine share that fails"),
     },
     tags=["phase8", "notifications", "email", "team:data-eng", "severity:P3"],
+    # {{ batch_date() }} in the report and the failure e-mail: ds, or run_after's UTC day in a run without one.
+    user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:
     facts = summarize_orders()
     send_report = EmailOperator(
         task_id="send_report",
         conn_id=SMTP_CONN_ID,
         to=REPORT_RECIPIENTS,
-        subject="[Airflow] Daily orders report {{ ds }}",
+        subject="[Airflow] Daily orders report {{ batch_date() }}",
         html_content="templates/daily_report.html",
         retries=3,
         retry_delay=timedelta(seconds=30),

@@ -3,7 +3,8 @@
 Teaches: PostgresHook for a raw DB-API connection, commit/rollback around a whole batch (a failure after the writes
 leaves nothing behind), upserts keyed on order_id so re-running a day adds no duplicates, malformed orders written to
 a quarantine table instead of being dropped, and SQLTableCheckOperator data-quality checks on the loaded partition.
-A missing `postgres_default` connection fails the first task with an error naming it.
+A missing `postgres_default` connection fails the first task with an error naming it. A run without a logical date
+loads the UTC day of its `run_after` (common.run_dates), in Python and in the check's `{{ batch_date() }}` alike.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator, 
 from airflow.sdk import DAG, Asset, Param, task
 
 from common.defaults import platform_default_args
+from common.run_dates import BATCH_DATE_MACROS, batch_date
 from common.warehouse import DDL, ORDERS_TABLE
 
 ORDERS_ASSET = Asset("postgres://postgres:5432/warehouse/public/orders")
@@ -25,10 +27,10 @@ WAREHOUSE_CONN_ID = "postgres_default"
 
 
 @task
-def extract_orders(ds: str | None = None) -> list[dict[str, Any]]:
+def extract_orders(ds: str | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
     from common.orders import sample_orders
 
-    return sample_orders(ds or "", ORDERS_PER_DAY, bad_every=BAD_EVERY)
+    return sample_orders(batch_date(ds, dag_run), ORDERS_PER_DAY, bad_every=BAD_EVERY)
 
 
 @task
@@ -41,17 +43,24 @@ def validate_orders(orders: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @task(retries=2, execution_timeout=DB_TIMEOUT, outlets=[ORDERS_ASSET])
-def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = None, run_id: str | None = None):
+def load_orders(
+    batch: dict[str, Any],
+    params: dict[str, Any],
+    ds: str | None = None,
+    dag_run: Any = None,
+    run_id: str | None = None,
+):
     from airflow.providers.postgres.hooks.postgres import PostgresHook
     from airflow.sdk.exceptions import AirflowFailException
 
     from common.warehouse import SimulatedLoadFailure, load_batch
 
+    day = batch_date(ds, dag_run)
     conn = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_conn()
     try:
         return load_batch(
             conn,
-            batch_date=ds or "",
+            batch_date=day,
             valid=batch["valid"],
             rejected=batch["rejected"],
             run_id=run_id or "",
@@ -64,15 +73,16 @@ def load_orders(batch: dict[str, Any], params: dict[str, Any], ds: str | None = 
 
 
 @task(retries=2, execution_timeout=DB_TIMEOUT)
-def reconcile_counts(loaded: dict[str, int], ds: str | None = None) -> dict[str, int]:
+def reconcile_counts(loaded: dict[str, int], ds: str | None = None, dag_run: Any = None) -> dict[str, int]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from common.warehouse import RECONCILE_SQL, reconcile
 
-    row = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_first(RECONCILE_SQL, parameters=(ds,))
-    counts = reconcile(row, ds or "")
+    day = batch_date(ds, dag_run)
+    row = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_first(RECONCILE_SQL, parameters=(day,))
+    counts = reconcile(row, day)
     if counts["orders"] != loaded["loaded"]:
-        raise ValueError(f"batch {ds}: loaded {loaded['loaded']} but the table holds {counts['orders']}")
+        raise ValueError(f"batch {day}: loaded {loaded['loaded']} but the table holds {counts['orders']}")
     return counts
 
 
@@ -89,6 +99,7 @@ with DAG(
         "fail_before_commit": Param(False, type="boolean", description="fail after writing to show the rollback"),
     },
     tags=["phase9", "integrations", "postgres", "team:data-eng", "severity:P2"],
+    user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:
     create_tables = SQLExecuteQueryOperator(
         task_id="create_tables",
@@ -102,7 +113,7 @@ with DAG(
         task_id="quality_checks",
         conn_id=WAREHOUSE_CONN_ID,
         table=ORDERS_TABLE,
-        partition_clause="batch_date = '{{ ds }}'",
+        partition_clause="batch_date = '{{ batch_date() }}'",
         checks={
             "has_rows": {"check_statement": "COUNT(*) > 0"},
             "unique_order_ids": {"check_statement": "COUNT(*) = COUNT(DISTINCT order_id)"},

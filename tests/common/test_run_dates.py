@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from airflow.sdk.api.datamodels._generated import DagRun
 
-from common.run_dates import batch_date, batch_date_nodash
+from common.run_dates import BATCH_DATE_MACROS, batch_date, batch_date_nodash, data_interval
 
 # 23:30 in New York on 1 March is already 2 March in UTC: the batch date is the UTC one.
 RUN_AFTER = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
@@ -62,3 +62,38 @@ def test_malformed_values_are_rejected_not_passed_on():
 
     with pytest.raises(ValueError, match="run_after must be a timezone-aware datetime"):
         batch_date(None, NaiveRun())
+
+
+def render(template: str, context: dict) -> str:
+    """Render as a DAG with `user_defined_macros=BATCH_DATE_MACROS` does: Airflow's StrictUndefined environment."""
+    from airflow.sdk.definitions._internal.templater import create_template_env
+
+    return create_template_env(user_defined_macros=BATCH_DATE_MACROS).from_string(template).render(context)
+
+
+def test_the_macros_render_ds_or_the_utc_day_of_run_after():
+    dated = {"ds": "2026-02-14", "dag_run": dag_run(logical_date=datetime(2026, 2, 14, tzinfo=UTC))}
+    assert render("{{ batch_date() }}/{{ batch_date_nodash() }}", dated) == "2026-02-14/20260214"
+    undated = {"dag_run": dag_run(logical_date=None)}
+    assert render("{{ batch_date() }}/{{ batch_date_nodash() }}", undated) == "2026-03-02/20260302"
+
+
+def test_ds_itself_is_an_error_in_an_undated_run_and_so_is_a_macro_without_a_dag_run():
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError, match="'ds' is undefined"):
+        render("{{ ds }}", {"dag_run": dag_run(logical_date=None)})
+    with pytest.raises(ValueError, match="no batch date"):
+        render("{{ batch_date() }}", {})
+
+
+def test_the_data_interval_or_the_empty_interval_at_run_after_in_utc():
+    start, end = datetime(2026, 2, 13, tzinfo=UTC), datetime(2026, 2, 14, tzinfo=UTC)
+    assert data_interval(start, end, dag_run(logical_date=end)) == (start, end)
+    moment = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)
+    assert data_interval(None, None, dag_run(logical_date=None)) == (moment, moment)
+    assert data_interval(None, None, dag_run(logical_date=None))[0].tzinfo == UTC
+    with pytest.raises(ValueError, match="data interval needs both bounds or neither"):
+        data_interval(start, None, dag_run(logical_date=None))
+    with pytest.raises(ValueError, match=r"no data interval: the run has no logical date and no dag_run\.run_after"):
+        data_interval(None, None, None)

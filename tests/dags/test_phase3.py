@@ -22,9 +22,9 @@ from common.orders import sample_orders
 def test_bash_operator_templates_env_and_command(dagbag):
     dag = get_dag(dagbag, "phase3_01_bash_operator")
     write_report = dag.get_task("write_report")
-    assert write_report.env["RUN_DATE"] == "{{ ds }}"
+    assert write_report.env["RUN_DATE"] == "{{ batch_date() }}"  # ds, or run_after's UTC day (common.run_dates)
     assert write_report.append_env is True
-    assert "{{ ds }}" in dag.get_task("print_date").bash_command
+    assert "{{ batch_date() }}" in dag.get_task("print_date").bash_command
 
 
 def test_bash_operator_run_renders_ds_into_command_and_env(dagbag, tmp_path):
