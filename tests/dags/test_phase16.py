@@ -162,3 +162,25 @@ def test_fab_syncs_per_team_dag_permissions(tmp_path: Path) -> None:
     assert dag_perms("team_security_operator") == {"can_read", "can_edit"}
     assert dag_perms("team_auditors_viewer") == {"can_read"}
     assert dag_perms("team_sales_operator") == set(), "another team's role gets nothing on this DAG"
+
+
+def test_audit_runs_without_a_logical_date(dagbag, airflow_service, vault_service, platform_connections) -> None:  # noqa: ANN001
+    """An undated run has no data_interval_*: fetch_event_logs audits the day before its run_after instead of
+    failing on the missing keys. (Masking is the dated test's subject; here only the window is.)"""
+    from datetime import UTC, datetime, timedelta
+
+    from common.secrets_rotation import vault_backend_from_connection
+    from local.airflow_client import AirflowClient
+
+    vault_backend_from_connection(conn_id="vault_default").vault_client.client.secrets.kv.v2.create_or_update_secret(
+        path="variables/audit_pii_salt", mount_point="airflow", secret={"value": uuid.uuid4().hex})
+    client = AirflowClient()
+    client.wait_for_dag(AUDIT)
+    client.call("PATCH", f"/dags/{AUDIT}", {"is_paused": True})  # an audited action inside the window
+    now = datetime.now(UTC)
+    run = get_dag(dagbag, AUDIT).test(logical_date=None, run_after=now)
+    assert run.logical_date is None
+    assert task_states(run)["fetch_event_logs"] == "success", task_states(run)
+    events = xcom_value(run, "fetch_event_logs")
+    assert events and all(now - timedelta(days=1) <= datetime.fromisoformat(e["when"]) for e in events)
+    assert any("patch" in str(e["event"]).lower() and e["dag_id"] == AUDIT for e in events)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from dag_run_helpers import get_dag, task_states, try_history, xcom_value
+from test_runs_without_logical_date import RUN_AFTER, SAME_UTC_DAY, run_xcoms
 
 from common.file_arrival import write_atomically
 from common.orders import sample_orders
@@ -186,3 +187,21 @@ def test_sensors_use_the_platforms_landing_directory(dagbag, platform_connection
         for path in written:
             path.unlink(missing_ok=True)
         (landing_dir / f"partners_{day}").rmdir()
+
+
+def test_sensors_wait_for_the_run_after_day_in_a_run_without_a_logical_date(dagbag, landing, monkeypatch):
+    """Undated run: both sensors' templates (`{{ batch_date_nodash() }}`) and load_orders use run_after's UTC day."""
+    dag = get_dag(dagbag, "phase3_03_sensors")
+    _fast_sensors(dag, monkeypatch, timeout=30)
+    monkeypatch.setattr(dag.get_task("wait_for_cutoff"), "target_datetime", datetime.now(UTC) - timedelta(minutes=1))
+    write_atomically(landing / "orders_20260308.csv", "order_id\n1\n")  # New York's day: must not be read
+    write_atomically(landing / "orders_20260309.csv", "order_id\n1\n2\n")  # UTC day of RUN_AFTER
+    for index in range(3):
+        write_atomically(landing / "partners_20260309" / f"p{index}.csv", "id\n1\n")
+    undated = dag.test(logical_date=None, run_after=RUN_AFTER)
+    assert undated.logical_date is None
+    assert undated.state == "success", task_states(undated)
+    assert xcom_value(undated, "load_orders") == 2
+    dated = dag.test(logical_date=SAME_UTC_DAY)
+    assert dated.state == "success", task_states(dated)
+    assert run_xcoms(dated) == run_xcoms(undated)

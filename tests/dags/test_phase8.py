@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from dag_run_helpers import get_dag, task_states, xcom_value
+from test_runs_without_logical_date import RUN_AFTER
 
 
 def _mails(smtp_service, since: float) -> list[email.message.EmailMessage]:
@@ -155,3 +156,26 @@ def test_a_real_failure_is_routed_by_the_dag_tags(dagbag, slack, smtp):
     assert [(p["body"]["text"][:4], p["body"]["channel"]) for p in posts] == [("[P2]", "#team-ml")]
     mails = [m for m in _mails(smtp, since) if "guarded_step failed" in m["Subject"]]
     assert [m["To"] for m in mails] == ["ml-team@example.com"]
+
+
+def test_a_run_without_a_logical_date_dates_the_report_and_the_failure_email(dagbag, smtp):
+    """`{{ ds }}` is undefined in an undated run; `{{ batch_date() }}` gives run_after's UTC day to the report's
+    subject and body and to the SmtpNotifier's failure subject, so neither e-mail breaks."""
+    import time
+    from datetime import timedelta
+
+    dag = get_dag(dagbag, "phase8_01_email_notifications")
+    since = time.time() - 1
+    ok = dag.test(logical_date=None, run_after=RUN_AFTER, run_conf={"bad_every": 10, "max_bad_ratio": 0.2})
+    assert ok.logical_date is None
+    assert ok.state == "success", task_states(ok)
+    (report,) = [m for m in _mails(smtp, since) if ok.run_id in _html(m)]
+    assert report["Subject"] == "[Airflow] Daily orders report 2026-03-09"  # Monday in UTC, Sunday in New York
+    assert "<h2>Daily orders report for 2026-03-09</h2>" in _html(report)
+
+    failing = dag.test(logical_date=None, run_after=RUN_AFTER + timedelta(minutes=1), run_conf={"bad_every": 2})
+    assert failing.logical_date is None and failing.run_id != ok.run_id
+    assert task_states(failing)["check_thresholds"] == "failed"
+    (failure,) = [m for m in _mails(smtp, since) if failing.run_id in _html(m)]
+    assert failure["Subject"] == "[Airflow] phase8_01_email_notifications.check_thresholds failed for 2026-03-09"
+    assert "50.0% of orders quarantined" in _html(failure)

@@ -12,6 +12,7 @@ from itertools import pairwise
 
 import pytest
 from dag_run_helpers import get_dag, task_states, xcom_value
+from test_runs_without_logical_date import RUN_AFTER, SAME_UTC_DAY
 
 
 def _warehouse(sql: str, parameters=None):
@@ -210,3 +211,25 @@ def test_cloud_landing_cross_cloud_copy_and_bigquery_load(
         )
         assert [json.loads(line)["problems"] for line in quarantine.splitlines()] and len(quarantine.splitlines()) == 5
     assert xcom_value(run, "reconcile") == {"rows": 35, "md5": md5_hex(s3_bytes), "quarantined": 5}
+
+
+def test_database_load_without_a_logical_date_is_the_run_after_day(dagbag, warehouse):
+    """Undated run: extract, load, reconcile and the `{{ batch_date() }}` quality check all use run_after's UTC
+    day; a dated run of that day then reloads the same batch without duplicates."""
+    dag = get_dag(dagbag, "phase9_01_database_integration")
+    ds = "2026-03-09"
+    _clean_batch(warehouse, ds)
+    _clean_batch(warehouse, "2026-03-08")  # New York's day of RUN_AFTER: nothing may land there
+
+    undated = dag.test(logical_date=None, run_after=RUN_AFTER, run_conf={"fail_before_commit": False})
+    assert undated.logical_date is None
+    assert undated.state == "success", task_states(undated)
+    assert task_states(undated)["quality_checks"] == "success"
+    assert _batch_counts(warehouse, ds) == (45, 45, 5)
+    assert _batch_counts(warehouse, "2026-03-08") == (0, 0, 0)
+    assert xcom_value(undated, "reconcile_counts") == {"orders": 45, "quarantined": 5}
+
+    dated = dag.test(logical_date=SAME_UTC_DAY, run_conf={"fail_before_commit": False})
+    assert dated.state == "success", task_states(dated)
+    assert xcom_value(dated, "extract_orders") == xcom_value(undated, "extract_orders")
+    assert _batch_counts(warehouse, ds) == (45, 45, 5), "the same day's batch, reloaded without duplicates"
