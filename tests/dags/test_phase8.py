@@ -42,6 +42,21 @@ def slack(http_standins_service, platform_connections):
     return http_standins_service.url
 
 
+@pytest.fixture
+def failure_email_templates(dagbag, monkeypatch):
+    """SmtpNotifier renders its subject and body in place. A worker parses the DAG afresh for each task, but the
+    dag.test() runs here share one parsed DAG, so a second failure would resend the first one's rendered text:
+    restore the templates after each test that fires the notifier."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    task = get_dag(dagbag, "phase8_01_email_notifications").get_task("check_thresholds")
+    notifier = next(callback for callback in task.on_failure_callback if isinstance(callback, SmtpNotifier))
+    for field in notifier.template_fields:
+        monkeypatch.setattr(notifier, field, getattr(notifier, field))
+    assert "{{ batch_date() }}" in notifier.subject, "the notifier was already rendered by an earlier run"
+    return notifier
+
+
 def test_email_report_is_rendered_from_the_template_and_received(dagbag, smtp):
     import time
 
@@ -60,7 +75,7 @@ def test_email_report_is_rendered_from_the_template_and_received(dagbag, smtp):
     assert f"{facts['revenue']:.2f}" in body
 
 
-def test_failed_threshold_sends_the_failure_email_instead_of_the_report(dagbag, smtp):
+def test_failed_threshold_sends_the_failure_email_instead_of_the_report(dagbag, smtp, failure_email_templates):
     import time
 
     dag = get_dag(dagbag, "phase8_01_email_notifications")
@@ -158,7 +173,7 @@ def test_a_real_failure_is_routed_by_the_dag_tags(dagbag, slack, smtp):
     assert [m["To"] for m in mails] == ["ml-team@example.com"]
 
 
-def test_a_run_without_a_logical_date_dates_the_report_and_the_failure_email(dagbag, smtp):
+def test_a_run_without_a_logical_date_dates_the_report_and_the_failure_email(dagbag, smtp, failure_email_templates):
     """`{{ ds }}` is undefined in an undated run; `{{ batch_date() }}` gives run_after's UTC day to the report's
     subject and body and to the SmtpNotifier's failure subject, so neither e-mail breaks."""
     import time
