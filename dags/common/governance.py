@@ -119,14 +119,24 @@ def pseudonym(value: str, salt: str) -> str:
     return "u_" + hashlib.sha256((salt + value).encode()).hexdigest()[:10]
 
 
-def mask_text(text: str) -> str:
+def _identity_pattern(identities: Iterable[str]) -> re.Pattern[str] | None:
+    """Known identities as whole tokens: `root` in `/tmp/pytest-of-root/` matches, `root` in `rootfs` does not."""
+    names = sorted({i for i in identities if i}, key=len, reverse=True)
+    if not names:
+        return None
+    return re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_])")
+
+
+def mask_text(text: str, identities: re.Pattern[str] | None = None, salt: str = "") -> str:
     for kind, pattern in PII_PATTERNS.items():
         text = pattern.sub(f"<{kind}>", text)
+    if identities is not None:  # a user named in free text (a path, a command line) gets the same pseudonym
+        text = identities.sub(lambda match: pseudonym(match.group(0), salt), text)
     return text
 
 
-def mask_record(record: Mapping[str, Any], salt: str) -> dict[str, Any]:
-    """Pseudonymise identity fields, redact PII patterns in free text; structure is preserved."""
+def mask_record(record: Mapping[str, Any], salt: str, identities: re.Pattern[str] | None = None) -> dict[str, Any]:
+    """Pseudonymise identity fields, redact PII patterns and known identities in free text; structure is preserved."""
     out: dict[str, Any] = {}
     for key, value in record.items():
         if value is None:
@@ -134,9 +144,9 @@ def mask_record(record: Mapping[str, Any], salt: str) -> dict[str, Any]:
         elif key in PII_FIELDS:
             out[key] = pseudonym(str(value), salt)
         elif isinstance(value, str):
-            out[key] = mask_text(value)
+            out[key] = mask_text(value, identities, salt)
         elif isinstance(value, Mapping):
-            out[key] = mask_record(value, salt)
+            out[key] = mask_record(value, salt, identities)
         else:
             out[key] = value
     return out
@@ -152,7 +162,8 @@ SENSITIVE_EVENTS = ("variable", "connection", "trigger", "delete", "clear", "log
 
 def compliance_report(events: Sequence[Mapping[str, Any]], salt: str, since: datetime | None = None) -> dict[str, Any]:
     """Summarise Airflow eventLogs (REST API v2 shape) into an access-tracking report with PII masked."""
-    masked = [mask_record(e, salt) for e in events]
+    identities = _identity_pattern(str(e[key]) for e in events for key in PII_FIELDS if e.get(key))
+    masked = [mask_record(e, salt, identities) for e in events]
     by_event = Counter(str(e.get("event")) for e in masked)
     by_user = Counter(str(e.get("owner")) for e in masked)
     sensitive = [e for e in masked if any(s in str(e.get("event", "")).lower() for s in SENSITIVE_EVENTS)]
@@ -170,7 +181,7 @@ def compliance_report(events: Sequence[Mapping[str, Any]], salt: str, since: dat
 def assert_no_pii(document: Any, raw_values: Iterable[str]) -> None:
     """Fails if any of the original identifying values survived masking anywhere in the document."""
     text = repr(document)
-    leaked = sorted(v for v in raw_values if v and v in text)
+    leaked = sorted(v for v in raw_values if v and (pattern := _identity_pattern([v])) and pattern.search(text))
     if leaked:
         raise AssertionError(f"PII leaked into the report: {leaked}")
 

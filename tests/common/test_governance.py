@@ -83,6 +83,22 @@ def test_compliance_report_counts_tracks_sensitive_actions_and_leaks_nothing() -
         g.assert_no_pii({"owner": "alice"}, {"alice"})
 
 
+def test_an_actor_named_in_free_text_is_pseudonymised_there_too() -> None:
+    # Airflow's eventLog `extra` holds request bodies and paths, e.g. a run conf pointing into the user's temp dir.
+    events = [
+        {"when": "t1", "event": "trigger_dag_run", "owner": "root", "extra": '{"conf": {"dir": "/tmp/pytest-of-root/q"}}'},
+        {"when": "t2", "event": "grid", "owner": "admin", "extra": "mounted rootfs read-only"},
+    ]
+    report = g.compliance_report(events, salt="s")
+    extras = [e["extra"] for e in report["sensitive_actions"]]
+    assert extras == ['{"conf": {"dir": "/tmp/pytest-of-' + g.pseudonym("root", "s") + '/q"}}']
+    g.assert_no_pii(report, {"root", "admin"})
+    # A name inside another word is not that user: no false alarm on "rootfs".
+    g.assert_no_pii({"note": "mounted rootfs read-only"}, {"root"})
+    with pytest.raises(AssertionError, match=r"\['root'\]"):
+        g.assert_no_pii({"note": "/home/root/x"}, {"root"})
+
+
 def test_classification_picks_the_most_sensitive_column() -> None:
     assert g.classify_table(["id", "segment"])["classification"] == "Public"
     assert g.classify_table(["id", "revenue"])["classification"] == "Confidential"
