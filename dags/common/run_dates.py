@@ -58,6 +58,18 @@ def data_interval(start: datetime | None, end: datetime | None, dag_run: Any) ->
     return moment, moment
 
 
+def run_moment(logical_date: datetime | None, dag_run: Any) -> datetime:
+    """The run's logical date, or for a run without one `dag_run.run_after` in UTC: the moment the run stands for."""
+    if logical_date is not None:
+        return logical_date
+    return _run_after_utc(dag_run, missing="no run moment: the run has no logical date")
+
+
+@pass_context
+def _run_moment_macro(context: Any) -> str:
+    return run_moment(context.get("logical_date"), context.get("dag_run")).isoformat()
+
+
 @pass_context
 def _batch_date_macro(context: Any) -> str:
     return batch_date(context.get("ds"), context.get("dag_run"))
@@ -72,4 +84,5 @@ def _batch_date_nodash_macro(context: Any) -> str:
 BATCH_DATE_MACROS: dict[str, Any] = {
     "batch_date": _batch_date_macro,
     "batch_date_nodash": _batch_date_nodash_macro,
+    "run_moment": _run_moment_macro,  # ISO timestamp: the logical date or run_after (e.g. a child run's logical_date)
 }

@@ -24,6 +24,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from common.defaults import platform_default_args
 from common.orchestration import CHILD_DAG_ID, PARENT_CRON, PARENT_DAG_ID, PARENT_TZ, to_mermaid
+from common.run_dates import BATCH_DATE_MACROS
 
 
 @task
@@ -61,6 +62,7 @@ def collect_child_result(ti: Any = None) -> dict[str, Any]:
 
 with DAG(
     dag_id=PARENT_DAG_ID,
+    user_defined_macros=BATCH_DATE_MACROS,  # run_moment(): the logical date, or run_after for a run without one
     description="Parent DAG: conditional TriggerDagRunOperator with conf, waits for the child, pulls its XCom",
     doc_md=__doc__ + "\n\n" + to_mermaid(),
     schedule=CronTriggerTimetable(PARENT_CRON, timezone=PARENT_TZ),
@@ -83,7 +85,7 @@ with DAG(
         trigger_dag_id=CHILD_DAG_ID,
         trigger_run_id="child__{{ run_id }}",
         conf=conf,
-        logical_date="{{ (logical_date or dag_run.run_after).isoformat() }}",
+        logical_date="{{ run_moment() }}",
         wait_for_completion=True,
         poke_interval=10,
         allowed_states=["success"],

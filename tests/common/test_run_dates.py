@@ -97,3 +97,11 @@ def test_the_data_interval_or_the_empty_interval_at_run_after_in_utc():
         data_interval(start, None, dag_run(logical_date=None))
     with pytest.raises(ValueError, match=r"no data interval: the run has no logical date and no dag_run\.run_after"):
         data_interval(None, None, None)
+
+
+def test_run_moment_is_the_logical_date_or_run_after_in_utc():
+    logical = datetime(2026, 2, 14, 6, 0, tzinfo=UTC)
+    assert render("{{ run_moment() }}", {"logical_date": logical, "dag_run": dag_run(logical)}) == logical.isoformat()
+    assert render("{{ run_moment() }}", {"dag_run": dag_run(logical_date=None)}) == "2026-03-02T04:30:00+00:00"
+    with pytest.raises(ValueError, match="no run moment"):
+        render("{{ run_moment() }}", {})
