@@ -21,6 +21,11 @@ DAG_ID = "phase14_01_dataset_producer"
 ALL_ASSETS = ["orders", "customers", "fx_rates"]
 
 
+def _partition(context: dict) -> str:
+    """The logical date's day; a run without a logical date writes its own partition, named by its run_id."""
+    return context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+
+
 def _selected(context, name: str) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -45,7 +50,7 @@ with DAG(
         from common.assets import asset_path, event_extra, sample_orders, write_jsonl
 
         _selected(context, "orders")
-        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        partition = _partition(context)
         info = write_jsonl(asset_path(ORDERS, partition, "orders.jsonl"), sample_orders(partition))
         extra = event_extra(info, partition=partition, schema_version=ORDERS_SCHEMA_VERSION, producer=DAG_ID)
         context["outlet_events"][ORDERS].extra = extra
@@ -56,7 +61,7 @@ with DAG(
         from common.assets import asset_path, event_extra, sample_customers, write_jsonl
 
         _selected(context, "customers")
-        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        partition = _partition(context)
         info = write_jsonl(asset_path(CUSTOMERS, partition, "customers.jsonl"), sample_customers())
         extra = event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID)
         context["outlet_events"][CUSTOMERS].extra = extra
@@ -70,7 +75,7 @@ with DAG(
         from common.assets import asset_path, event_extra, sample_fx_rates, write_jsonl
 
         _selected(context, "fx_rates")
-        partition = context["logical_date"].strftime("%Y-%m-%d") if context.get("logical_date") else context["run_id"]
+        partition = _partition(context)
         rates = sample_fx_rates()
         info = write_jsonl(asset_path(FX_RATES, partition, "rates.jsonl"), [{"currency": c, "to_eur": r} for c, r in rates.items()])
         yield Metadata(FX_RATES, event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID))
