@@ -43,6 +43,23 @@ export function loadLocalSettings(file: string = LOCAL_SETTINGS_FILE): SourceFil
  */
 export const WARM_PARSER_ENV = { name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" } as const;
 
+/**
+ * Git-sync stacks mount dags/ read-only (the chart's airflow_dags_mount), so a parser could never write a DAG's
+ * bytecode next to it and every parse would compile each DAG file and dags/common from source. With a bytecode
+ * prefix on the container's writable /tmp, the first parse of a revision compiles and the next ones load it.
+ * PYTHONDONTWRITEBYTECODE="" counts as unset for Python, in case an image sets it.
+ */
+export const GITSYNC_BYTECODE_ENV = [
+    { name: "PYTHONPYCACHEPREFIX", value: "/tmp/dag-processor-bytecode" },
+    { name: "PYTHONDONTWRITEBYTECODE", value: "" },
+] as const;
+
+/** The dag-processor's own env: the parser warm-up, and for git-synced DAGs a writable bytecode cache. */
+export function dagProcessorEnv(airflow: AirflowConfig): HelmValues[] {
+    const bytecode = airflow.dags.source === "bundled" ? [] : GITSYNC_BYTECODE_ENV; // bundled: compiled in the image
+    return [{ ...WARM_PARSER_ENV }, ...bytecode.map((entry) => ({ ...entry }))];
+}
+
 /** The chart's `airflowLocalSettings` value. The chart renders it through `tpl`, so `{{` would be taken as a template. */
 export function localSettingsValue(settings: SourceFile): string {
     if (settings.content.includes("{{")) {
@@ -376,7 +393,7 @@ export function buildAirflowValues(input: AirflowValuesInput): HelmValues {
         apiServer: { replicas: airflow.replicas.apiServer, podDisruptionBudget: pdb },
         triggerer: { replicas: airflow.replicas.triggerer, podDisruptionBudget: pdb },
         airflowLocalSettings: localSettings,
-        dagProcessor: { replicas: airflow.replicas.dagProcessor, podDisruptionBudget: pdb, env: [{ ...WARM_PARSER_ENV }] },
+        dagProcessor: { replicas: airflow.replicas.dagProcessor, podDisruptionBudget: pdb, env: dagProcessorEnv(airflow) },
         createUserJob: {
             // The password comes from the generated Secret via env; Kubernetes expands $(VAR) in args.
             defaultUser: { role: "Admin", username: "admin", email: "admin@example.com", firstName: "Airflow", lastName: "Admin", password: "" },

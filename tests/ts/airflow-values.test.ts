@@ -170,9 +170,25 @@ describe.each(STACK_NAMES)("stack %s: airflow_local_settings and the dag-parser 
         expect(settingsText).toContain(`os.environ.get(WARM_PARSER_ENV, "").lower() == "${WARM_PARSER_ENV.value}"`);
         for (const integrations of [fullIntegrations, {}]) {
             const values = valuesFor(stack, integrations);
-            expect(at(values, "dagProcessor.env")).toEqual([{ name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" }]);
+            expect(at(values, "dagProcessor.env")[0]).toEqual({ name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" });
             expect(envListsSetting(values, WARM_PARSER_ENV.name)).toEqual(["dagProcessor.env"]);
         }
+    });
+
+    test("git-synced DAGs get a writable bytecode cache on the dag-processor; bundled ones are compiled in the image", () => {
+        const values = valuesFor(stack);
+        const gitSynced = stackConfig(stack).airflow.dags.source !== "bundled";
+        expect(at(values, "dags.gitSync.enabled")).toBe(gitSynced);
+        const env = at(values, "dagProcessor.env") as Array<{ name: string; value: string }>;
+        const prefix = env.find((entry) => entry.name === "PYTHONPYCACHEPREFIX");
+        if (gitSynced) {
+            expect(prefix?.value).toMatch(/^\/tmp\//); // the container's root filesystem is writable there
+            expect(env).toContainEqual({ name: "PYTHONDONTWRITEBYTECODE", value: "" });
+            expect(envListsSetting(values, "PYTHONPYCACHEPREFIX")).toEqual(["dagProcessor.env"]);
+        } else {
+            expect(prefix).toBeUndefined();
+        }
+        expect(chartErrors(values)).toEqual([]);
     });
 });
 
