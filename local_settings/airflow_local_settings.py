@@ -12,7 +12,8 @@ in the parent, once, what the DAG files would otherwise make each child import a
   `[dag_processor] parsing_pre_import_modules` does not reach because it imports modules, not attributes;
 - the providers' task decorators (`@task.branch`, `@task.short_circuit`…), resolved lazily on first use;
 - the message-queue providers behind `MessageQueueTrigger`, which an `AssetWatcher` on Kafka needs;
-- Jinja's extension module and dag-factory, which DAGs with template files and YAML-declared DAGs import.
+- Jinja's extension module and dag-factory, which DAGs with template files and YAML-declared DAGs import;
+- one representative DAG, built and discarded, so the caches parsing fills (ABC checks, jsonschema, regexes) are full.
 
 The cost is paid once when the dag-processor starts. The children share that memory copy-on-write, because the manager
 freezes the garbage collector before it forks.
