@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -26,6 +25,7 @@ from common.health import (
     heal,
     summarize_airflow_health,
 )
+from local.testing import serving, unused_port
 
 HEALTHY_AIRFLOW = {"metadatabase": {"status": "healthy"}, "scheduler": {"status": "healthy"},
                    "triggerer": {"status": "healthy"}, "dag_processor": {"status": "healthy"}}
@@ -70,23 +70,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_database_probe(tmp_path) -> None:
     assert check_database(f"sqlite:///{tmp_path}/h.db").status == "healthy"
-    down = check_database(f"postgresql+psycopg2://u:p@127.0.0.1:{_closed_port()}/x", timeout=2)
+    down = check_database(f"postgresql+psycopg2://u:p@127.0.0.1:{unused_port()}/x", timeout=2)
     assert down.status == "unhealthy" and "OperationalError" in down.detail
 
 
@@ -115,7 +105,7 @@ def test_queue_probe() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         assert check_queue("127.0.0.1", listener.getsockname()[1]).status == "healthy"
-    assert check_queue("127.0.0.1", _closed_port(), timeout=1).status == "unhealthy"
+    assert check_queue("127.0.0.1", unused_port(), timeout=1).status == "unhealthy"
 
 
 def test_storage_probe_and_self_healing(tmp_path) -> None:

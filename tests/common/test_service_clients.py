@@ -6,10 +6,8 @@ A tiny `http.server` plays each remote in-process: status codes, paging and the 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from common import health_targets
 from common.airflow_api import AirflowApi
 from common.http_calls import PermanentError, TransientError, call_service
+from local.testing import serving, unused_port
 
 
 class _Remote(BaseHTTPRequestHandler):
@@ -63,17 +62,8 @@ class _Remote(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def remote() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Remote)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with serving(_Remote) as url:
+        yield url
 
 
 def test_call_service_returns_json_and_classifies_failures(remote: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +75,7 @@ def test_call_service_returns_json_and_classifies_failures(remote: str, monkeypa
         call_service("remote_test", "/status/503")
     with pytest.raises(PermanentError, match="HTTP 404"):
         call_service("remote_test", "/status/404")
-    monkeypatch.setenv("AIRFLOW_CONN_DOWN_TEST", json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{_free_port()}"}))
+    monkeypatch.setenv("AIRFLOW_CONN_DOWN_TEST", json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{unused_port()}"}))
     with pytest.raises(TransientError, match="down_test: ConnectionError"):
         call_service("down_test", "/status/200", timeout=2)
 
