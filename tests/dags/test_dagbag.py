@@ -149,3 +149,11 @@ def _module_level_imports(tree: ast.Module) -> set[str]:
 @pytest.mark.parametrize("path", DAG_FILES + COMMON_FILES, ids=lambda p: str(p.relative_to(DAGS)))
 def test_no_heavy_import_at_module_level(path):
     assert _module_level_imports(ast.parse(path.read_text())) & HEAVY_MODULES == set()
+
+
+def test_the_dag_processor_lists_the_dag_files_and_not_the_shared_library():
+    # dags/common mentions "airflow" and "dag": without dags/.airflowignore every refresh would parse each module.
+    from airflow.utils.file import list_py_file_paths
+
+    listed = sorted(Path(path) for path in list_py_file_paths(str(DAGS)))
+    assert listed == DAG_FILES
