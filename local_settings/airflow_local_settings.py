@@ -14,7 +14,7 @@ in the parent, once, what the DAG files would otherwise make each child import a
 - the message-queue providers behind `MessageQueueTrigger`, which an `AssetWatcher` on Kafka needs;
 - Jinja's extension module and dag-factory, which DAGs with template files and YAML-declared DAGs import;
 - the DAG folder's own shared library (`dags/common`): the modules DAG files import at top level. A before-fork hook
-  compares each preloaded file with the disk (inode, size, mtime) and re-imports the library when any changed
+  compares each preloaded file with the disk (device, inode, size, mtime) and re-imports the library when any changed
   (git-sync swapping in a new commit, an edit), so a parse never sees older code than a fresh import would. Only
   with the default bundle (the DAG folder itself): a versioned bundle parses other paths than the one preloaded;
 - one representative DAG, built and discarded, so the caches parsing fills (ABC checks, jsonschema, regexes) are full;
@@ -214,7 +214,7 @@ def _values_dag_files_pass() -> list[object]:
 
 
 def _sdk_classes() -> list[type]:
-    """Operators, task groups, XCom arguments, timetables and assets loaded in this process (after the warm-up)."""
+    """Operators, task groups, XCom arguments and assets loaded in this process (after the warm-up)."""
     from airflow.sdk import BaseOperator, TaskGroup, XComArg
     from airflow.sdk.definitions.asset import BaseAsset
     from airflow.sdk.definitions.mappedoperator import MappedOperator
