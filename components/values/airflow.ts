@@ -39,7 +39,7 @@ export function loadLocalSettings(file: string = LOCAL_SETTINGS_FILE): SourceFil
 /**
  * Set only on the dag-processor: there airflow_local_settings.py imports, once in the parent, what every forked
  * DAG-file parser child would otherwise import again. The other components don't parse DAG files, so they skip
- * the warm-up's ~1.5 s of start-up.
+ * the warm-up's 2–3 s of start-up.
  */
 export const WARM_PARSER_ENV = { name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" } as const;
 

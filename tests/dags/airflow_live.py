@@ -7,21 +7,34 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from local.testing import eventually  # noqa: F401 -- re-exported for the phase tests
+from urllib.parse import quote
 
 EARLIEST = datetime(2026, 1, 2, tzinfo=UTC)  # after every DAG's start_date: earlier runs get no task instances
 
 
-def unique_day() -> datetime:
-    """A random past midnight after the DAGs' start_date, so repeated sessions rarely reuse a logical date."""
+def _random_day() -> datetime:
+    """A random past midnight after the DAGs' start_date."""
     days = (datetime.now(UTC) - timedelta(days=2) - EARLIEST).days
     return EARLIEST + timedelta(days=random.randrange(0, max(days, 1)))
 
 
+def unique_day(client: Any, *dag_ids: str) -> datetime:
+    """A random past midnight after the DAGs' start_date on which none of `dag_ids` has a run yet.
+
+    The metadata DB outlives test sessions, so a random day alone would sooner or later meet an earlier session's
+    run (a 409 on the logical date, or a sensor finding that run instead of this test's).
+    """
+    for _ in range(50):
+        day = _random_day()
+        window = f"logical_date_gte={quote(day.isoformat())}&logical_date_lt={quote((day + timedelta(days=1)).isoformat())}"
+        if all(client.call("GET", f"/dags/{dag_id}/dagRuns?{window}&limit=1")["total_entries"] == 0 for dag_id in dag_ids):
+            return day
+    raise AssertionError(f"no day without runs of {', '.join(dag_ids)} in 50 tries; clear old runs from the metadata DB")
+
+
 def unique_moment() -> datetime:
     """A random past second after the DAGs' start_date: for runs whose logical date need not sit on a schedule tick."""
-    return unique_day() + timedelta(seconds=random.randrange(0, 86_400))
+    return _random_day() + timedelta(seconds=random.randrange(0, 86_400))
 
 
 def trigger_at(client: Any, dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = None, prefix: str = "t") -> str:

@@ -15,11 +15,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from airflow_live import eventually, pause, trigger_at
+from airflow_live import pause, trigger_at
 from dag_run_helpers import get_dag, task_states, xcom_value
 
 from common.observability import parse_exposition, read_json_lines
 from common.quality import safe_file_name
+from local.testing import eventually
 
 METRICS = "phase12_01_metrics_monitoring"
 TRACING = "phase12_02_logging_tracing"

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow_live import eventually, pause, states, trigger_at, unique_day, unique_moment
+from airflow_live import pause, states, trigger_at, unique_day, unique_moment
 from dag_run_helpers import get_dag, task_states
 
 from common.orchestration import CHILD_DAG_ID, PARENT_DAG_ID, SENSOR_DAG_ID
+from local.testing import eventually
 
 PHASE13 = [SENSOR_DAG_ID, PARENT_DAG_ID, CHILD_DAG_ID]
 
@@ -64,9 +65,9 @@ def airflow_client(airflow_service):
 
 
 def test_sensor_gated_dag_waits_for_upstreams_and_the_child_receives_its_conf(airflow_client) -> None:
-    day = unique_day()
-    parent_date, sensor_date = day + timedelta(hours=1), day + timedelta(hours=2)
     c = airflow_client
+    day = unique_day(c, *PHASE13)
+    parent_date, sensor_date = day + timedelta(hours=1), day + timedelta(hours=2)
 
     sensor_run = trigger_at(c, SENSOR_DAG_ID, sensor_date, prefix="gated")
     # With no upstream run yet, both sensors poke, release their slot, and wait; the report does not run.
@@ -108,7 +109,7 @@ def test_small_batch_is_not_worth_a_child_run(airflow_client) -> None:
 
 def test_child_failure_propagates_to_the_parent_and_fails_the_sensors_fast(airflow_client) -> None:
     c = airflow_client
-    day = unique_day()
+    day = unique_day(c, *PHASE13)
     sensor_run = trigger_at(c, SENSOR_DAG_ID, day + timedelta(hours=2), prefix="gated_bad")
     parent_run = trigger_at(c, PARENT_DAG_ID, day + timedelta(hours=1), {"invalid": 30}, prefix="bad")
     assert c.wait(PARENT_DAG_ID, parent_run, timeout=600)["state"] == "failed"

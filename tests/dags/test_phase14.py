@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from airflow_live import eventually
 from dag_run_helpers import get_dag
 
 from common.assets import CUSTOMERS, FX_RATES, MODEL_RETRAIN_REQUEST, ORDERS, REGIONAL_SALES, RETRAIN_TOPIC
+from local.testing import eventually
 
 PRODUCER = "phase14_01_dataset_producer"
 CONSUMER = "phase14_02_dataset_consumer"

@@ -27,8 +27,6 @@ def _get(url: str) -> Any:
         return json.load(response)
 
 
-
-
 @pytest.fixture(scope="module")
 def airflow_client(airflow_service, prometheus_service, marquez_service):  # noqa: ANN201
     from local.airflow_client import AirflowClient
