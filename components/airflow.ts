@@ -32,8 +32,11 @@ import {
 } from "./values/airflow";
 import type { DeployedImage } from "./values/image";
 import type { HelmValues } from "./values/merge";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface AirflowArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     airflow: AirflowConfig;
     /** Where the metadata database lives; the role `user` must accept `metadataDbPassword`. */
@@ -159,9 +162,7 @@ export class Airflow extends pulumi.ComponentResource {
             name,
             {
                 name,
-                chart: AIRFLOW_CHART.chart,
-                version: AIRFLOW_CHART.version,
-                repositoryOpts: { repo: AIRFLOW_CHART.repo },
+                ...chartLocation(AIRFLOW_CHART, args.chartSource),
                 namespace: args.namespace,
                 values: this.values,
             },

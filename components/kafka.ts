@@ -7,8 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as kv from "./values/kafka";
 import { k8sName } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface KafkaArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     replicas: number;
     storageGi: number;
@@ -38,8 +41,7 @@ export class Kafka extends pulumi.ComponentResource {
                 : new k8s.helm.v4.Chart(
                       `${name}-strimzi`,
                       {
-                          chart: kv.STRIMZI_CHART.repo,
-                          version: kv.STRIMZI_CHART.version,
+                          ...chartLocation(kv.STRIMZI_CHART, args.chartSource),
                           namespace: args.namespace,
                           values: ns.apply((n) => kv.strimziOperatorValues([n])),
                       },

@@ -7,8 +7,11 @@ import * as k8s from "@pulumi/kubernetes";
 import { GeneratedSecret } from "./secrets";
 import * as mq from "./values/marquez";
 import { k8sName } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface MarquezArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     /** Environment name (dev/staging/prod): the OpenLineage namespace is airflow-<environment>. */
     environment: string;
@@ -45,9 +48,7 @@ export class Marquez extends pulumi.ComponentResource {
             name,
             {
                 name: release,
-                chart: mq.MARQUEZ_CHART.chart,
-                version: mq.MARQUEZ_CHART.version,
-                repositoryOpts: { repo: mq.MARQUEZ_CHART.repo },
+                ...chartLocation(mq.MARQUEZ_CHART, args.chartSource),
                 namespace: args.namespace,
                 values: this.values,
             },

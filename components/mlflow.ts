@@ -4,10 +4,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { GeneratedSecret } from "./secrets";
 import * as mv from "./values/mlflow";
 import { k8sName } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface MlflowArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     replicas: number;
     db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; secretName: pulumi.Input<string> };
@@ -40,17 +44,20 @@ export class Mlflow extends pulumi.ComponentResource {
                     replicas: args.replicas,
                 }),
             );
+        const flaskSecret = new GeneratedSecret(
+            `${name}-flask-secret`,
+            { namespace: args.namespace, secretName: mv.flaskSecretName(release), generate: { [mv.FLASK_SECRET_KEY]: { length: 64 } } },
+            { parent: this },
+        );
         new k8s.helm.v4.Chart(
             name,
             {
                 name: release,
-                chart: mv.MLFLOW_CHART.chart,
-                version: mv.MLFLOW_CHART.version,
-                repositoryOpts: { repo: mv.MLFLOW_CHART.repo },
+                ...chartLocation(mv.MLFLOW_CHART, args.chartSource),
                 namespace: args.namespace,
                 values: this.values,
             },
-            { parent: this },
+            { parent: this, dependsOn: [flaskSecret] },
         );
         this.trackingUri = pulumi.output(args.namespace).apply((ns) => mv.mlflowTrackingUri(release, ns));
         this.airflowConnection = this.trackingUri.apply(mv.mlflowAirflowConnection);

@@ -8,8 +8,11 @@ import * as k8s from "@pulumi/kubernetes";
 import { GeneratedSecret } from "./secrets";
 import * as mon from "./values/monitoring";
 import { k8sName } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface MonitoringArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     /** Helm release of the Airflow chart whose statsd Service is scraped. */
     airflowRelease: pulumi.Input<string>;
@@ -60,9 +63,7 @@ export class Monitoring extends pulumi.ComponentResource {
                       name,
                       {
                           name: k8sName(name),
-                          chart: mon.KPS_CHART.chart,
-                          version: mon.KPS_CHART.version,
-                          repositoryOpts: { repo: mon.KPS_CHART.repo },
+                          ...chartLocation(mon.KPS_CHART, args.chartSource),
                           namespace: args.namespace,
                           values: mon.kubePrometheusStackValues({
                               alerting,

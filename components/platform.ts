@@ -147,6 +147,7 @@ export class Platform extends pulumi.ComponentResource {
             this.postgres = new Postgres(
                 `${name}-postgres`,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     mode: pg.mode,
                     databases: pg.databases,
@@ -182,6 +183,7 @@ export class Platform extends pulumi.ComponentResource {
             this.kafka = new Kafka(
                 `${name}-kafka`,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     replicas: config.kafka.replicas,
                     storageGi: config.kafka.storageGi,
@@ -195,6 +197,7 @@ export class Platform extends pulumi.ComponentResource {
             this.mlflow = new Mlflow(
                 componentNames.mlflow,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     replicas: config.mlflow.replicas,
                     db: { host: postgres.host, port: postgres.port, database: "mlflow", secretName: postgres.databases.mlflow.secretName },
@@ -209,6 +212,7 @@ export class Platform extends pulumi.ComponentResource {
             this.marquez = new Marquez(
                 `${name}-marquez`,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     environment,
                     db: { host: postgres.host, port: postgres.port, database: "marquez", user: "marquez" },
@@ -224,6 +228,7 @@ export class Platform extends pulumi.ComponentResource {
             this.vault = new Vault(
                 componentNames.vault,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     mode: v.mode,
                     replicas: v.replicas,
@@ -249,6 +254,7 @@ export class Platform extends pulumi.ComponentResource {
             this.monitoring = new Monitoring(
                 `${name}-monitoring`,
                 {
+                    chartSource: config.kubernetes.charts,
                     namespace: ns,
                     airflowRelease: componentNames.airflow,
                     alerting: {
@@ -294,6 +300,7 @@ export class Platform extends pulumi.ComponentResource {
         this.airflow = new Airflow(
             componentNames.airflow,
             {
+                chartSource: config.kubernetes.charts,
                 namespace: ns,
                 airflow: config.airflow,
                 metadataDatabase,

@@ -9,6 +9,7 @@ import * as aws from "@pulumi/aws";
 import { GeneratedSecret } from "./secrets";
 import * as pv from "./values/postgres";
 import { k8sName, serviceHost } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export type PostgresMode = "cnpg" | "statefulset" | "rds";
 
@@ -26,6 +27,8 @@ export interface RdsArgs {
 }
 
 export interface PostgresArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     mode: PostgresMode;
     databases: string[];
@@ -132,9 +135,7 @@ export class Postgres extends pulumi.ComponentResource {
                 : new k8s.helm.v4.Chart(
                       `${name}-cnpg-operator`,
                       {
-                          chart: pv.CNPG_CHART.chart,
-                          version: pv.CNPG_CHART.version,
-                          repositoryOpts: { repo: pv.CNPG_CHART.repo },
+                          ...chartLocation(pv.CNPG_CHART, args.chartSource),
                           namespace: args.namespace,
                           values: pv.cnpgOperatorValues({}),
                       },

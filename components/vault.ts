@@ -10,6 +10,7 @@ import * as vault from "@pulumi/vault";
 import { GeneratedSecret } from "./secrets";
 import * as vv from "./values/vault";
 import { k8sName } from "./values/naming";
+import { ChartSource, chartLocation } from "./values/charts";
 
 export interface VaultTeam {
     name: string;
@@ -19,6 +20,8 @@ export interface VaultTeam {
 }
 
 export interface VaultArgs {
+    /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
+    chartSource?: ChartSource;
     namespace: pulumi.Input<string>;
     mode: vv.VaultMode;
     replicas: number;
@@ -90,9 +93,7 @@ export class Vault extends pulumi.ComponentResource {
                     name,
                     {
                         name: release,
-                        chart: vv.VAULT_CHART.chart,
-                        version: vv.VAULT_CHART.version,
-                        repositoryOpts: { repo: vv.VAULT_CHART.repo },
+                        ...chartLocation(vv.VAULT_CHART, args.chartSource),
                         namespace: args.namespace,
                         values,
                     },

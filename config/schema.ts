@@ -44,6 +44,14 @@ export const kubernetesSchema = z.strictObject({
     createNamespace: z.boolean(),
     /** StorageClass for persistent volumes; null uses the cluster default explicitly. */
     storageClass: z.string().min(1).nullable(),
+    /**
+     * Where every Helm chart comes from: `{source: repository}` pulls each from its repository at the pinned
+     * version; `{source: local, directory}` reads `helm package` tarballs from a folder (tests, air-gapped installs).
+     */
+    charts: z.discriminatedUnion("source", [
+        z.strictObject({ source: z.literal("repository") }),
+        z.strictObject({ source: z.literal("local"), directory: z.string().min(1) }),
+    ]),
 });
 
 // ---------------------------------------------------------------- airflow

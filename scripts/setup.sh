@@ -15,3 +15,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   echo "node_modules is up to date"
 fi
+
+step "helm (for the chart render tests)"
+bash scripts/install/helm.sh

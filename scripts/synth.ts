@@ -19,29 +19,38 @@ import {
     REPO_ROOT,
     RunResult,
     collectSecretsPlaintext,
+    editConfigObject,
     isSecretMarker,
     runStack,
 } from "../tests/ts/harness";
+import { ReleaseSpec, manifestOf, releaseSpec } from "./manifests";
 
 export const REDACTED = "[secret]";
 const HELM_TYPES = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release"]);
 
-const USAGE = `usage: npm run synth -- (--stack <${STACK_NAMES.join("|")}> ... | --all) [--out <dir>]
+const USAGE = `usage: npm run synth -- (--stack <${STACK_NAMES.join("|")}> ... | --all) [--out <dir>] [--charts <dir>]
 
 Evaluates each stack's index.ts under the Pulumi mock engine (offline) and writes
   <out>/<stack>/resources.json        resource tree: type, name, inputs (secrets redacted)
   <out>/<stack>/values/<release>.yaml final Helm values per release (secrets redacted)
-and prints a summary table. <out> defaults to ./out.
+  <out>/<stack>/releases.json         each Helm release: name, namespace, chart, version, values file
+  <out>/<stack>/objects.yaml          every Kubernetes object the program creates itself (secrets redacted)
+and prints a summary table. <out> defaults to ./out. --charts <dir> evaluates the stacks with
+kubernetes.charts set to {source: local, directory: <dir>} (a folder of helm-package tarballs), as the
+render tests do (cluster/render.py); the stack files are not changed.
 Exit status: 0 ok, 1 configuration or evaluation error or a plaintext secret, 2 bad usage.`;
 
 export interface SynthOptions {
     stacks: string[];
     outDir: string;
+    /** Local chart folder that replaces each stack's kubernetes.charts for this run. */
+    chartsDir?: string;
 }
 
 export function parseArgs(argv: string[]): SynthOptions | "help" {
     const stacks: string[] = [];
     let outDir = path.join(REPO_ROOT, "out");
+    let chartsDir: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--help" || arg === "-h") {
@@ -58,6 +67,10 @@ export function parseArgs(argv: string[]): SynthOptions | "help" {
             const value = argv[++i];
             if (!value) throw new UsageError("--out needs a directory");
             outDir = path.resolve(value);
+        } else if (arg === "--charts") {
+            const value = argv[++i];
+            if (!value) throw new UsageError("--charts needs a folder of chart tarballs");
+            chartsDir = path.resolve(value);
         } else {
             throw new UsageError(`unknown argument "${arg}"`);
         }
@@ -65,7 +78,7 @@ export function parseArgs(argv: string[]): SynthOptions | "help" {
     if (stacks.length === 0) throw new UsageError("name a stack with --stack <name> or use --all");
     const unknown = stacks.filter((s) => !(STACK_NAMES as readonly string[]).includes(s));
     if (unknown.length > 0) throw new UsageError(`unknown stack "${unknown[0]}"; valid stacks are: ${STACK_NAMES.join(", ")}`);
-    return { stacks: [...new Set(stacks)], outDir };
+    return { stacks: [...new Set(stacks)], outDir, ...(chartsDir ? { chartsDir } : {}) };
 }
 
 export class UsageError extends Error {}
@@ -154,13 +167,23 @@ export function writeStack(result: RunResult<unknown>, outDir: string): string[]
     const tree = { stack: result.stack, resourceCount: result.resources.length, tree: redactedTree(result.resources, result.generatedSecrets) };
     fs.writeFileSync(treeFile, `${JSON.stringify(tree, null, 2)}\n`);
     written.push(treeFile);
+    const releases: ReleaseSpec[] = [];
     for (const r of result.resources.filter((x) => HELM_TYPES.has(x.type))) {
         const values = redact((r.rawInputs as Record<string, unknown>).values ?? {}, result.generatedSecrets);
         const file = path.join(dir, "values", `${releaseName(r)}.yaml`);
         const header = `# ${releaseName(r)}: chart ${r.inputs.chart} ${r.inputs.version ?? ""} (stack ${result.stack}); secrets shown as ${REDACTED}\n`;
         fs.writeFileSync(file, header + yaml.dump(values, { noRefs: true, lineWidth: 140, sortKeys: false }));
         written.push(file);
+        releases.push(releaseSpec(r, path.relative(dir, file)));
     }
+    const releasesFile = path.join(dir, "releases.json");
+    fs.writeFileSync(releasesFile, `${JSON.stringify(releases, null, 2)}\n`);
+    const objects = result.resources
+        .map((r) => manifestOf(r, redact(r.rawInputs, result.generatedSecrets) as Record<string, unknown>))
+        .filter((m): m is Record<string, unknown> => m !== undefined);
+    const objectsFile = path.join(dir, "objects.yaml");
+    fs.writeFileSync(objectsFile, objects.map((o) => yaml.dump(o, { noRefs: true, lineWidth: -1, sortKeys: false })).join("---\n"));
+    written.push(releasesFile, objectsFile);
     return written;
 }
 
@@ -190,7 +213,10 @@ export function summaryTable(summaries: StackSummary[]): string {
 export async function synth(options: SynthOptions, log: (line: string) => void = console.log): Promise<StackSummary[]> {
     const summaries: StackSummary[] = [];
     for (const stack of options.stacks) {
-        const result = await runStack(stack);
+        const chartsDir = options.chartsDir;
+        const result = await runStack(stack, {
+            mutateConfig: chartsDir ? (c) => editConfigObject(c, "kubernetes", (k) => (k.charts = { source: "local", directory: chartsDir })) : undefined,
+        });
         const leaks = collectSecretsPlaintext(result.resources, result.generatedSecrets);
         if (leaks.length > 0) {
             throw new Error(`stack ${stack}: generated secrets in plaintext at ${leaks.map((l) => `${l.resource} ${l.path}`).join("; ")}`);

@@ -51,7 +51,7 @@ else
 fi
 trap './platform down >/dev/null 2>&1 || true' EXIT
 
-check ruff .venv/bin/ruff check dags tests local local_settings bench
+check ruff .venv/bin/ruff check dags tests local local_settings bench cluster
 check tsc npx --no-install tsc --noEmit
 for stack in dev staging prod; do
   check "synth-$stack" npm run --silent synth -- --stack "$stack"
@@ -89,6 +89,8 @@ PY
 [ "$pytest_rc" -ne 0 ] && [ "$pf" -eq 0 ] && pf=1
 echo "pytest: $pp passed, $pf failed"
 record pytest "$pp" "$pf"
+# What the cluster suites measured: releases rendered, objects validated and applied, workloads ready, engine runs.
+.venv/bin/python -m cluster.figures
 
 echo
 if [ "${#failures[@]}" -gt 0 ]; then echo "failing suites: ${failures[*]}"; fi

@@ -8,6 +8,15 @@ import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./securit
 export const MLFLOW_CHART = { chart: "mlflow", version: "1.11.5", repo: "https://community-charts.github.io/helm-charts" };
 export const MLFLOW_SERVICE_PORT = 80;
 
+/**
+ * The Flask session key the chart's pods read (envFrom) from `<release>-flask-server-secret-key`. The chart
+ * renders that Secret only as a pre-install hook, which helm.v4.Chart skips, so the component creates it.
+ */
+export const FLASK_SECRET_KEY = "MLFLOW_FLASK_SERVER_SECRET_KEY";
+export function flaskSecretName(releaseName: string): string {
+    return `${releaseName}-flask-server-secret-key`;
+}
+
 export interface MlflowValuesInput {
     releaseName: string;
     db: { host: string; port: number; database: string; secretName: string };

@@ -135,10 +135,24 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
             // runAsNonRoot and seccomp come from the pod context above.
             containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
             resources: resources(SIZES.operator),
+            // The admission webhook's certificate Secret is made only by the chart's hook Jobs, which helm.v4.Chart
+            // skips (pulumi-kubernetes #3284): the operator would wait forever for its tls-secret volume. Without
+            // cert-manager here, the webhook and the operator's TLS listener are off; PrometheusRules are checked
+            // against the CRD schema in CI instead, and the operator's metrics stay inside the namespace's policies.
+            admissionWebhooks: { enabled: false },
+            tls: { enabled: false },
         },
         // Node metrics need host PID/network/filesystem access (no restricted profile possible); they belong to the
         // cluster's own monitoring, not to this namespace.
         nodeExporter: { enabled: false },
+        // These put Services into kube-system to scrape control-plane components, which a platform confined to its
+        // namespace must not touch (and managed control planes such as EKS do not expose). The kubelet (cAdvisor)
+        // and API server ServiceMonitors stay: they live in this namespace.
+        kubeControllerManager: { enabled: false },
+        kubeScheduler: { enabled: false },
+        kubeEtcd: { enabled: false },
+        kubeProxy: { enabled: false },
+        coreDns: { enabled: false },
         "kube-state-metrics": {
             // uid 65534 is the image's nobody user.
             securityContext: { enabled: true, ...restrictedPod(65534) },

@@ -9,6 +9,8 @@ export const VAULT_CHART = { chart: "vault", version: "0.34.1", repo: "https://h
 export const VAULT_PORT = 8200;
 /** Where the dev root token is read from (Secret key), so it never appears in Helm values. */
 export const DEV_ROOT_TOKEN_KEY = "root-token";
+/** The container env var that carries the generated dev root token (the chart owns VAULT_DEV_ROOT_TOKEN_ID). */
+export const DEV_ROOT_TOKEN_ENV = "VAULT_PLATFORM_DEV_ROOT_TOKEN";
 /** Sub-paths of the KV mount; Airflow's connections and variables (team contract). */
 export const CONNECTIONS_PATH = "connections";
 export const VARIABLES_PATH = "variables";
@@ -62,12 +64,15 @@ export function vaultValues(input: VaultValuesInput, namespace: string): Record<
             ...common,
             fullnameOverride: input.releaseName,
             server: {
-                // devRootToken is left at the chart's placeholder; the env var below, read from a
-                // generated Secret, comes later in the container's env list and wins.
+                // The chart always sets VAULT_DEV_ROOT_TOKEN_ID (to the devRootToken placeholder), so a second entry of
+                // that name would be a duplicate env key, which server-side apply refuses. The generated token comes in
+                // under its own name and is passed as -dev-root-token-id, which wins over the placeholder.
                 dev: { enabled: true },
                 extraSecretEnvironmentVars: [
-                    { envName: "VAULT_DEV_ROOT_TOKEN_ID", secretName: input.devRootTokenSecretName, secretKey: DEV_ROOT_TOKEN_KEY },
+                    { envName: DEV_ROOT_TOKEN_ENV, secretName: input.devRootTokenSecretName, secretKey: DEV_ROOT_TOKEN_KEY },
                 ],
+                // The chart runs this line through `sh -ec`, so the variable is expanded from the container's env.
+                extraArgs: `-dev-root-token-id="$\{${DEV_ROOT_TOKEN_ENV}}"`,
                 dataStorage: { enabled: false },
                 ...hardening,
             },

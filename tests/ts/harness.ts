@@ -175,16 +175,76 @@ function mockState(type: string, name: string, inputs: any, secrets: Set<string>
         return { id: `${name}-id`, state };
     }
     if (type.startsWith("aws:")) {
-        const physical = inputs.bucket ?? inputs.name ?? name;
-        state.arn = `arn:aws:${type.split(":")[1].split("/")[0]}:::${physical}`;
-        state.bucket = inputs.bucket ?? (type.includes("Bucket") ? physical : undefined);
-        return { id: String(physical), state };
+        return mockAwsState(type, name, inputs, state);
     }
     return { id: `${name}-id`, state };
 }
 
 /** Account and region the AWS mocks answer with. */
 export const MOCK_AWS = { accountId: "123456789012", region: "eu-west-1" } as const;
+
+/**
+ * What AWS returns for the types the program creates, shaped as the provider's outputs (ARNs, endpoints,
+ * ids), so everything downstream of them (Helm values that embed an RDS address, IRSA annotations with a
+ * role ARN) renders as it would after a real create.
+ */
+function mockAwsState(type: string, name: string, inputs: any, state: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
+    const { accountId, region } = MOCK_AWS;
+    const suffix = mockDigest(`${type}::${name}`, 6).toString("hex");
+    switch (type) {
+        case "aws:s3/bucket:Bucket": {
+            const bucket = String(inputs.bucket ?? `${name}-${suffix}`);
+            Object.assign(state, {
+                bucket,
+                arn: `arn:aws:s3:::${bucket}`,
+                bucketDomainName: `${bucket}.s3.amazonaws.com`,
+                bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com`,
+                region,
+                hostedZoneId: "Z1BKCTXD74EZPE",
+            });
+            return { id: bucket, state };
+        }
+        case "aws:iam/role:Role": {
+            const roleName = String(inputs.name ?? `${name}-${suffix}`);
+            Object.assign(state, { name: roleName, arn: `arn:aws:iam::${accountId}:role/${roleName}`, uniqueId: `AROA${suffix.toUpperCase()}` });
+            return { id: roleName, state };
+        }
+        case "aws:iam/rolePolicy:RolePolicy": {
+            const policyName = String(inputs.name ?? `${name}-${suffix}`);
+            return { id: `${inputs.role}:${policyName}`, state: { ...state, name: policyName } };
+        }
+        case "aws:rds/instance:Instance": {
+            const identifier = String(inputs.identifier ?? `${name}-${suffix}`);
+            const address = `${identifier}.c${suffix}.${region}.rds.amazonaws.com`;
+            const port = Number(inputs.port ?? 5432);
+            Object.assign(state, {
+                identifier,
+                address,
+                port,
+                endpoint: `${address}:${port}`,
+                arn: `arn:aws:rds:${region}:${accountId}:db:${identifier}`,
+                resourceId: `db-${suffix.toUpperCase()}`,
+                hostedZoneId: "Z29XKXDKYMONMX",
+            });
+            return { id: identifier, state };
+        }
+        case "aws:rds/subnetGroup:SubnetGroup": {
+            const groupName = String(inputs.name ?? `${name}-${suffix}`);
+            Object.assign(state, { name: groupName, arn: `arn:aws:rds:${region}:${accountId}:subgrp:${groupName}` });
+            return { id: groupName, state };
+        }
+        case "aws:ec2/securityGroup:SecurityGroup": {
+            const id = `sg-0${suffix}${suffix.slice(0, 4)}`;
+            Object.assign(state, { name: inputs.name ?? `${name}-${suffix}`, arn: `arn:aws:ec2:${region}:${accountId}:security-group/${id}`, ownerId: accountId });
+            return { id, state };
+        }
+        default: {
+            // Bucket sub-resources (versioning, encryption, ...) are identified by their bucket.
+            const physical = String(inputs.bucket ?? inputs.name ?? name);
+            return { id: physical, state };
+        }
+    }
+}
 
 function mockCall(token: string, inputs: any, secrets: Set<string>): Record<string, unknown> {
     switch (token) {
@@ -206,6 +266,8 @@ function mockCall(token: string, inputs: any, secrets: Set<string>): Record<stri
             return { name: inputs.name ?? "eu-west-1", region: inputs.region ?? "eu-west-1" };
         case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com" };
+        case "aws:ec2/getSubnet:getSubnet":
+            return { ...inputs, vpcId: `vpc-0${mockDigest(String(inputs.id ?? ""), 8).toString("hex")}`, availabilityZone: `${MOCK_AWS.region}a` };
         default:
             return inputs;
     }
