@@ -9,6 +9,7 @@ import * as yaml from "js-yaml";
 import type { AirflowConfig } from "../../config/schema";
 import { DeployedImage, chartImageValues, configuredImage, startupInstallEnv } from "./image";
 import { HelmValues, mergeValues } from "./merge";
+import { RESTRICTED_CONTAINER } from "./security";
 
 /** The released chart this package is written and validated against (see /work/shared/airflow-chart/SOURCE.md). */
 export const AIRFLOW_CHART = {
@@ -255,12 +256,17 @@ function dagsValues(airflow: AirflowConfig, secretNames: AirflowSecretNames): He
     const gitSync: HelmValues = {
         enabled: true,
         repo: dags.repo,
+        // git-sync v4 reads ref; branch and rev are what v3 read. All three name the configured branch, so no
+        // chart default (v2-2-stable) is ever checked out, whichever git-sync the image runs.
         branch: dags.branch,
         rev: "HEAD",
+        ref: dags.branch,
         depth: 1,
         subPath: dags.subPath,
         period: `${dags.periodSeconds}s`,
         maxFailures: 3,
+        // The chart gives the sidecar only runAsUser by default; it gets the same restricted context as every container.
+        securityContexts: { container: RESTRICTED_CONTAINER },
     };
     if (dags.auth === "ssh") {
         gitSync.sshKeySecret = secretNames.gitSshKey;
@@ -292,7 +298,19 @@ function workersValues(airflow: AirflowConfig, integrations: AirflowIntegrations
     if (integrations.serviceAccountAnnotations) {
         celery.serviceAccount = { annotations: integrations.serviceAccountAnnotations };
     }
-    return { workers: { celery } };
+    return { workers: { celery, persistence: logsPersistence(airflow) }, triggerer: { persistence: logsPersistence(airflow) } };
+}
+
+/** Size of the task-log volume of each worker and triggerer when logs stay in the cluster (no remote logging). */
+export const LOCAL_LOGS_VOLUME = "10Gi";
+
+/**
+ * The chart gives every worker and triggerer replica a 100Gi logs claim by default. With remote logging the logs
+ * live in the bucket (and each pod serves its running tasks' logs from its own disk), so no claim is made; without
+ * it, a claim of LOCAL_LOGS_VOLUME keeps them across restarts.
+ */
+export function logsPersistence(airflow: AirflowConfig): HelmValues {
+    return airflow.logging.remote.enabled ? { enabled: false } : { enabled: true, size: LOCAL_LOGS_VOLUME };
 }
 
 function serviceAccountAnnotations(integrations: AirflowIntegrations): HelmValues {

@@ -195,3 +195,35 @@ def test_render_output_is_written_per_release(renders: dict[str, StackRender], t
     target = write_render(renders["dev"], tmp_path)
     files = sorted(p.name for p in target.glob("*.yaml"))
     assert files == sorted([*(f"{s.release}.yaml" for s in renders["dev"].releases), "program.yaml", "hooks.yaml"])
+
+
+# ---------------------------------------------------------------------------------- hardening as rendered
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_meets_the_restricted_pod_security_profile(renders: dict[str, StackRender], stack: str) -> None:
+    from cluster.podsecurity import violations
+
+    findings, stale = violations(renders[stack].applied)
+    assert not findings, "\n".join(str(f) for f in findings)
+    assert not stale, f"exceptions that no longer match a workload (remove them): {stale}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_log_volumes_only_where_logs_stay_in_the_cluster(renders: dict[str, StackRender], stack: str) -> None:
+    """The chart's default is a 100Gi claim per worker and triggerer replica; remote-logging stacks need none."""
+    claims = {
+        (o.name, t["metadata"]["name"], t["spec"]["resources"]["requests"]["storage"])
+        for o in renders[stack].applied
+        if o.origin == "platform-airflow" and o.kind == "StatefulSet"
+        for t in o.manifest["spec"].get("volumeClaimTemplates") or []
+    }
+    # dev keeps its logs in the cluster: its LocalExecutor runs tasks in the scheduler, which takes the workers' claim.
+    expected = {("platform-airflow-triggerer", "logs", "10Gi"), ("platform-airflow-scheduler", "logs", "10Gi")} if stack == "dev" else set()
+    assert claims == expected
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_git_sync_checks_out_the_configured_branch(renders: dict[str, StackRender], stack: str) -> None:
+    processor = _one(renders[stack], "Deployment", "-dag-processor")
+    sidecar = next(c for c in processor.manifest["spec"]["template"]["spec"]["containers"] if c["name"] == "git-sync")
+    env = {e["name"]: e.get("value") for e in sidecar["env"]}
+    assert env["GITSYNC_REF"] == env["GIT_SYNC_BRANCH"] != "v2-2-stable", env
