@@ -452,8 +452,8 @@ class _Proc:
     popen: subprocess.Popen[bytes] | None = None
 
     def alive(self) -> bool:
-        if self.popen is not None and self.popen.poll() is not None:
-            return False
+        if self.popen is not None:  # our child: poll() is authoritative (its argv is python's until exec)
+            return self.popen.poll() is None
         return _alive(self.pid, self.binary)
 
     def stop(self, grace: float = 10.0) -> None:
@@ -976,15 +976,25 @@ def _node_summary(api: Api) -> Iterable[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cluster.controlplane",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "A real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, kube-controller-manager, "
-            "kube-scheduler) with kwok simulating the nodes. Binaries: `bash scripts/install/kube.sh`."
+            "A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager and\n"
+            "kube-scheduler built from source, with kwok simulating three nodes in zones local-a/b/c.\n"
+            "Binaries: `bash scripts/install/kube.sh` (part of scripts/setup.sh). About 0.6 GB of memory running."
         ),
-        epilog="After `up`: export KUBECONFIG=<state>/kubeconfig (printed) and use kubectl as with any cluster.",
+        epilog=(
+            "commands:\n"
+            "  up      start the plane, or reuse the healthy one already running in --state; prints the\n"
+            "          server URL and the admin kubeconfig (exit 1 naming the component that failed, with its log)\n"
+            "  status  health, pid and memory of each component, and the nodes (exit 0 healthy, 1 not, 3 not running)\n"
+            "  down    stop every component's process group; certificates and etcd data stay for the next `up`\n"
+            "\n"
+            "state: <state>/kubeconfig, <state>/logs/<component>.log, <state>/etcd/, <state>/pki/\n"
+            "then:  export KUBECONFIG=<state>/kubeconfig; kubectl get nodes\n"
+            "       (kubectl v1.37 is built alongside: ~/.cache/airflow-platform/tools/kube/<version>/bin/kubectl)"
+        ),
     )
-    parser.add_argument(
-        "command", choices=("up", "down", "status"), help="up: start or reuse; down: stop; status: health"
-    )
+    parser.add_argument("command", choices=("up", "down", "status"), help="what to do (see below)")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"state directory (default: {DEFAULT_STATE})")
     parser.add_argument("--nodes", type=int, default=3, help="number of kwok nodes for `up` (default: 3)")
     args = parser.parse_args(argv)

@@ -333,3 +333,25 @@ def test_cli_status_and_help(control_plane: ControlPlane) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
+
+
+def test_a_component_that_fails_is_named_with_its_log(
+    kube_binaries: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "tools" / "bin"
+    fake.mkdir(parents=True)
+    for name in controlplane.BINARIES:
+        (fake / name).symlink_to(kube_binaries / name)
+    (fake.parent / "stages").symlink_to(controlplane.stages_dir(kube_binaries))
+    (fake / "kube-apiserver").unlink()
+    (fake / "kube-apiserver").write_text("#!/bin/sh\necho 'E1207 cannot listen: simulated failure' >&2\nexit 3\n")
+    (fake / "kube-apiserver").chmod(0o755)
+    monkeypatch.setenv("KUBE_BIN_DIR", str(fake))
+    state = tmp_path / "state"
+    with pytest.raises(controlplane.ControlPlaneError) as err:
+        controlplane.start(state, nodes=1, timeout=30)
+    message = str(err.value)
+    assert message.startswith("kube-apiserver exited during start-up (exit code 3)"), message
+    assert "simulated failure" in message
+    assert controlplane.running(state) is None
+    assert not (state / "plane.json").exists()  # etcd, already started, was stopped again
