@@ -298,7 +298,8 @@ function workersValues(airflow: AirflowConfig, integrations: AirflowIntegrations
     if (integrations.serviceAccountAnnotations) {
         celery.serviceAccount = { annotations: integrations.serviceAccountAnnotations };
     }
-    return { workers: { celery, persistence: logsPersistence(airflow) }, triggerer: { persistence: logsPersistence(airflow) } };
+    celery.persistence = logsPersistence(airflow);
+    return { workers: { celery }, triggerer: { persistence: logsPersistence(airflow) } };
 }
 
 /** Size of the task-log volume of each worker and triggerer when logs stay in the cluster (no remote logging). */

@@ -17,19 +17,10 @@ import pytest
 from cluster import figures
 from cluster.hooks import check_hooks, load_decisions
 from cluster.refs import dangling_references, duplicate_names
-from cluster.render import STACKS, Rendered, StackRender, helm_binary, render_all, shared_dir
+from cluster.render import STACKS, Rendered, StackRender, shared_dir
 from cluster.validate import KUBE_VERSIONS, crd_index_for, is_builtin, validate_all, validate_object
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="session")
-def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackRender]:
-    if shared_dir() is None:
-        pytest.skip("../shared is absent: no chart tarballs or upstream schemas to render and validate against")
-    if not helm_binary().is_file():
-        pytest.fail(f"helm is not built at {helm_binary()}: scripts/setup.sh runs scripts/install/helm.sh")
-    return render_all(tmp_path_factory.mktemp("render"))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -198,9 +198,11 @@ describe("Vault chart and policies", () => {
         const values = vv.vaultValues({ releaseName: "vault", mode: "dev", replicas: 1, storageSize: "1Gi", devRootTokenSecretName: "vault-root" }, "airflow");
         expect(chartValuesErrors("vault-helm", values)).toBe("");
         expect((values as any).server.dev).toEqual({ enabled: true });
+        // Under its own name: the chart already sets VAULT_DEV_ROOT_TOKEN_ID, and a duplicate env key is refused by SSA.
         expect((values as any).server.extraSecretEnvironmentVars).toEqual([
-            { envName: "VAULT_DEV_ROOT_TOKEN_ID", secretName: "vault-root", secretKey: "root-token" },
+            { envName: "VAULT_PLATFORM_DEV_ROOT_TOKEN", secretName: "vault-root", secretKey: "root-token" },
         ]);
+        expect((values as any).server.extraArgs).toBe('-dev-root-token-id="${VAULT_PLATFORM_DEV_ROOT_TOKEN}"');
     });
 
     test("HA raft validates with one retry_join per replica", () => {
