@@ -1,7 +1,8 @@
 """The platform's `airflow_local_settings`: every Airflow process imports it once at start-up.
 
-Only the dag-processor acts on it, and only when `AIRFLOW_PLATFORM_WARM_PARSER=true` (the platform sets that on the
-dag-processor alone, in the chart values and in the local platform). The dag-processor forks a fresh child for every
+Only the dag-processor acts on it, and only when `AIRFLOW_PLATFORM_WARM_PARSER=true` (the platform sets that for the
+dag-processor process alone: in its command in the chart values, not on the container's env that probes and
+`kubectl exec` share, and in the local platform). The dag-processor forks a fresh child for every
 DAG file on every refresh, and a child re-imports whatever its parent had not imported yet. `warm_dag_parser()` imports
 in the parent, once, what the DAG files would otherwise make each child import again:
 

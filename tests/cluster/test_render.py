@@ -16,7 +16,7 @@ import pytest
 
 from cluster import figures
 from cluster.hooks import check_hooks, load_decisions
-from cluster.refs import dangling_references, duplicate_names
+from cluster.refs import containers, dangling_references, duplicate_names, pod_spec
 from cluster.render import STACKS, Rendered, StackRender, shared_dir
 from cluster.validate import KUBE_VERSIONS, crd_index_for, is_builtin, validate_all, validate_object
 
@@ -218,3 +218,20 @@ def test_git_sync_checks_out_the_configured_branch(renders: dict[str, StackRende
     sidecar = next(c for c in processor.manifest["spec"]["template"]["spec"]["containers"] if c["name"] == "git-sync")
     env = {e["name"]: e.get("value") for e in sidecar["env"]}
     assert env["GITSYNC_REF"] == env["GIT_SYNC_BRANCH"] != "v2-2-stable", env
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_parser_warm_up_is_switched_on_for_the_dag_processor_process_only(renders: dict[str, StackRender], stack: str) -> None:
+    everywhere = [
+        (o.name, c["name"])
+        for o in renders[stack].applied
+        if (spec := pod_spec(o.manifest)) is not None
+        for _, c in containers(spec)
+        if any(e.get("name") == "AIRFLOW_PLATFORM_WARM_PARSER" for e in c.get("env") or [])
+    ]
+    assert everywhere == [], "on a container's env, probes and kubectl exec would warm up too"
+    processor = _one(renders[stack], "Deployment", "-dag-processor")
+    main = next(c for c in processor.manifest["spec"]["template"]["spec"]["containers"] if c["name"] == "dag-processor")
+    assert main["args"] == ["bash", "-c", "exec env AIRFLOW_PLATFORM_WARM_PARSER=true airflow dag-processor"]
+    probe = " ".join(main["livenessProbe"]["exec"]["command"])
+    assert "AIRFLOW_PLATFORM_WARM_PARSER" not in probe

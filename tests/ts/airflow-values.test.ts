@@ -164,14 +164,15 @@ describe.each(STACK_NAMES)("stack %s: airflow_local_settings and the dag-parser 
         expect(chartErrors(values)).toEqual([]);
     });
 
-    test("the warm-up switch is set on the dag-processor and nowhere else", () => {
+    test("the warm-up switch is set for the dag-processor process alone, not on any container's env", () => {
         // The settings file acts on exactly this variable and value.
         expect(settingsText).toContain(`WARM_PARSER_ENV = "${WARM_PARSER_ENV.name}"`);
         expect(settingsText).toContain(`os.environ.get(WARM_PARSER_ENV, "").lower() == "${WARM_PARSER_ENV.value}"`);
         for (const integrations of [fullIntegrations, {}]) {
             const values = valuesFor(stack, integrations);
-            expect(at(values, "dagProcessor.env")[0]).toEqual({ name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" });
-            expect(envListsSetting(values, WARM_PARSER_ENV.name)).toEqual(["dagProcessor.env"]);
+            // Probes and `kubectl exec` start their own airflow processes in the container: they must not warm up.
+            expect(envListsSetting(values, WARM_PARSER_ENV.name)).toEqual([]);
+            expect(at(values, "dagProcessor.args")).toEqual(["bash", "-c", "exec env AIRFLOW_PLATFORM_WARM_PARSER=true airflow dag-processor"]);
         }
     });
 

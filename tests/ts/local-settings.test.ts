@@ -35,7 +35,8 @@ describe("airflow_local_settings.py through the components", () => {
         });
         const values = getResource(run.resources, CHART_TYPE, "platform-airflow").inputs.values;
         expect(values.airflowLocalSettings).toBe(PLAIN.content);
-        expect(values.dagProcessor.env).toEqual([{ name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" }]);
+        expect(values.dagProcessor.env).toEqual([]);
+        expect(values.dagProcessor.args).toEqual(["bash", "-c", "exec env AIRFLOW_PLATFORM_WARM_PARSER=true airflow dag-processor"]);
     });
 
     test("the Airflow component refuses a settings file with {{ before creating anything, naming the file", async () => {
