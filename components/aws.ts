@@ -27,6 +27,8 @@ export interface AwsStorageArgs {
     secretsManagerPrefix?: string;
     /** KMS key for bucket encryption; unset = SSE-S3 (AES256). */
     kmsKeyArn?: pulumi.Input<string>;
+    /** Vault's auto-unseal: a KMS key (rotated yearly) and an IRSA role for these service accounts that may only use it. */
+    vaultUnseal?: { namespace: pulumi.Input<string>; serviceAccounts: string[] };
 }
 
 export class AwsStorage extends pulumi.ComponentResource {
@@ -35,6 +37,8 @@ export class AwsStorage extends pulumi.ComponentResource {
     /** Workload name → IRSA role ARN (annotate the service accounts with eks.amazonaws.com/role-arn). */
     public readonly roleArns: Record<string, pulumi.Output<string>>;
     public readonly secretsBackend?: { backend: string; kwargs: Record<string, unknown> };
+    /** The unseal key and the role Vault's service account assumes, when `vaultUnseal` is set. */
+    public readonly vaultUnseal?: { kmsKeyId: pulumi.Output<string>; roleArn: pulumi.Output<string> };
 
     constructor(name: string, args: AwsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:AwsStorage", name, {}, opts);
@@ -110,6 +114,24 @@ export class AwsStorage extends pulumi.ComponentResource {
                 );
             }
             this.roleArns[workload] = role.arn;
+        }
+        if (args.vaultUnseal) {
+            const unseal = args.vaultUnseal;
+            const key = new aws.kms.Key(
+                `${name}-vault-unseal`,
+                { description: "Vault auto-unseal (awskms seal)", enableKeyRotation: true, deletionWindowInDays: 30 },
+                child,
+            );
+            const role = new aws.iam.Role(
+                `${name}-vault`,
+                {
+                    description: "IRSA role for Vault's auto-unseal",
+                    assumeRolePolicy: pulumi.output(unseal.namespace).apply((ns) => JSON.stringify(av.irsaTrustPolicy(args.oidcProviderArn, ns, unseal.serviceAccounts))),
+                },
+                child,
+            );
+            new aws.iam.RolePolicy(`${name}-vault-kms`, { role: role.id, policy: key.arn.apply((arn) => JSON.stringify(av.kmsUnsealPolicy(arn))) }, child);
+            this.vaultUnseal = { kmsKeyId: key.keyId, roleArn: role.arn };
         }
         if (args.secretsManagerPrefix) this.secretsBackend = av.airflowSecretsManagerBackend(args.secretsManagerPrefix, args.region);
         this.registerOutputs({ bucketNames: this.bucketNames, roleArns: this.roleArns });

@@ -17,7 +17,7 @@ import { Mlflow } from "./mlflow";
 import { Monitoring } from "./monitoring";
 import { Postgres } from "./postgres";
 import { Redis } from "./redis";
-import { Vault } from "./vault";
+import { Vault, VaultArgs } from "./vault";
 import { NetworkPolicies } from "./network";
 import { networkInputFromConfig } from "./values/network";
 import { type AirflowIntegrations, type MetadataDatabase, type SourceFile, loadLocalSettings, localSettingsValue } from "./values/airflow";
@@ -121,6 +121,9 @@ export class Platform extends pulumi.ComponentResource {
                     oidcProviderArn: config.aws.oidcProviderArn!,
                     buckets: config.aws.buckets,
                     secretsManagerPrefix: config.aws.secretsManagerPrefix ?? undefined,
+                    ...(config.vault.enabled && config.vault.install && config.vault.seal?.type === "awskms"
+                        ? { vaultUnseal: { namespace: ns, serviceAccounts: [k8sName(componentNames.vault)] } }
+                        : {}),
                     workloads: {
                         airflow: {
                             namespace: ns,
@@ -231,6 +234,7 @@ export class Platform extends pulumi.ComponentResource {
                     chartSource: config.kubernetes.charts,
                     namespace: ns,
                     mode: v.mode,
+                    seal: this.vaultSeal(v.seal, config.aws.region),
                     replicas: v.replicas,
                     storageGi: v.storageGi,
                     installChart: v.install,
@@ -346,6 +350,13 @@ export class Platform extends pulumi.ComponentResource {
     }
 
     /** Endpoints of this stack's services for the contract's connections (placeholders until outputs resolve). */
+    /** The Vault component's seal from stack config, with the KMS key and role AwsStorage created for it. */
+    private vaultSeal(seal: StackConfig["vault"]["seal"], region: string): VaultArgs["seal"] {
+        if (seal?.type !== "awskms") return seal ?? undefined;
+        if (!this.aws?.vaultUnseal) throw new Error("vault.seal.type: awskms needs aws.enabled: true (the KMS key and the IRSA role)");
+        return { type: "awskms", region, kmsKeyId: this.aws.vaultUnseal.kmsKeyId, roleArn: this.aws.vaultUnseal.roleArn };
+    }
+
     private contractEndpoints(config: StackConfig, airflowRelease: string, ns: string, mlflow?: string, marquez?: string, slack?: string): ServiceEndpoints {
         const ext = config.dags.external;
         const [smtpHost, smtpPort] = config.monitoring.alerting.smtp.smarthost.split(":");

@@ -43,6 +43,11 @@ export interface VaultArgs {
     variables: Record<string, pulumi.Input<string>>;
     /** API server address the Kubernetes auth backend validates tokens against. */
     kubernetesHost?: string;
+    /**
+     * HA mode: how the servers unseal. awskms names the KMS key and the IRSA role of the server's service account
+     * (AwsStorage's `vaultUnseal` creates both); shamir leaves unsealing to an operator.
+     */
+    seal?: { type: "awskms"; region: string; kmsKeyId: pulumi.Input<string>; roleArn: pulumi.Input<string> } | { type: "shamir" };
 }
 
 export const AIRFLOW_VAULT_ROLE = "airflow";
@@ -53,6 +58,11 @@ export class Vault extends pulumi.ComponentResource {
     /** `[secrets]` backend for Airflow: VaultBackend with Kubernetes auth. */
     public readonly secretsBackend: pulumi.Output<{ backend: string; kwargs: Record<string, unknown> }>;
     public readonly policyNames: string[];
+    /**
+     * HA mode before its one-time initialisation: the servers run, but no token exists yet, so the mounts, policies,
+     * auth and KV content wait for the next `pulumi up` (docs/runbooks/vault-bootstrap.md).
+     */
+    public readonly bootstrapPending: boolean;
 
     constructor(name: string, args: VaultArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:Vault", name, {}, opts);
@@ -64,6 +74,9 @@ export class Vault extends pulumi.ComponentResource {
             ? pulumi.output(args.address)
             : pulumi.output(args.namespace).apply((ns) => vv.vaultAddress(release, ns));
 
+        if (args.mode === "ha" && args.installChart !== false && !args.seal) {
+            throw new Error("vault: HA mode needs a seal (awskms with a KMS key and role, or shamir)");
+        }
         let token: pulumi.Input<string> | undefined = args.token;
         const deps: pulumi.Resource[] = [];
         if (args.installChart !== false) {
@@ -76,18 +89,22 @@ export class Vault extends pulumi.ComponentResource {
                 );
                 token = token ?? rootTokenSecret.values[vv.DEV_ROOT_TOKEN_KEY];
             }
-            const values = pulumi.output(args.namespace).apply((ns) =>
-                vv.vaultValues(
-                    {
-                        releaseName: release,
-                        mode: args.mode,
-                        replicas: args.replicas,
-                        storageSize: `${args.storageGi}Gi`,
-                        devRootTokenSecretName: rootTokenSecret ? k8sName(name, "root-token") : undefined,
-                    },
-                    ns,
-                ),
-            );
+            const seal = args.seal;
+            const values = pulumi
+                .all([args.namespace, seal?.type === "awskms" ? seal.kmsKeyId : "", seal?.type === "awskms" ? seal.roleArn : ""])
+                .apply(([ns, kmsKeyId, roleArn]) =>
+                    vv.vaultValues(
+                        {
+                            releaseName: release,
+                            mode: args.mode,
+                            replicas: args.replicas,
+                            storageSize: `${args.storageGi}Gi`,
+                            devRootTokenSecretName: rootTokenSecret ? k8sName(name, "root-token") : undefined,
+                            seal: seal?.type === "awskms" ? { type: "awskms", region: seal.region, kmsKeyId, roleArn } : seal,
+                        },
+                        ns,
+                    ),
+                );
             deps.push(
                 new k8s.helm.v4.Chart(
                     name,
@@ -101,8 +118,22 @@ export class Vault extends pulumi.ComponentResource {
                 ),
             );
         }
+        const authPath = `${release}-kubernetes`;
+        this.bootstrapPending = token === undefined;
         if (token === undefined) {
-            throw new Error("vault: HA mode needs the provider token from the secret config key vaultToken (pulumi config set --secret vaultToken)");
+            if (args.mode !== "ha" || args.installChart === false) {
+                throw new Error("vault: an existing Vault needs the provider token from the secret config key vaultToken (pulumi config set --secret vaultToken)");
+            }
+            pulumi.log.warn(
+                "vault: the HA servers are deployed but not initialised yet, so no token exists: its mounts, policies, auth and " +
+                    "Airflow's connections wait. Run the one-time init (docs/runbooks/vault-bootstrap.md), then " +
+                    "`pulumi config set --secret vaultToken <token>` and `pulumi up` again.",
+                this,
+            );
+            this.policyNames = [];
+            this.secretsBackend = this.address.apply((address) => vv.airflowVaultBackend(address, args.mount, AIRFLOW_VAULT_ROLE, authPath));
+            this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, bootstrapPending: true });
+            return;
         }
         const provider = new vault.Provider(`${name}-provider`, { address: this.address, token: pulumi.secret(token), skipChildToken: true }, child);
         const v = { parent: this, provider, dependsOn: deps };
@@ -116,7 +147,7 @@ export class Vault extends pulumi.ComponentResource {
         const airflowPolicy = new vault.Policy(`${name}-airflow-policy`, { name: `${release}-airflow-read`, policy: vv.airflowReaderPolicy(args.mount) }, after);
         this.policyNames = [`${release}-airflow-read`];
 
-        const auth = new vault.AuthBackend(`${name}-kubernetes-auth`, { type: "kubernetes", path: `${release}-kubernetes` }, v);
+        const auth = new vault.AuthBackend(`${name}-kubernetes-auth`, { type: "kubernetes", path: authPath }, v);
         new vault.kubernetes.AuthBackendConfig(
             `${name}-kubernetes-auth-config`,
             { backend: auth.path, kubernetesHost: args.kubernetesHost ?? "https://kubernetes.default.svc" },
@@ -170,6 +201,6 @@ export class Vault extends pulumi.ComponentResource {
         this.secretsBackend = pulumi
             .all([this.address, auth.path])
             .apply(([address, authPath]) => vv.airflowVaultBackend(address, args.mount, AIRFLOW_VAULT_ROLE, authPath));
-        this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, policyNames: this.policyNames });
+        this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, policyNames: this.policyNames, bootstrapPending: false });
     }
 }

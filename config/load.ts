@@ -171,8 +171,9 @@ export function loadStackConfig(): LoadedConfig {
     if (config.airflow.dags.source === "gitSync" && config.airflow.dags.auth === "ssh") {
         secrets.gitSyncSshKey = pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.gitSyncSshKey);
     }
-    if (config.vault.enabled && config.vault.mode === "ha") {
-        secrets.vaultToken = pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.vaultToken);
+    if (config.vault.enabled && (config.vault.mode === "ha" || !config.vault.install)) {
+        // Absent before an HA Vault's one-time init: the Vault component then deploys the servers and says what to do.
+        secrets.vaultToken = pulumiConfig.getSecret(SECRET_CONFIG_KEYS.vaultToken);
     }
     if (config.monitoring.enabled) {
         secrets.alerting = {

@@ -263,6 +263,11 @@ export const vaultSchema = z.strictObject({
     install: z.boolean(),
     /** dev: single dev-mode server (in-memory); ha: raft cluster (needs the vaultToken secret config key). */
     mode: z.enum(["dev", "ha"]),
+    /**
+     * How the HA servers unseal: awskms (auto-unseal with a KMS key the platform creates; needs aws.enabled) or shamir
+     * (an operator unseals each pod after every restart, docs/runbooks/vault-bootstrap.md). null in dev mode.
+     */
+    seal: z.discriminatedUnion("type", [z.strictObject({ type: z.literal("awskms") }), z.strictObject({ type: z.literal("shamir") })]).nullable(),
     replicas: positiveInt,
     storageGi: positiveInt,
     /** One KV subtree, policy and Kubernetes auth role per team (teams must be declared in the teams section). */
@@ -359,6 +364,16 @@ export const stackConfigSchema = z
     .strictObject(SECTION_SCHEMAS)
     .check((ctx) => {
         const cfg = ctx.value;
+        const v = cfg.vault;
+        if (v.enabled && v.install && v.mode === "ha" && v.seal === null) {
+            ctx.issues.push({ code: "custom", input: v.seal, path: ["vault", "seal"], message: "an HA Vault needs a seal: {type: awskms} or {type: shamir}" });
+        }
+        if (v.mode === "dev" && v.seal !== null) {
+            ctx.issues.push({ code: "custom", input: v.seal, path: ["vault", "seal"], message: "must be null in dev mode (the dev server is never sealed)" });
+        }
+        if (v.seal?.type === "awskms" && !cfg.aws.enabled) {
+            ctx.issues.push({ code: "custom", input: v.seal, path: ["vault", "seal", "type"], message: "awskms auto-unseal needs aws.enabled: true (the KMS key and the IRSA role)" });
+        }
         const remote = cfg.airflow.logging.remote;
         if (remote.enabled && !cfg.aws.enabled) {
             ctx.issues.push({

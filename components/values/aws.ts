@@ -77,6 +77,14 @@ export function secretsManagerReadPolicy(region: string, accountId: string, pref
     };
 }
 
+/** What Vault's awskms seal calls on its key, and nothing else (wrap and unwrap the root key). */
+export function kmsUnsealPolicy(keyArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "VaultAutoUnseal", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], Resource: [keyArn] }],
+    };
+}
+
 /** `[secrets]` backend settings for Airflow's SecretsManagerBackend. */
 export function airflowSecretsManagerBackend(prefix: string, region: string): { backend: string; kwargs: Record<string, unknown> } {
     return {

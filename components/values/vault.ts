@@ -20,6 +20,19 @@ export const SERVICE_ACCOUNT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/servic
 
 export type VaultMode = "dev" | "ha";
 
+/**
+ * How an HA server unseals. `awskms`: auto-unseal with a KMS key (the server reaches it through an IRSA role on its
+ * service account); `shamir`: an operator unseals each pod after every restart (docs/runbooks/vault-bootstrap.md).
+ */
+export type VaultSeal = { type: "awskms"; region: string; kmsKeyId: string; roleArn: string } | { type: "shamir" };
+
+/**
+ * Readiness that counts a sealed or uninitialised server as up. The chart's default probe (`vault status`) fails
+ * until someone has initialised and unsealed Vault, so the first `pulumi up` would wait on the StatefulSet forever;
+ * the Services keep sending clients to the active node only (service_registration "kubernetes" labels it).
+ */
+export const HA_READINESS_PATH = "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=204&uninitcode=204";
+
 export interface VaultValuesInput {
     releaseName: string;
     mode: VaultMode;
@@ -28,10 +41,18 @@ export interface VaultValuesInput {
     storageSize: string;
     /** Secret holding DEV_ROOT_TOKEN_KEY (dev mode only). */
     devRootTokenSecretName?: string;
+    /** HA mode only: how the servers unseal. */
+    seal?: VaultSeal;
+}
+
+/** The `seal` stanza of the server config: awskms names its key and region; shamir is Vault's default (none). */
+export function sealStanza(seal: VaultSeal | undefined): string[] {
+    if (!seal || seal.type === "shamir") return [];
+    return ['seal "awskms" {', `  region     = "${seal.region}"`, `  kms_key_id = "${seal.kmsKeyId}"`, "}"];
 }
 
 /** Raft storage with retry_join to every peer, Kubernetes service registration. */
-export function raftConfig(releaseName: string, namespace: string, replicas: number): string {
+export function raftConfig(releaseName: string, namespace: string, replicas: number, seal?: VaultSeal): string {
     const joins = Array.from({ length: replicas }, (_, i) =>
         `  retry_join {\n    leader_api_addr = "http://${releaseName}-${i}.${releaseName}-internal.${namespace}.svc:${VAULT_PORT}"\n  }`,
     ).join("\n");
@@ -47,6 +68,7 @@ export function raftConfig(releaseName: string, namespace: string, replicas: num
         joins,
         "}",
         'service_registration "kubernetes" {}',
+        ...sealStanza(seal),
         "",
     ].join("\n");
 }
@@ -78,6 +100,7 @@ export function vaultValues(input: VaultValuesInput, namespace: string): Record<
             },
         };
     }
+    if (!input.seal) throw new Error("vault HA mode needs a seal (awskms or shamir)");
     return {
         ...common,
         fullnameOverride: input.releaseName,
@@ -85,9 +108,11 @@ export function vaultValues(input: VaultValuesInput, namespace: string): Record<
             ha: {
                 enabled: true,
                 replicas: input.replicas,
-                raft: { enabled: true, setNodeId: true, config: raftConfig(input.releaseName, namespace, input.replicas) },
+                raft: { enabled: true, setNodeId: true, config: raftConfig(input.releaseName, namespace, input.replicas, input.seal) },
             },
             dataStorage: { enabled: true, size: input.storageSize },
+            readinessProbe: { enabled: true, path: HA_READINESS_PATH },
+            ...(input.seal.type === "awskms" ? { serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": input.seal.roleArn } } } : {}),
             ...hardening,
         },
     };

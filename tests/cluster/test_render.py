@@ -235,3 +235,19 @@ def test_parser_warm_up_is_switched_on_for_the_dag_processor_process_only(render
     assert main["args"] == ["bash", "-c", "exec env AIRFLOW_PLATFORM_WARM_PARSER=true airflow dag-processor"]
     probe = " ".join(main["livenessProbe"]["exec"]["command"])
     assert "AIRFLOW_PLATFORM_WARM_PARSER" not in probe
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_ha_vault_unseals_with_its_kms_key_and_is_ready_before_init(renders: dict[str, StackRender], stack: str) -> None:
+    """Auto-unseal with the KMS key the stack creates; a sealed or uninitialised server still passes readiness, so the
+    first `pulumi up` does not wait forever on a StatefulSet nobody has initialised yet."""
+    render = renders[stack]
+    vault = _one(render, "StatefulSet", "platform-vault")
+    container = vault.manifest["spec"]["template"]["spec"]["containers"][0]
+    probe = container["readinessProbe"]["httpGet"]["path"]
+    assert "sealedcode=204" in probe and "uninitcode=204" in probe
+    config = _one(render, "ConfigMap", "platform-vault-config").manifest["data"]["extraconfig-from-values.hcl"]
+    assert 'seal "awskms"' in config and 'kms_key_id = "' in config
+    account = _one(render, "ServiceAccount", "platform-vault")
+    assert account.manifest["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert vault.manifest["spec"]["template"]["spec"]["serviceAccountName"] == "platform-vault"

@@ -30,6 +30,20 @@ const run = (a: AwsStorageArgs = args, name = "storage") =>
     }, { stack: "prod" });
 
 describe("AwsStorage", () => {
+    test("Vault's auto-unseal: a rotated KMS key, and a role for Vault's service account that may only use that key", async () => {
+        const r = await runProgram(() => {
+            const s = new AwsStorage("storage", { ...args, vaultUnseal: { namespace: "af", serviceAccounts: ["platform-vault"] } });
+            return { unseal: s.vaultUnseal };
+        }, { stack: "prod" });
+        const key = getResource(r.resources, "aws:kms/key:Key", "storage-vault-unseal");
+        expect(key.inputs).toMatchObject({ enableKeyRotation: true, deletionWindowInDays: 30 });
+        const trust = JSON.parse(getResource(r.resources, "aws:iam/role:Role", "storage-vault").inputs.assumeRolePolicy);
+        expect(trust.Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub"]).toBe("system:serviceaccount:af:platform-vault");
+        const policy = JSON.parse(getResource(r.resources, "aws:iam/rolePolicy:RolePolicy", "storage-vault-kms").inputs.policy);
+        expect(policy.Statement).toEqual([{ Sid: "VaultAutoUnseal", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], Resource: [key.state.arn] }]);
+        expect(r.outputs.unseal).toEqual({ kmsKeyId: key.state.keyId, roleArn: getResource(r.resources, "aws:iam/role:Role", "storage-vault").state.arn });
+    });
+
     test("every bucket is encrypted, versioned, private, owner-enforced and has lifecycle rules", async () => {
         const r = await run();
         expect(byType(r.resources, "aws:s3/bucket:Bucket").map((b) => b.inputs.bucket).sort()).toEqual(["acme-data", "acme-logs", "acme-mlflow"]);

@@ -119,8 +119,16 @@ describe("bad input names the key path and the expectation", () => {
             "airflow.logging.remote.bucket: must be the logs bucket aws.buckets.logs (airflow-platform-prod-logs)",
         ]);
         expect(problemsAfter("staging", (s) => (s.aws.enabled = false))).toEqual([
+            "vault.seal.type: awskms auto-unseal needs aws.enabled: true (the KMS key and the IRSA role)",
             "airflow.logging.remote.enabled: remote logging to S3 needs aws.enabled: true (the IRSA role and bucket)",
         ]);
+    });
+
+    test("vault.seal: required for an HA Vault, null in dev mode, awskms only with AWS", () => {
+        expect(problemsAfter("prod", (s) => (s.vault.seal = null))).toEqual(["vault.seal: an HA Vault needs a seal: {type: awskms} or {type: shamir}"]);
+        expect(problemsAfter("dev", (s) => (s.vault.seal = { type: "shamir" }))).toEqual(["vault.seal: must be null in dev mode (the dev server is never sealed)"]);
+        expect(problemsAfter("prod", (s) => (s.vault.seal = { type: "transit" }))[0]).toMatch(/^vault\.seal\.type: expected one of "awskms", "shamir"/);
+        expect(problemsAfter("prod", (s) => (s.vault.seal = { type: "shamir" }))).toEqual([]);
     });
 
     test("several problems are reported together", () => {

@@ -233,6 +233,11 @@ function mockAwsState(type: string, name: string, inputs: any, state: Record<str
             Object.assign(state, { name: groupName, arn: `arn:aws:rds:${region}:${accountId}:subgrp:${groupName}` });
             return { id: groupName, state };
         }
+        case "aws:kms/key:Key": {
+            const keyId = `${suffix.slice(0, 8)}-${suffix.slice(8, 12)}-4${suffix.slice(1, 4)}-a${suffix.slice(4, 7)}-${suffix}`;
+            Object.assign(state, { keyId, arn: `arn:aws:kms:${region}:${accountId}:key/${keyId}` });
+            return { id: keyId, state };
+        }
         case "aws:ec2/securityGroup:SecurityGroup": {
             const id = `sg-0${suffix}${suffix.slice(0, 4)}`;
             Object.assign(state, { name: inputs.name ?? `${name}-${suffix}`, arn: `arn:aws:ec2:${region}:${accountId}:security-group/${id}`, ownerId: accountId });

@@ -47,9 +47,34 @@ describe("Vault", () => {
         expectNoPlaintextSecrets(r);
     });
 
-    test("HA raft without a token from config is refused with the config key to set", async () => {
-        await expect(run({ ...args, mode: "ha", replicas: 3, storageGi: 10 })).rejects.toThrow(/vaultToken/);
-        const r = await run({ ...args, mode: "ha", replicas: 3, storageGi: 10, token: pulumi.secret("hvs.configured-token-value") });
+    test("HA before its one-time init: the servers are deployed and nothing is configured through a token that does not exist", async () => {
+        const ha: VaultArgs = { ...args, mode: "ha", replicas: 3, storageGi: 10, seal: { type: "shamir" } };
+        const r = await runProgram(() => {
+            const v = new Vault("vault", ha);
+            return { pending: v.bootstrapPending, backend: v.secretsBackend, policies: v.policyNames };
+        }, { stack: "staging" });
+        expect(r.outputs.pending).toBe(true);
+        expect(byType(r.resources, "kubernetes:helm.sh/v4:Chart")).toHaveLength(1);
+        expect(r.resources.filter((x) => x.type.startsWith("vault:") || x.type === "pulumi:providers:vault")).toEqual([]);
+        // Airflow is still pointed at the role the next `up` creates.
+        expect(r.outputs.backend.kwargs).toMatchObject({ auth_type: "kubernetes", kubernetes_role: "airflow", auth_mount_point: "vault-kubernetes" });
+        // An existing Vault (no chart) without a token is refused, naming the key to set.
+        await expect(run({ ...ha, installChart: false })).rejects.toThrow(/vaultToken/);
+    });
+
+    test("HA with awskms: the seal names the key, the service account carries the IRSA role, readiness counts a sealed server", async () => {
+        const seal = { type: "awskms" as const, region: "eu-west-1", kmsKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab", roleArn: "arn:aws:iam::123456789012:role/vault" };
+        const r = await run({ ...args, mode: "ha", replicas: 3, storageGi: 10, seal, token: pulumi.secret("hvs.configured-token-value") });
+        const values = getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "vault").inputs.values;
+        expect(values.server.ha.raft.config).toContain('seal "awskms" {\n  region     = "eu-west-1"\n  kms_key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"\n}');
+        expect(values.server.serviceAccount.annotations).toEqual({ "eks.amazonaws.com/role-arn": seal.roleArn });
+        expect(values.server.readinessProbe.path).toContain("sealedcode=204&uninitcode=204");
+        expect(chartValuesErrors("vault-helm", values)).toBe("");
+    });
+
+    test("HA raft with a token from config", async () => {
+        await expect(run({ ...args, mode: "ha", replicas: 3, storageGi: 10, token: pulumi.secret("t") })).rejects.toThrow(/needs a seal/);
+        const r = await run({ ...args, mode: "ha", replicas: 3, storageGi: 10, seal: { type: "shamir" }, token: pulumi.secret("hvs.configured-token-value") });
         const values = getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "vault").inputs.values;
         expect(values.server.ha).toMatchObject({ enabled: true, replicas: 3, raft: { enabled: true } });
         expect(values.server.dev).toBeUndefined();
