@@ -31,7 +31,8 @@ import {
     usesCelery,
 } from "./values/airflow";
 import type { DeployedImage } from "./values/image";
-import type { HelmValues } from "./values/merge";
+import { HelmValues, mergeValues } from "./values/merge";
+import { SECRETS_DIGEST_ANNOTATION, contentDigest } from "./values/rollout";
 import { ChartSource, chartLocation } from "./values/charts";
 
 export interface AirflowArgs {
@@ -82,8 +83,10 @@ export class Airflow extends pulumi.ComponentResource {
         const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, child);
         this.metadataDbPassword = pulumi.secret(dbPassword.result);
 
-        const secret = (logicalName: string, stringData: Record<string, pulumi.Input<string>>): k8s.core.v1.Secret =>
-            new k8s.core.v1.Secret(
+        const secretContents: Record<string, pulumi.Input<string>>[] = [];
+        const secret = (logicalName: string, stringData: Record<string, pulumi.Input<string>>): k8s.core.v1.Secret => {
+            secretContents.push(stringData);
+            return new k8s.core.v1.Secret(
                 logicalName,
                 {
                     metadata: { name: logicalName, namespace: args.namespace, labels: { "app.kubernetes.io/part-of": name } },
@@ -93,6 +96,7 @@ export class Airflow extends pulumi.ComponentResource {
                 },
                 { ...child, deleteBeforeReplace: true },
             );
+        };
 
         const namespace = pulumi.output(args.namespace);
         const database = pulumi.output(args.metadataDatabase);
@@ -146,16 +150,23 @@ export class Airflow extends pulumi.ComponentResource {
             secrets.push(secret(names.gitSshKey, { gitSshKey: args.gitSyncSshKey }));
         }
 
+        // Pods read these Secrets at start only: a changed value (a rotated password, a new git key) must roll them.
+        // The annotation is a digest of every value, which reveals none of them, so it is kept out of the secrets.
+        const secretsDigest = pulumi.unsecret(pulumi.all(secretContents.map((c) => pulumi.all(c))).apply(contentDigest));
         this.values = pulumi
-            .all([args.integrations ?? {}, args.image])
-            .apply(([integrations, image]) =>
-                buildAirflowValues({
-                    airflow,
-                    secretNames: names,
-                    integrations: integrations as AirflowIntegrations,
-                    image: image as DeployedImage | undefined,
-                    localSettings,
-                }),
+            .all([args.integrations ?? {}, args.image, secretsDigest])
+            .apply(([integrations, image, digest]) =>
+                mergeValues(
+                    buildAirflowValues({
+                        airflow,
+                        secretNames: names,
+                        integrations: integrations as AirflowIntegrations,
+                        image: image as DeployedImage | undefined,
+                        localSettings,
+                    }),
+                    // PgBouncer's pods are the chart's only ones outside airflowPodAnnotations; they read its config Secret.
+                    { airflowPodAnnotations: { [SECRETS_DIGEST_ANNOTATION]: digest }, ...(airflow.pgbouncer.enabled ? { pgbouncer: { podAnnotations: { [SECRETS_DIGEST_ANNOTATION]: digest } } } : {}) },
+                ),
             );
 
         this.chart = new k8s.helm.v4.Chart(

@@ -251,3 +251,21 @@ def test_ha_vault_unseals_with_its_kms_key_and_is_ready_before_init(renders: dic
     account = _one(render, "ServiceAccount", "platform-vault")
     assert account.manifest["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     assert vault.manifest["spec"]["template"]["spec"]["serviceAccountName"] == "platform-vault"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_airflow_pods_roll_when_their_secrets_change(renders: dict[str, StackRender], stack: str) -> None:
+    """Every Airflow workload that reads one of the component's Secrets carries the digest of them in its pod template."""
+    from cluster.refs import references
+
+    workloads = [
+        o
+        for o in renders[stack].applied
+        if o.origin == "platform-airflow"
+        and o.kind in ("Deployment", "StatefulSet")
+        and any(r.kind == "Secret" and r.name.startswith("platform-airflow-") for r in references(o.manifest))
+    ]
+    assert len(workloads) >= 4
+    digests = {o.name: (o.manifest["spec"]["template"]["metadata"].get("annotations") or {}).get("airflow-platform/secrets-digest") for o in workloads}
+    assert all(d and len(d) == 64 for d in digests.values()), digests
+    assert len(set(digests.values())) == 1
