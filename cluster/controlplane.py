@@ -79,6 +79,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from local.ports import tcp_free
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = REPO / ".local" / "cluster"
 HOST = "127.0.0.1"
@@ -176,6 +178,21 @@ def _load_key(path: Path) -> Any:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
+def _key_usage(signs_certificates: bool) -> x509.KeyUsage:
+    """Digital signatures only; a CA also signs certificates and revocation lists."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        key_encipherment=False,
+        content_commitment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _issue(
     pki: _Pki,
     name: str,
@@ -213,17 +230,7 @@ def _issue(
         .not_valid_after(now + dt.timedelta(days=365 * 3))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_encipherment=False,
-                content_commitment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(signs_certificates=False),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
@@ -255,17 +262,7 @@ def _ensure_pki(directory: Path) -> _Pki:
             .not_valid_after(now + dt.timedelta(days=365 * 10))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    key_encipherment=False,
-                    content_commitment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage(signs_certificates=True),
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -388,15 +385,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -647,7 +635,7 @@ def _pick_ports(state_dir: Path) -> dict[str, int]:
     ports: dict[str, int] = {}
     for name in names:
         port = previous.get(name)
-        ports[name] = port if port and port not in ports.values() and _port_free(port) else free_port()
+        ports[name] = port if port and port not in ports.values() and tcp_free(port, HOST) else free_port()
     (state_dir / "ports.json").write_text(json.dumps(ports, indent=2) + "\n")
     return ports
 
