@@ -1,11 +1,13 @@
 /**
  * The platform's infrastructure rules, as pure functions over the resources a stack registers
- * (type, name, inputs). The same rules run offline against synth (scripts/checklist.ts) and inside the
- * @pulumi/policy pack (policy/index.ts) during `pulumi preview --policy-pack policy`.
+ * (type, name, inputs). The same rules run offline (scripts/checklist.ts) and inside the @pulumi/policy pack
+ * (policy/index.ts) during `pulumi preview --policy-pack policy`.
  *
- * Helm releases are one resource whose `values` input holds the workloads; per-chart extractors read
- * the containers' security contexts and resources out of those values, so a chart is judged by what it
- * will render, not waved through.
+ * Every Kubernetes-facing rule judges Kubernetes objects: resources typed `kubernetes:<group|core>/<version>:<Kind>`
+ * (or `kubernetes:apiextensions.k8s.io/v1:CustomResource` with apiVersion/kind in its inputs). A live preview
+ * registers each object a helm.v4.Chart renders as such a child resource, named `<chart>:<namespace>/<name>`;
+ * offline, the checklist feeds the same objects from `helm template` (out/render/<stack>/rendered/, written by
+ * `python -m cluster.render`). No rule reads Helm chart values, so a chart is judged by what it renders.
  */
 import { EXCEPTIONS, RuleException } from "./exceptions";
 
@@ -33,29 +35,42 @@ export interface RuleContext {
     rawResources?: PolicyResource[];
 }
 
-// ------------------------------------------------------------------------------------------- workloads
-export interface Container {
+// ------------------------------------------------------------------------------------------- Kubernetes objects
+export interface KubeObject {
+    resource: PolicyResource;
+    apiVersion: string;
+    kind: string;
+    /** metadata.name, else the resource name. */
     name: string;
-    securityContext?: any;
-    resources?: any;
+    namespace?: string;
+    manifest: any;
 }
 
-export interface Workload {
-    /** "<resource name>/<component>" — what the report names. */
-    where: string;
-    podSecurityContext?: any;
-    containers: Container[];
+/** Resource types of the kubernetes provider that are components or helpers, not objects in the cluster. */
+const NOT_OBJECTS = /^kubernetes:(helm\.sh|yaml|kustomize)\//;
+
+/** `kubernetes:core/v1:Secret` → v1/Secret; `kubernetes:kafka.strimzi.io/v1:Kafka` → kafka.strimzi.io/v1/Kafka. */
+export function kubeObject(r: PolicyResource): KubeObject | undefined {
+    const m = /^kubernetes:([^:]+):([^:]+)$/.exec(r.type);
+    if (!m || NOT_OBJECTS.test(r.type)) return undefined;
+    const inputs = r.inputs ?? {};
+    let apiVersion = m[1].startsWith("core/") ? m[1].slice("core/".length) : m[1];
+    let kind = m[2];
+    if (r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResource" || (typeof inputs.kind === "string" && typeof inputs.apiVersion === "string")) {
+        apiVersion = String(inputs.apiVersion ?? apiVersion);
+        kind = String(inputs.kind ?? kind);
+    }
+    const metadata = inputs.metadata ?? {};
+    return { resource: r, apiVersion, kind, name: String(metadata.name ?? r.name), namespace: metadata.namespace ?? undefined, manifest: inputs };
 }
 
-const RAW_WORKLOADS: Record<string, (inputs: any) => any> = {
-    "kubernetes:apps/v1:Deployment": (i) => i?.spec?.template?.spec,
-    "kubernetes:apps/v1:StatefulSet": (i) => i?.spec?.template?.spec,
-    "kubernetes:apps/v1:DaemonSet": (i) => i?.spec?.template?.spec,
-    "kubernetes:batch/v1:Job": (i) => i?.spec?.template?.spec,
-    "kubernetes:batch/v1:CronJob": (i) => i?.spec?.jobTemplate?.spec?.template?.spec,
-};
+export function kubeObjects(resources: PolicyResource[]): KubeObject[] {
+    return resources.map(kubeObject).filter((o): o is KubeObject => o !== undefined);
+}
 
-const HELM_TYPES = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart"]);
+const group = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.split("/")[0] : "");
+const is = (o: KubeObject, g: string, ...kinds: string[]) => group(o.apiVersion) === g && kinds.includes(o.kind);
+const label = (o: KubeObject) => `${o.kind} ${o.name}`;
 
 /** Reads a dotted path; a segment `list[name=x]` picks the list entry whose name is x (e.g. a containers patch). */
 function get(obj: any, path: string): any {
@@ -68,147 +83,102 @@ function get(obj: any, path: string): any {
     }, obj);
 }
 
-function podSpecWorkload(where: string, spec: any): Workload {
-    const containers = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((c: any) => ({
-        name: c.name ?? "?",
-        securityContext: c.securityContext,
-        resources: c.resources,
-    }));
-    return { where, podSecurityContext: spec?.securityContext, containers };
-}
-
-/** A component of a chart: where its pod and container security contexts and resources live in values. */
-interface ChartComponent {
+// ------------------------------------------------------------------------------------------- workloads
+export interface Container {
     name: string;
-    enabled?: (values: any) => boolean;
-    pod: string[];
-    container: string[];
-    resources: string;
+    securityContext?: any;
+    resources?: any;
+    env?: any[];
 }
 
-function fromChart(release: string, values: any, components: ChartComponent[]): Workload[] {
-    const first = (paths: string[]) => paths.map((p) => get(values, p)).find((v) => v != null);
-    return components
-        .filter((c) => (c.enabled ? c.enabled(values) : true))
-        .map((c) => ({
-            where: `${release}/${c.name}`,
-            podSecurityContext: first(c.pod),
-            containers: [{ name: c.name, securityContext: first(c.container), resources: get(values, c.resources) }],
-        }));
+export interface Workload {
+    /** "<Kind> <name>" (plus "/<part>" for an operator-made pod) — what the report names. */
+    where: string;
+    object: KubeObject;
+    podSecurityContext?: any;
+    /** Labels of the pods it runs (for PodDisruptionBudget selectors). */
+    podLabels: Record<string, string>;
+    containers: Container[];
 }
 
-function airflowComponents(values: any): ChartComponent[] {
-    const executor = String(get(values, "executor") ?? "");
-    const celery = executor.includes("CeleryExecutor");
-    const comp = (name: string, key: string, enabled?: (v: any) => boolean): ChartComponent => ({
-        name,
-        enabled,
-        pod: [`${key}.securityContexts.pod`, "securityContexts.pod"],
-        container: [`${key}.securityContexts.container`, "securityContexts.containers"],
-        resources: `${key}.resources`,
-    });
-    return [
-        comp("scheduler", "scheduler"),
-        comp("apiServer", "apiServer"),
-        comp("triggerer", "triggerer", (v) => get(v, "triggerer.enabled") !== false),
-        comp("dagProcessor", "dagProcessor", (v) => get(v, "dagProcessor.enabled") !== false),
-        comp("workers", "workers.celery", () => celery),
-        comp("statsd", "statsd", (v) => get(v, "statsd.enabled") !== false),
-        comp("pgbouncer", "pgbouncer", (v) => get(v, "pgbouncer.enabled") === true),
-        comp("redis", "redis", (v) => celery && get(v, "redis.enabled") !== false),
-        comp("migrateDatabaseJob", "migrateDatabaseJob", (v) => get(v, "migrateDatabaseJob.enabled") !== false),
-        comp("createUserJob", "createUserJob", (v) => get(v, "createUserJob.enabled") !== false),
-    ];
+/** Pod spec of a built-in workload kind. */
+function podTemplate(o: KubeObject): { spec: any; labels: Record<string, string> } | undefined {
+    const m = o.manifest;
+    if (is(o, "apps", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet") || is(o, "batch", "Job") || (o.apiVersion === "v1" && o.kind === "ReplicationController")) {
+        return { spec: m?.spec?.template?.spec, labels: m?.spec?.template?.metadata?.labels ?? {} };
+    }
+    if (is(o, "batch", "CronJob")) return { spec: m?.spec?.jobTemplate?.spec?.template?.spec, labels: m?.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {} };
+    if (o.apiVersion === "v1" && o.kind === "Pod") return { spec: m?.spec, labels: m?.metadata?.labels ?? {} };
+    return undefined;
 }
 
-const simpleChart = (name: string, pod: string, container: string | string[], resources: string): ChartComponent => ({
-    name,
-    pod: [pod],
-    container: Array.isArray(container) ? container : [container],
-    resources,
-});
-
-/** Chart name → where its workloads are in values. */
-const CHART_COMPONENTS: Record<string, (values: any) => ChartComponent[]> = {
-    airflow: airflowComponents,
-    vault: (v) => [
-        simpleChart("server", "server.statefulSet.securityContext.pod", "server.statefulSet.securityContext.container", "server.resources"),
-        ...(get(v, "injector.enabled") === false ? [] : [simpleChart("injector", "injector.securityContext.pod", "injector.securityContext.container", "injector.resources")]),
-    ],
-    mlflow: () => [simpleChart("mlflow", "podSecurityContext", "securityContext", "resources")],
-    marquez: () => [
-        simpleChart("api", "marquez.podSecurityContext", "marquez.securityContext", "marquez.resources"),
-        simpleChart("web", "web.podSecurityContext", "web.securityContext", "web.resources"),
-    ],
-    "strimzi-kafka-operator": () => [simpleChart("operator", "podSecurityContext", "securityContext", "resources")],
-    "cloudnative-pg": () => [simpleChart("operator", "podSecurityContext", "containerSecurityContext", "resources")],
-    "kube-prometheus-stack": (v) => [
-        // The Prometheus/Alertmanager CRs take container settings as a strategic-merge patch in `containers`, by container name.
-        simpleChart("prometheus", "prometheus.prometheusSpec.securityContext",
-            ["prometheus.prometheusSpec.containers[name=prometheus].securityContext", "prometheus.prometheusSpec.containerSecurityContext"], "prometheus.prometheusSpec.resources"),
-        simpleChart("alertmanager", "alertmanager.alertmanagerSpec.securityContext",
-            ["alertmanager.alertmanagerSpec.containers[name=alertmanager].securityContext", "alertmanager.alertmanagerSpec.containerSecurityContext"], "alertmanager.alertmanagerSpec.resources"),
-        simpleChart("operator", "prometheusOperator.securityContext", "prometheusOperator.containerSecurityContext", "prometheusOperator.resources"),
-        simpleChart("grafana", "grafana.securityContext", "grafana.containerSecurityContext", "grafana.resources"),
-        // Subcharts on by default: judged unless switched off.
-        ...(get(v, "kubeStateMetrics.enabled") === false
-            ? []
-            : [simpleChart("kube-state-metrics", "kube-state-metrics.securityContext", "kube-state-metrics.containerSecurityContext", "kube-state-metrics.resources")]),
-        ...(get(v, "nodeExporter.enabled") === false
-            ? []
-            : [simpleChart("node-exporter", "prometheus-node-exporter.securityContext", "prometheus-node-exporter.containerSecurityContext", "prometheus-node-exporter.resources")]),
-    ],
-};
-
-function chartName(inputs: any): string {
-    const chart = String(inputs?.chart ?? "");
-    return chart.split("/").pop()!.replace(/^oci:\/\/.*\//, "");
+function containersOf(spec: any): Container[] {
+    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((c: any) => ({
+        name: c?.name ?? "?",
+        securityContext: c?.securityContext,
+        resources: c?.resources,
+        env: c?.env,
+    }));
 }
 
-/** Every workload a stack will run: raw pod specs plus the components of each Helm release. */
-export function workloads(resources: PolicyResource[]): { workloads: Workload[]; unknownCharts: string[] } {
+/** Every workload a stack will run: the pod templates of built-in kinds plus the pods operators make from custom resources. */
+export function workloads(resources: PolicyResource[]): Workload[] {
+    const objects = kubeObjects(resources);
     const found: Workload[] = [];
-    const unknownCharts: string[] = [];
-    for (const r of resources) {
-        const raw = RAW_WORKLOADS[r.type];
-        if (raw) {
-            found.push(podSpecWorkload(r.name, raw(r.inputs)));
-        } else if (HELM_TYPES.has(r.type)) {
-            const chart = chartName(r.inputs);
-            const components = CHART_COMPONENTS[chart];
-            if (!components) {
-                unknownCharts.push(`${r.name} (chart ${chart || "?"})`);
-                continue;
-            }
-            found.push(...fromChart(r.name, r.inputs?.values ?? {}, components(r.inputs?.values ?? {})));
-        } else if (r.type === "kubernetes:kafka.strimzi.io/v1:Kafka") {
-            const eo = get(r.inputs, "spec.entityOperator");
+    for (const o of objects) {
+        const pod = podTemplate(o);
+        if (pod) {
+            found.push({ where: label(o), object: o, podSecurityContext: pod.spec?.securityContext, podLabels: pod.labels, containers: containersOf(pod.spec) });
+        } else if (is(o, "kafka.strimzi.io", "Kafka")) {
+            const eo = get(o.manifest, "spec.entityOperator");
             if (eo) {
                 found.push({
-                    where: `${r.name}/entity-operator`,
+                    where: `${label(o)}/entity-operator`,
+                    object: o,
                     podSecurityContext: get(eo, "template.pod.securityContext"),
+                    podLabels: { "strimzi.io/cluster": o.name, "strimzi.io/name": `${o.name}-entity-operator` },
                     containers: [
                         { name: "topic-operator", securityContext: get(eo, "template.topicOperatorContainer.securityContext"), resources: get(eo, "topicOperator.resources") },
                         { name: "user-operator", securityContext: get(eo, "template.userOperatorContainer.securityContext"), resources: get(eo, "userOperator.resources") },
                     ].filter((c) => get(eo, c.name === "topic-operator" ? "topicOperator" : "userOperator") != null),
                 });
             }
-        } else if (r.type === "kubernetes:kafka.strimzi.io/v1:KafkaNodePool") {
+        } else if (is(o, "kafka.strimzi.io", "KafkaNodePool")) {
             // Broker pods: the node pool's template wins, else the Kafka resource's; resources live on the pool.
-            const kafka = resources.find((k) => k.type === "kubernetes:kafka.strimzi.io/v1:Kafka" && k.inputs?.metadata?.name === r.inputs?.metadata?.labels?.["strimzi.io/cluster"]);
-            const template = (part: string) => get(r.inputs, `spec.template.${part}`) ?? get(kafka?.inputs, `spec.kafka.template.${part}`);
+            const cluster = o.manifest?.metadata?.labels?.["strimzi.io/cluster"];
+            const kafka = objects.find((k) => is(k, "kafka.strimzi.io", "Kafka") && k.name === cluster && k.namespace === o.namespace);
+            const template = (part: string) => get(o.manifest, `spec.template.${part}`) ?? get(kafka?.manifest, `spec.kafka.template.${part}`);
             found.push({
-                where: `${r.name}/broker`,
+                where: `${label(o)}/broker`,
+                object: o,
                 podSecurityContext: template("pod.securityContext"),
-                containers: [{ name: "kafka", securityContext: template("kafkaContainer.securityContext"), resources: get(r.inputs, "spec.resources") }],
+                podLabels: { "strimzi.io/cluster": String(cluster), "strimzi.io/pool-name": o.name },
+                containers: [{ name: "kafka", securityContext: template("kafkaContainer.securityContext"), resources: get(o.manifest, "spec.resources") }],
             });
-        } else if (r.type === "kubernetes:postgresql.cnpg.io/v1:Cluster") {
+        } else if (is(o, "postgresql.cnpg.io", "Cluster")) {
             // CloudNativePG renders every instance pod with the restricted profile (non-root uid 26, no escalation,
             // ALL capabilities dropped, seccomp RuntimeDefault); only resources come from the Cluster spec.
-            found.push({ where: `${r.name}/postgres`, podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }, containers: [{ name: "postgres", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } }, resources: get(r.inputs, "spec.resources") }] });
+            found.push({
+                where: `${label(o)}/postgres`,
+                object: o,
+                podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+                podLabels: { "cnpg.io/cluster": o.name },
+                containers: [{ name: "postgres", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } }, resources: get(o.manifest, "spec.resources") }],
+            });
+        } else if (is(o, "monitoring.coreos.com", "Prometheus", "Alertmanager")) {
+            // The operator's StatefulSet: pod securityContext from the spec, the main container's settings as a
+            // strategic-merge patch in `containers` (by container name), its resources from spec.resources.
+            const main = o.kind.toLowerCase();
+            found.push({
+                where: `${label(o)}/${main}`,
+                object: o,
+                podSecurityContext: get(o.manifest, "spec.securityContext"),
+                podLabels: { "app.kubernetes.io/name": main, "app.kubernetes.io/instance": o.name, [main]: o.name },
+                containers: [{ name: main, securityContext: get(o.manifest, `spec.containers[name=${main}].securityContext`), resources: get(o.manifest, "spec.resources") }],
+            });
         }
     }
-    return { workloads: found, unknownCharts };
+    return found;
 }
 
 // ------------------------------------------------------------------------------------------- rules
@@ -229,28 +199,31 @@ function outcome(ruleId: string, title: string, ctx: RuleContext, violations: st
     return { id: ruleId, title, ok, evidence, waived };
 }
 
+const containerCount = (all: Workload[]) => all.reduce((n, w) => n + w.containers.length, 0);
+
 export function restrictedSecurityContext(ctx: RuleContext): RuleOutcome {
-    const { workloads: all, unknownCharts } = workloads(ctx.resources);
-    const violations = unknownCharts.map((c) => `${c}: no extractor knows this chart's workloads, so it can't be judged`);
+    const all = workloads(ctx.resources);
+    const violations: string[] = [];
     for (const w of all) {
         const pod = w.podSecurityContext ?? {};
         for (const c of w.containers) {
             const sc = c.securityContext ?? {};
             const problems: string[] = [];
-            if (sc.runAsNonRoot !== true && pod.runAsNonRoot !== true) problems.push("runAsNonRoot not true");
+            if (sc.runAsNonRoot !== true && !(pod.runAsNonRoot === true && sc.runAsNonRoot !== false)) problems.push("runAsNonRoot not true");
+            if (sc.runAsUser === 0 || (sc.runAsUser == null && pod.runAsUser === 0)) problems.push("runAsUser 0");
             if (sc.allowPrivilegeEscalation !== false) problems.push("allowPrivilegeEscalation not false");
             if (!(sc.capabilities?.drop ?? []).map((x: string) => String(x).toUpperCase()).includes("ALL")) problems.push("capabilities.drop lacks ALL");
-            if ((sc.seccompProfile?.type ?? pod.seccompProfile?.type) !== "RuntimeDefault") problems.push("seccompProfile not RuntimeDefault");
+            if ((sc.seccompProfile?.type ?? pod.seccompProfile?.type) !== "RuntimeDefault" && (sc.seccompProfile?.type ?? pod.seccompProfile?.type) !== "Localhost") problems.push("seccompProfile not RuntimeDefault");
             if (sc.privileged === true) problems.push("privileged");
             if (problems.length) violations.push(`${w.where} container ${c.name}: ${problems.join(", ")}`);
         }
     }
     return outcome("restricted-security-context", "Every container runs with a restricted securityContext", ctx, violations,
-        [`${all.reduce((n, w) => n + w.containers.length, 0)} containers in ${all.length} workloads are restricted`]);
+        all.length ? [`${containerCount(all)} containers in ${all.length} workloads are restricted`] : []);
 }
 
 export function resourceRequestsAndLimits(ctx: RuleContext): RuleOutcome {
-    const { workloads: all } = workloads(ctx.resources);
+    const all = workloads(ctx.resources);
     const violations: string[] = [];
     for (const w of all) {
         for (const c of w.containers) {
@@ -259,103 +232,176 @@ export function resourceRequestsAndLimits(ctx: RuleContext): RuleOutcome {
         }
     }
     return outcome("resources", "Every container has CPU and memory requests and limits", ctx, violations,
-        [`${all.reduce((n, w) => n + w.containers.length, 0)} containers have requests and limits`]);
+        all.length ? [`${containerCount(all)} containers in ${all.length} workloads have requests and limits`] : []);
 }
 
-function helmValues(ctx: RuleContext, chart: string): { name: string; values: any }[] {
-    return ctx.resources.filter((r) => HELM_TYPES.has(r.type) && chartName(r.inputs) === chart).map((r) => ({ name: r.name, values: r.inputs?.values ?? {} }));
+/** Does a label selector (matchLabels + matchExpressions) select these labels? An empty selector selects nothing (policy/v1). */
+export function selects(selector: any, labels: Record<string, string>): boolean {
+    const matchLabels: Record<string, string> = selector?.matchLabels ?? {};
+    const expressions: any[] = selector?.matchExpressions ?? [];
+    if (!Object.keys(matchLabels).length && !expressions.length) return false;
+    if (!Object.entries(matchLabels).every(([k, v]) => labels[k] === v)) return false;
+    return expressions.every((e) => {
+        const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+        const values: string[] = e.values ?? [];
+        switch (e.operator) {
+            case "In": return has && values.includes(labels[e.key]);
+            case "NotIn": return !has || !values.includes(labels[e.key]);
+            case "Exists": return has;
+            case "DoesNotExist": return !has;
+            default: return false;
+        }
+    });
 }
+
+const blocksEveryDisruption = (spec: any, replicas: number) =>
+    spec?.maxUnavailable === 0 || spec?.maxUnavailable === "0%" || (typeof spec?.minAvailable === "number" && spec.minAvailable >= replicas) || spec?.minAvailable === "100%";
 
 export function haDisruptionBudgets(ctx: RuleContext): RuleOutcome {
-    if (ctx.stack !== "prod") {
-        return { id: "pdb", title: "HA components have PodDisruptionBudgets (prod)", ok: true, evidence: [`not required in ${ctx.stack}`], waived: [] };
+    const id = "pdb";
+    const title = "HA components have PodDisruptionBudgets (prod)";
+    if (ctx.stack !== "prod") return { id, title, ok: true, evidence: [`not required in ${ctx.stack}`], waived: [] };
+    const objects = kubeObjects(ctx.resources);
+    const pdbs = objects.filter((o) => is(o, "policy", "PodDisruptionBudget"));
+    // Autoscaled targets: KEDA ScaledObjects and HorizontalPodAutoscalers, by target kind/name.
+    const maxScale = new Map<string, number>();
+    for (const o of objects) {
+        const target = o.manifest?.spec?.scaleTargetRef;
+        if (!target?.name) continue;
+        if (is(o, "keda.sh", "ScaledObject")) maxScale.set(`${o.namespace}/${target.kind ?? "Deployment"}/${target.name}`, Number(o.manifest?.spec?.maxReplicaCount ?? 100));
+        if (is(o, "autoscaling", "HorizontalPodAutoscaler")) maxScale.set(`${o.namespace}/${target.kind}/${target.name}`, Number(o.manifest?.spec?.maxReplicas ?? 1));
     }
     const violations: string[] = [];
     const evidence: string[] = [];
-    for (const { name, values } of helmValues(ctx, "airflow")) {
-        for (const key of ["scheduler", "apiServer", "triggerer", "dagProcessor", "workers.celery", "pgbouncer"]) {
-            if (key === "pgbouncer" && get(values, "pgbouncer.enabled") !== true) continue;
-            const enabled = get(values, `${key}.podDisruptionBudget.enabled`) === true;
-            (enabled ? evidence : violations).push(`${name}/${key}: PodDisruptionBudget ${enabled ? "enabled" : "missing"}`);
+    const judge = (what: string, namespace: string | undefined, labels: Record<string, string>, replicas: number) => {
+        const budget = pdbs.find((p) => (p.namespace ?? namespace) === namespace && selects(p.manifest?.spec?.selector, labels));
+        if (!budget) violations.push(`${what}: no PodDisruptionBudget selects its pods`);
+        else if (blocksEveryDisruption(budget.manifest?.spec, replicas)) violations.push(`${what}: PodDisruptionBudget ${budget.name} allows no disruption (node drains would hang)`);
+        else evidence.push(`${what}: PodDisruptionBudget ${budget.name}`);
+    };
+    for (const w of workloads(ctx.resources)) {
+        const o = w.object;
+        if (is(o, "apps", "Deployment", "StatefulSet")) {
+            const scaled = maxScale.get(`${o.namespace}/${o.kind}/${o.name}`);
+            const replicas = Number(o.manifest?.spec?.replicas ?? 1);
+            if (scaled !== undefined ? scaled > 1 : replicas > 1) {
+                judge(`${label(o)} (${scaled !== undefined ? `autoscaled to ${scaled}` : `${replicas} replicas`})`, o.namespace, w.podLabels, scaled !== undefined ? scaled : replicas);
+            }
+        } else if (is(o, "monitoring.coreos.com", "Prometheus", "Alertmanager")) {
+            const replicas = Number(o.manifest?.spec?.replicas ?? 1) * Number(o.manifest?.spec?.shards ?? 1);
+            if (replicas > 1) judge(`${label(o)} (${replicas} replicas)`, o.namespace, w.podLabels, replicas);
+        } else if (is(o, "kafka.strimzi.io", "KafkaNodePool")) {
+            // Strimzi makes one PodDisruptionBudget per Kafka cluster (maxUnavailable 1 unless the template says otherwise).
+            const replicas = Number(o.manifest?.spec?.replicas ?? 1);
+            if (replicas <= 1) continue;
+            const cluster = objects.find((k) => is(k, "kafka.strimzi.io", "Kafka") && k.name === o.manifest?.metadata?.labels?.["strimzi.io/cluster"]);
+            const max = get(cluster?.manifest, "spec.kafka.template.podDisruptionBudget.maxUnavailable") ?? 1;
+            (max === 0 ? violations : evidence).push(`${label(o)} (${replicas} replicas): Strimzi's PodDisruptionBudget, maxUnavailable ${max}`);
+        } else if (is(o, "postgresql.cnpg.io", "Cluster")) {
+            const instances = Number(o.manifest?.spec?.instances ?? 1);
+            if (instances <= 1) continue;
+            const on = o.manifest?.spec?.enablePDB !== false;
+            (on ? evidence : violations).push(`${label(o)} (${instances} instances): CloudNativePG PodDisruptionBudget ${on ? "on" : "off (spec.enablePDB false)"}`);
         }
     }
-    for (const { name, values } of helmValues(ctx, "vault")) {
-        const ha = get(values, "server.ha.enabled") === true;
-        const pdb = get(values, "server.ha.disruptionBudget.enabled") !== false;
-        (ha && pdb ? evidence : violations).push(`${name}/server: ${ha ? "HA" : "not HA"}, disruption budget ${pdb ? "on" : "off"}`);
-    }
-    for (const r of ctx.resources.filter((x) => x.type === "kubernetes:policy/v1:PodDisruptionBudget")) evidence.push(`${r.name}: PodDisruptionBudget`);
-    for (const r of ctx.resources.filter((x) => x.type === "kubernetes:postgresql.cnpg.io/v1:Cluster")) {
-        const on = get(r.inputs, "spec.enablePDB") !== false;
-        (on ? evidence : violations).push(`${r.name}: CloudNativePG PDB ${on ? "on" : "off"}`);
-    }
-    return outcome("pdb", "HA components have PodDisruptionBudgets (prod)", ctx, violations, evidence);
+    return outcome(id, title, ctx, violations, evidence);
 }
 
 export function networkPolicies(ctx: RuleContext): RuleOutcome {
-    const policies = ctx.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
-    const isDefaultDeny = (p: PolicyResource) => {
-        const spec = p.inputs?.spec ?? {};
+    const policies = kubeObjects(ctx.resources).filter((o) => is(o, "networking.k8s.io", "NetworkPolicy"));
+    const isDefaultDeny = (p: KubeObject) => {
+        const spec = p.manifest?.spec ?? {};
         const selectsAll = spec.podSelector && Object.keys(spec.podSelector.matchLabels ?? {}).length === 0 && !(spec.podSelector.matchExpressions ?? []).length;
         const types = (spec.policyTypes ?? []) as string[];
         return selectsAll && types.includes("Ingress") && types.includes("Egress") && !(spec.ingress ?? []).length && !(spec.egress ?? []).length;
     };
     const denies = policies.filter(isDefaultDeny);
     const allows = policies.filter((p) => !isDefaultDeny(p));
-    const chartPolicies = helmValues(ctx, "airflow").filter(({ values }) => get(values, "networkPolicies.enabled") === true);
     const violations: string[] = [];
     if (!denies.length) violations.push("no default-deny NetworkPolicy (podSelector {}, Ingress+Egress, no rules)");
-    if (!allows.length && !chartPolicies.length) violations.push("no explicit allow NetworkPolicies");
+    if (!allows.length) violations.push("no explicit allow NetworkPolicies");
+    // Every namespace that runs workloads is covered by a default deny.
+    const denied = new Set(denies.map((d) => d.namespace));
+    const unguarded = [...new Set(workloads(ctx.resources).map((w) => w.object.namespace).filter((ns) => ns && denies.length && !denied.has(ns)))];
+    for (const ns of unguarded) violations.push(`namespace ${ns} runs workloads without a default-deny NetworkPolicy`);
+    const allowsByNs = new Map<string, number>();
+    for (const a of allows) allowsByNs.set(a.namespace ?? "-", (allowsByNs.get(a.namespace ?? "-") ?? 0) + 1);
     return outcome("network-policies", "NetworkPolicies are default-deny with explicit allows", ctx, violations, [
-        ...denies.map((p) => `${p.name}: default deny`),
-        ...allows.map((p) => `${p.name}: allow`),
-        ...chartPolicies.map(({ name }) => `${name}: chart networkPolicies.enabled`),
+        ...denies.map((p) => `NetworkPolicy ${p.name}${p.namespace ? ` (${p.namespace})` : ""}: default deny`),
+        ...[...allowsByNs].map(([ns, n]) => `${n} allow NetworkPolicies in ${ns}`),
     ]);
 }
 
 /** Pulumi's marker for a secret value in serialized inputs (sdk runtime/rpc.ts). */
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+/** What synth writes in place of a secret value (scripts/synth.ts REDACTED): rendered objects carry it where a secret went. */
+export const REDACTED_MARKER = "[secret]";
+/** An env var named like a credential (…_PASSWORD, …_TOKEN, SECRET_KEY, …) must take its value from a Secret. */
+const SECRET_ENV_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|SECRET_KEY|TOKEN|API_KEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS)$/i;
 
 function isSecretValue(value: unknown): boolean {
     return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
-/** Walks every input value (secret-marked values excepted) and reports where a generated secret appears as plain text. */
+/**
+ * Walks every input value (secret-marked values and a Kubernetes Secret's data/stringData excepted) and reports where
+ * a generated secret, or the redaction marker of one, appears as plain text; and every container env var named like a
+ * credential that carries a literal value instead of a secretKeyRef.
+ */
 export function noPlaintextSecrets(ctx: RuleContext): RuleOutcome {
     const secrets = ctx.secretPlaintexts.filter((s) => s.length >= 8);
     const violations: string[] = [];
     const visit = (where: string, value: unknown): void => {
         if (isSecretValue(value)) return; // marked secret: Pulumi encrypts it in state and Helm gets it from a Secret
         if (typeof value === "string") {
-            if (secrets.some((s) => value.includes(s))) violations.push(where);
+            if (secrets.some((s) => value.includes(s)) || value.includes(REDACTED_MARKER)) violations.push(`plaintext secret at ${where}`);
         } else if (Array.isArray(value)) {
             value.forEach((v, i) => visit(`${where}[${i}]`, v));
         } else if (value && typeof value === "object") {
             for (const [k, v] of Object.entries(value)) visit(`${where}.${k}`, v);
         }
     };
-    for (const r of ctx.rawResources ?? ctx.resources) visit(`${r.type}::${r.name}`, r.inputs);
-    if (!secrets.length) {
-        return { id: "no-plaintext-secrets", title: "No plaintext secret in any resource input", ok: false, evidence: ["no generated secrets known: can't judge"], waived: [] };
+    const raw = ctx.rawResources ?? ctx.resources;
+    for (const r of raw) {
+        const o = kubeObject(r);
+        if (o && o.apiVersion === "v1" && o.kind === "Secret") {
+            const { data: _data, stringData: _stringData, ...rest } = r.inputs ?? {};
+            visit(`${r.type}::${r.name}`, rest);
+        } else {
+            visit(`${r.type}::${r.name}`, r.inputs);
+        }
     }
-    return outcome("no-plaintext-secrets", "No plaintext secret in any resource input", ctx, violations.map((w) => `plaintext secret at ${w}`),
-        [`${secrets.length} generated secrets checked against ${ctx.resources.length} resources' inputs (Helm values included): none in plaintext`]);
+    const all = workloads(ctx.resources);
+    for (const w of all) {
+        for (const c of w.containers) {
+            for (const e of c.env ?? []) {
+                if (SECRET_ENV_NAME.test(String(e?.name ?? "")) && typeof e?.value === "string" && e.value !== "") {
+                    violations.push(`${w.where} container ${c.name}: env ${e.name} is a literal value, not a secretKeyRef`);
+                }
+            }
+        }
+    }
+    const objects = kubeObjects(ctx.resources).length;
+    if (!secrets.length) {
+        return { id: "no-plaintext-secrets", title: "No plaintext secret in any resource input", ok: false, evidence: [...violations, "no generated secrets known: can't judge"], waived: [] };
+    }
+    return outcome("no-plaintext-secrets", "No plaintext secret in any resource input", ctx, violations,
+        [`${secrets.length} generated secrets checked against ${ctx.resources.length} resources' inputs (${objects} Kubernetes objects, Secrets' data excepted): none in plaintext`,
+         `${containerCount(all)} containers: every credential-named env var comes from a Secret`]);
 }
 
 export function tlsAtIngress(ctx: RuleContext): RuleOutcome {
     const violations: string[] = [];
     const evidence: string[] = [];
-    for (const r of ctx.resources.filter((x) => x.type === "kubernetes:networking.k8s.io/v1:Ingress")) {
-        const tls = (r.inputs?.spec?.tls ?? []).length > 0;
-        (tls ? evidence : violations).push(`${r.name}: Ingress ${tls ? "with" : "without"} TLS`);
-    }
-    for (const { name, values } of helmValues(ctx, "airflow")) {
-        const ingress = get(values, "ingress.apiServer");
-        if (ingress?.enabled) {
-            const tls = ingress.tls?.enabled === true || (ingress.hosts ?? []).some((h: any) => h?.tls?.enabled);
-            (tls ? evidence : violations).push(`${name}: apiServer ingress ${tls ? "with" : "without"} TLS`);
-        }
+    for (const o of kubeObjects(ctx.resources).filter((x) => is(x, "networking.k8s.io", "Ingress"))) {
+        const tls: any[] = o.manifest?.spec?.tls ?? [];
+        const hosts: string[] = (o.manifest?.spec?.rules ?? []).map((r: any) => r?.host).filter(Boolean);
+        const covered = new Set(tls.flatMap((t) => t?.hosts ?? []));
+        const uncovered = hosts.filter((h) => !covered.has(h));
+        if (!tls.length) violations.push(`Ingress ${o.name}: without TLS`);
+        else if (uncovered.length) violations.push(`Ingress ${o.name}: hosts without TLS: ${uncovered.join(", ")}`);
+        else evidence.push(`Ingress ${o.name}: TLS for ${hosts.join(", ") || "every host"} (secret ${tls.map((t) => t?.secretName ?? "-").join(", ")})`);
     }
     if (ctx.stack === "prod" && !evidence.length && !violations.length) violations.push("prod exposes no ingress: the API server must be reachable over TLS");
     return outcome("tls-ingress", "TLS is on at ingress", ctx, violations, evidence);
@@ -377,13 +423,44 @@ export function encryptionAtRest(ctx: RuleContext): RuleOutcome {
     return outcome("encryption-at-rest", "S3 and RDS are encrypted at rest", ctx, violations, evidence);
 }
 
-function airflowConfig(ctx: RuleContext): { name: string; config: any }[] {
-    return helmValues(ctx, "airflow").map(({ name, values }) => ({ name, config: values.config ?? {} }));
+// ------------------------------------------------------------------------------------------- Airflow configuration
+/** airflow.cfg (INI) → section → key → value; later keys win, as in ConfigParser. */
+export function parseAirflowCfg(text: string): Record<string, Record<string, string>> {
+    const config: Record<string, Record<string, string>> = {};
+    let section: Record<string, string> | undefined;
+    let last: string | undefined;
+    for (const line of text.split(/\r?\n/)) {
+        if (/^\s*([#;]|$)/.test(line)) continue;
+        const head = /^\[([^\]]+)\]\s*$/.exec(line);
+        if (head) {
+            section = config[head[1].trim().toLowerCase()] ??= {};
+            last = undefined;
+            continue;
+        }
+        if (!section) continue;
+        if (/^\s/.test(line) && last) {
+            section[last] += `\n${line.trim()}`; // continuation line
+            continue;
+        }
+        const kv = /^([^=:]+?)\s*[=:]\s?(.*)$/.exec(line);
+        if (kv) {
+            last = kv[1].trim().toLowerCase();
+            section[last] = kv[2].trim();
+        }
+    }
+    return config;
+}
+
+/** Each Airflow release's rendered configuration: the `<release>-config` ConfigMap's `airflow.cfg` key. */
+export function airflowConfigs(ctx: RuleContext): { name: string; config: Record<string, Record<string, string>> }[] {
+    return kubeObjects(ctx.resources)
+        .filter((o) => o.apiVersion === "v1" && o.kind === "ConfigMap" && typeof o.manifest?.data?.["airflow.cfg"] === "string")
+        .map((o) => ({ name: o.name.replace(/-config$/, ""), config: parseAirflowCfg(o.manifest.data["airflow.cfg"]) }));
 }
 
 function airflowConfigRule(id: string, title: string, ctx: RuleContext, judge: (config: any) => string | undefined, describe: (config: any) => string): RuleOutcome {
-    const releases = airflowConfig(ctx);
-    if (!releases.length) return { id, title, ok: false, evidence: ["no Airflow release in this stack: can't judge"], waived: [] };
+    const releases = airflowConfigs(ctx);
+    if (!releases.length) return { id, title, ok: false, evidence: ["no Airflow configuration in this stack (no ConfigMap with airflow.cfg): can't judge"], waived: [] };
     const violations = releases.flatMap(({ name, config }) => {
         const problem = judge(config);
         return problem ? [`${name}: ${problem}`] : [];
@@ -393,24 +470,36 @@ function airflowConfigRule(id: string, title: string, ctx: RuleContext, judge: (
 
 export function remoteLogging(ctx: RuleContext): RuleOutcome {
     return airflowConfigRule("remote-logging", "Remote logging is on", ctx,
-        (c) => (String(c.logging?.remote_logging) === "True" ? undefined : "[logging] remote_logging is not True"),
-        (c) => `remote logs → ${c.logging?.remote_base_log_folder}`);
+        (c) => {
+            if (String(c.logging?.remote_logging).toLowerCase() !== "true") return "[logging] remote_logging is not True";
+            return c.logging?.remote_base_log_folder ? undefined : "[logging] remote_base_log_folder is empty";
+        },
+        (c) => `airflow.cfg: remote logs → ${c.logging?.remote_base_log_folder} (connection ${c.logging?.remote_log_conn_id ?? "-"})`);
 }
 
 export function secretsBackend(ctx: RuleContext): RuleOutcome {
     return airflowConfigRule("secrets-backend", "A secrets backend is configured", ctx,
         (c) => (c.secrets?.backend ? undefined : "[secrets] backend is empty"),
-        (c) => `[secrets] backend = ${c.secrets?.backend}`);
+        (c) => `airflow.cfg: [secrets] backend = ${c.secrets?.backend}`);
+}
+
+function transportType(transport: string | undefined): string {
+    if (!transport) return "-";
+    try {
+        return JSON.parse(transport).type ?? "set";
+    } catch {
+        return "set (not JSON)";
+    }
 }
 
 export function openLineage(ctx: RuleContext): RuleOutcome {
     return airflowConfigRule("openlineage", "OpenLineage is active", ctx,
         (c) => {
             const ol = c.openlineage ?? {};
-            if (String(ol.disabled) === "True") return "[openlineage] disabled";
-            return ol.transport ? undefined : "[openlineage] transport is not set";
+            if (String(ol.disabled).toLowerCase() === "true") return "[openlineage] disabled";
+            return ol.transport || ol.config_path ? undefined : "[openlineage] transport is not set";
         },
-        (c) => `[openlineage] namespace ${c.openlineage?.namespace}, transport ${c.openlineage?.transport ? JSON.parse(c.openlineage.transport).type ?? "set" : "-"}`);
+        (c) => `airflow.cfg: [openlineage] namespace ${c.openlineage?.namespace}, transport ${transportType(c.openlineage?.transport)}`);
 }
 
 export function auditLogging(ctx: RuleContext): RuleOutcome {
@@ -418,19 +507,28 @@ export function auditLogging(ctx: RuleContext): RuleOutcome {
     const vaultOn = ctx.resources.some((r) => r.type.startsWith("vault:"));
     const violations = vaultOn && !audits.length ? ["Vault has no audit device"] : [];
     const evidence = audits.map((a) => `${a.name}: Vault audit device (${a.inputs?.type})`);
-    for (const { name } of airflowConfig(ctx)) evidence.push(`${name}: Airflow event log (REST API v2 /eventLogs) read by phase16_03_audit_compliance`);
+    for (const { name } of airflowConfigs(ctx)) evidence.push(`${name}: Airflow event log (REST API v2 /eventLogs) read by phase16_03_audit_compliance`);
     return outcome("audit-logging", "Audit logging is enabled", ctx, violations, evidence);
 }
 
-/** Resource names derive from one platform name: `<platform>` or `<platform>-<component>[-<part>...]`, kebab-case. */
+/**
+ * Resource names derive from one platform name: `<platform>` or `<platform>-<component>[-<part>...]`, kebab-case.
+ * A chart's objects are named `<chart resource>:<namespace>/<object>` by helm.v4.Chart; their chart resource part is judged.
+ */
 export function namingScheme(ctx: RuleContext): RuleOutcome {
     const platform = ctx.resources.find((r) => r.type === "airflow-platform:index:Platform");
     if (!platform) return { id: "naming", title: "Resource names follow one scheme", ok: false, evidence: ["no Platform component: can't judge"], waived: [] };
     const prefix = platform.name;
     const skip = (r: PolicyResource) => r.type === "pulumi:pulumi:Stack" || r.type.startsWith("pulumi:providers:");
-    const bad = ctx.resources.filter((r) => !skip(r) && !(r.name === prefix || (r.name.startsWith(`${prefix}-`) && /^[a-z0-9]+(-[a-z0-9]+)*$/.test(r.name))));
+    const judged = ctx.resources.filter((r) => !skip(r));
+    const own = (r: PolicyResource) => r.name.split(":")[0];
+    const bad = judged.filter((r) => {
+        const name = own(r);
+        return !(name === prefix || (name.startsWith(`${prefix}-`) && /^[a-z0-9]+(-[a-z0-9]+)*$/.test(name)));
+    });
+    const chartObjects = judged.filter((r) => r.name.includes(":")).length;
     return outcome("naming", "Resource names follow one scheme", ctx, bad.map((r) => `${r.type} ${r.name} does not follow ${prefix}-<component>-<part>`),
-        [`${ctx.resources.filter((r) => !skip(r)).length} resources named ${prefix}-<component>-<part> (kebab-case)`]);
+        [`${judged.length - chartObjects} resources named ${prefix}-<component>-<part> (kebab-case)` + (chartObjects ? `; ${chartObjects} chart objects under such a chart resource` : "")]);
 }
 
 export const RULES: ((ctx: RuleContext) => RuleOutcome)[] = [

@@ -3,15 +3,18 @@
  *
  * Prints the seed's four groups (dags/airflow_usecases.md, "Production Checklist") with every item ✓ or ✗ and
  * its evidence, then the platform rules of the policy pack. DAG items are judged over a real DagBag by
- * `python -m checklist.dag_rules`; infrastructure items over the stack's resources evaluated under the mock
- * engine. An item no rule judges is ✗. Exits non-zero on any ✗ for prod.
+ * `python -m checklist.dag_rules`; infrastructure items over what the stack would apply: its non-Kubernetes
+ * resources (AWS, Vault, random, components) from the mock engine, and every Kubernetes object from the real
+ * render (`python -m cluster.render`: each Helm release through `helm template`, plus the program's own objects),
+ * named as a live preview names them. An item no rule judges is ✗. Exits non-zero on any ✗ for prod.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { evaluateRules, RuleOutcome } from "../policy/rules";
-import { REPO_ROOT, runStack } from "../tests/ts/harness";
+import * as yaml from "js-yaml";
+import { evaluateRules, PolicyResource, RuleOutcome } from "../policy/rules";
+import { RecordedResource, REPO_ROOT, runStack } from "../tests/ts/harness";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 
@@ -96,14 +99,111 @@ export function runDagRules(python = path.join(REPO_ROOT, ".venv", "bin", "pytho
     return JSON.parse(fs.readFileSync(out, "utf8")) as DagRuleResult[];
 }
 
-export async function evaluateChecklist(stack: string, dagResults?: DagRuleResult[]): Promise<ChecklistItem[]> {
-    const run = await runStack(stack);
-    const infra = evaluateRules({
+// ------------------------------------------------------------------------------------------- rendered objects
+export const RENDER_DIR = path.join(REPO_ROOT, "out", "render");
+
+/** The resource type a live preview gives an object: `kubernetes:core/v1:Secret`, `kubernetes:kafka.strimzi.io/v1:Kafka`. */
+export function kubeType(apiVersion: string, kind: string): string {
+    return `kubernetes:${apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`}:${kind}`;
+}
+
+/** What a stack's objects are rendered from: a render older than any of these is stale. */
+function newestSource(stack: string): { file: string; mtime: number } {
+    let newest = { file: "", mtime: 0 };
+    const visit = (p: string) => {
+        if (!fs.existsSync(p)) return;
+        const st = fs.statSync(p);
+        if (st.isDirectory()) {
+            for (const e of fs.readdirSync(p)) if (e !== "node_modules" && !e.startsWith(".")) visit(path.join(p, e));
+        } else if (st.mtimeMs > newest.mtime) {
+            newest = { file: path.relative(REPO_ROOT, p), mtime: st.mtimeMs };
+        }
+    };
+    for (const p of ["Pulumi.yaml", `Pulumi.${stack}.yaml`, "index.ts", "components", "config", "helm-values"]) visit(path.join(REPO_ROOT, p));
+    return newest;
+}
+
+/**
+ * out/render/<stack>/rendered/, rendered again (`python -m cluster.render --stack <stack>`, about 20 s) when it is
+ * missing or older than the stack's sources.
+ */
+export function ensureRender(stack: string, options: { renderDir?: string; python?: string; log?: (m: string) => void } = {}): string {
+    const dir = path.join(options.renderDir ?? RENDER_DIR, stack, "rendered");
+    const log = options.log ?? ((m: string) => console.error(m));
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
+    const oldest = files.length ? Math.min(...files.map((f) => fs.statSync(path.join(dir, f)).mtimeMs)) : 0;
+    const source = newestSource(stack);
+    const why = !files.length ? `${path.relative(REPO_ROOT, dir)} is missing` : source.mtime > oldest ? `${source.file} is newer than the render` : "";
+    if (!why) return dir;
+    log(`checklist: ${why}; rendering stack ${stack} (python -m cluster.render --stack ${stack}, about 20 s)...`);
+    const python = options.python ?? path.join(REPO_ROOT, ".venv", "bin", "python");
+    const args = ["-m", "cluster.render", "--stack", stack];
+    if (options.renderDir) args.push("--out", options.renderDir);
+    try {
+        execFileSync(python, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+        const err = e as { stdout?: Buffer; stderr?: Buffer };
+        throw new Error(`cluster.render --stack ${stack} failed: ${`${err.stdout ?? ""}${err.stderr ?? ""}`.slice(-3000)}`);
+    }
+    return dir;
+}
+
+interface ReleaseEntry {
+    resource: string;
+    release: string;
+}
+
+/**
+ * Every object of out/render/<stack>/rendered/*.yaml (hooks.yaml excepted: helm.v4.Chart skips hooks) as the
+ * resource a live preview registers: type from apiVersion/kind, inputs = the manifest, and the name helm.v4.Chart
+ * gives its children (`<chart resource>:<namespace>/<name>`). The program's own objects (program.yaml) take the name
+ * of the program resource that creates them, found among `programResources` (the mock run) by type, namespace and name.
+ */
+export function renderedResources(dir: string, programResources: PolicyResource[] = []): PolicyResource[] {
+    const releasesFile = path.join(dir, "..", "releases.json");
+    const releases: ReleaseEntry[] = fs.existsSync(releasesFile) ? JSON.parse(fs.readFileSync(releasesFile, "utf8")) : [];
+    const chartResource = new Map(releases.map((r) => [r.release, r.resource]));
+    const key = (type: string, m: any) => `${type}|${m?.metadata?.namespace ?? ""}|${m?.metadata?.name ?? ""}`;
+    const programNames = new Map(programResources.filter((r) => r.type.startsWith("kubernetes:")).map((r) => [key(r.type, r.inputs), r.name]));
+    const out: PolicyResource[] = [];
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "hooks.yaml").sort()) {
+        const origin = file.replace(/\.yaml$/, "");
+        for (const doc of yaml.loadAll(fs.readFileSync(path.join(dir, file), "utf8"))) {
+            const m = doc as any;
+            if (!m || typeof m !== "object" || !m.apiVersion || !m.kind) continue;
+            const type = kubeType(String(m.apiVersion), String(m.kind));
+            const objectName = `${m.metadata?.namespace ? `${m.metadata.namespace}/` : ""}${m.metadata?.name ?? "?"}`;
+            const name = origin === "program"
+                ? programNames.get(key(type, m)) ?? String(m.metadata?.name ?? "?")
+                : `${chartResource.get(origin) ?? origin}:${objectName}`;
+            out.push({ type, name, inputs: m });
+        }
+    }
+    return out;
+}
+
+/** A mock-run resource the render stands in for: a Kubernetes object (not a Helm/YAML component). */
+const isKubeObject = (type: string) => type.startsWith("kubernetes:") && !/^kubernetes:(helm\.sh|yaml|kustomize)\//.test(type);
+
+/** The rule context of a stack: the mock run's other resources plus the rendered Kubernetes objects. */
+export function policyContext(stack: string, run: { resources: RecordedResource[]; generatedSecrets: string[] }, renderDir: string) {
+    const mock = run.resources.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }));
+    const rendered = renderedResources(renderDir, mock);
+    // Program objects keep their secret markers from the mock run, so a secret passed as a secret is told apart from a leak.
+    const raw = new Map(run.resources.filter((r) => isKubeObject(r.type)).map((r) => [`${r.type}|${r.name}`, r.rawInputs]));
+    const others = run.resources.filter((r) => !isKubeObject(r.type));
+    return {
         stack,
-        resources: run.resources.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),
-        rawResources: run.resources.map((r) => ({ type: r.type, name: r.name, inputs: r.rawInputs })),
+        resources: [...others.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })), ...rendered],
+        rawResources: [...others.map((r) => ({ type: r.type, name: r.name, inputs: r.rawInputs })), ...rendered.map((r) => ({ ...r, inputs: raw.get(`${r.type}|${r.name}`) ?? r.inputs }))],
         secretPlaintexts: run.generatedSecrets,
-    });
+    };
+}
+
+export async function evaluateChecklist(stack: string, dagResults?: DagRuleResult[]): Promise<ChecklistItem[]> {
+    const renderDir = ensureRender(stack);
+    const run = await runStack(stack);
+    const infra = evaluateRules(policyContext(stack, run, renderDir));
     const seed = seedChecklist(fs.readFileSync(path.join(REPO_ROOT, "dags", "airflow_usecases.md"), "utf8"));
     return mergeChecklist(seed, dagResults ?? runDagRules(), infra);
 }
