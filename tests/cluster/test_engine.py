@@ -186,6 +186,14 @@ def _cluster_objects(plane: Any, namespace: str) -> dict[str, int]:
     return counts
 
 
+# The one idempotency defect the first real runs found (2026-12-07): the Strimzi chart's CRD kafkas.kafka.strimzi.io
+# declares `clusterSecurity: {type: object, properties: {}}`; kube-apiserver drops the empty `properties`, so
+# every preview proposes to add it back and every up "updates" the CRD again. Any other diff fails the test.
+KNOWN_PERPETUAL_DIFF = (
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition platform-kafka-strimzi:kafkas.kafka.strimzi.io"
+)
+
+
 def test_dev_stack_up_preview_destroy(tools: engine.Toolchain, control_plane: Any, tmp_path: Path) -> None:
     stack_file = (REPO / "Pulumi.dev.yaml").read_text()
     if "charts:" not in stack_file:
@@ -198,26 +206,29 @@ def test_dev_stack_up_preview_destroy(tools: engine.Toolchain, control_plane: An
     try:
         counts = engine.do_up(ws, report)
         # Every package of the program is there: Kubernetes objects and charts, random secrets, Vault's KV.
-        assert counts.by_package.get("kubernetes", 0) >= 50, counts.describe()
-        assert counts.by_type.get("random:index/randomPassword:RandomPassword", 0) >= 5, counts.describe()
-        assert counts.by_type.get("vault:kv/secretV2:SecretV2", 0) >= 1, counts.describe()
+        assert counts.by_package.get("kubernetes", 0) >= 200, counts.describe()
+        assert counts.by_type.get("random:index/randomPassword:RandomPassword", 0) >= 10, counts.describe()
+        assert counts.by_type.get("vault:kv/secretV2:SecretV2", 0) >= 5, counts.describe()
+        assert counts.by_type.get("kubernetes:helm.sh/v4:Chart", 0) == 0  # charts are components, not custom
         assert "aws" not in counts.by_package and "docker-build" not in counts.by_package
-        up_phase = report.phases[0]
-        assert f"{counts.total} resources" in up_phase[2]
-        created = int(re.search(r"(\d+) created", up_phase[2]).group(1))  # type: ignore[union-attr]
-        assert created == counts.total + 1  # + the stack itself
-        assert "no summary" not in report.phases[1][2] and "unchanged" in report.phases[1][2]
+        assert counts.providers >= 3  # kubernetes, random, vault (+ the program's explicit vault provider)
+        up_detail = report.phases[0][2]
+        created = int(re.search(r"(\d+) created", up_detail).group(1))  # type: ignore[union-attr]
+        assert counts.custom + counts.components <= created <= counts.total, up_detail
 
         assert _namespace_phase(control_plane, "airflow-dev") == "Active"
         objects = _cluster_objects(control_plane, "airflow-dev")
-        k8s_state = engine.count(ws.export())
-        assert objects["secrets"] >= 5 and objects["statefulsets"] >= 2 and objects["deployments"] >= 3, objects
-        assert k8s_state.total == counts.total
+        assert objects["secrets"] >= 15 and objects["statefulsets"] >= 4 and objects["deployments"] >= 8, objects
+        assert objects["jobs"] >= 3, objects  # postgres bootstrap, Airflow's migrations and create-user, pools
     finally:
         left = engine.do_destroy(ws, report)
         print(report.summary())
     assert left.total == 0
     assert _namespace_phase(control_plane, "airflow-dev") in (None, "Terminating")
+    assert not any("secrets changed" in issue for issue in report.issues), report.issues
+    assert set(report.unstable) <= {f"update {KNOWN_PERPETUAL_DIFF}"}, "\n".join(report.issues)
+    if report.issues:
+        pytest.xfail("known perpetual diff: " + "\n".join(report.issues))
 
 
 # ------------------------------------------------------------------------------------------ pure helpers (no engine)
