@@ -59,6 +59,10 @@ export class Mlflow extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [flaskSecret] },
         );
+        if (args.replicas > 1) {
+            const pdb = pulumi.output(args.namespace).apply((ns) => mv.mlflowDisruptionBudget(release, ns, args.replicas)!);
+            new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: pdb.apply((b) => b.metadata as object), spec: pdb.apply((b) => b.spec as object) }, { parent: this });
+        }
         this.trackingUri = pulumi.output(args.namespace).apply((ns) => mv.mlflowTrackingUri(release, ns));
         this.airflowConnection = this.trackingUri.apply(mv.mlflowAirflowConnection);
         this.registerOutputs({ trackingUri: this.trackingUri });

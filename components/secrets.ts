@@ -47,7 +47,8 @@ export class GeneratedSecret extends pulumi.ComponentResource {
         const generated: Record<string, pulumi.Output<string>> = {};
         for (const [key, spec] of Object.entries(args.generate ?? {})) {
             const password = new random.RandomPassword(
-                `${name}-${key}`,
+                // Secret keys may be env-var style (MLFLOW_FLASK_SERVER_SECRET_KEY); logical names stay kebab-case.
+                `${name}-${key.toLowerCase().replace(/_/g, "-")}`,
                 { length: spec.length ?? 32, special: spec.special ?? false },
                 { parent: this },
             );

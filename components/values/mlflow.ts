@@ -64,3 +64,15 @@ export function mlflowAirflowConnection(trackingUri: string): Record<string, unk
     const url = new URL(trackingUri);
     return { conn_type: "http", host: url.hostname, port: Number(url.port || 80), schema: url.protocol.replace(":", "") };
 }
+
+/**
+ * A PodDisruptionBudget for the tracking server when it runs more than one replica: the chart has no template for
+ * one. The selector is the chart's own pod selector (app.kubernetes.io/name and instance).
+ */
+export function mlflowDisruptionBudget(releaseName: string, namespace: string, replicas: number): Record<string, unknown> | undefined {
+    if (replicas < 2) return undefined;
+    return {
+        metadata: { name: releaseName, namespace },
+        spec: { maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": releaseName } } },
+    };
+}

@@ -165,7 +165,8 @@ export function kubePrometheusStackValues(input: KpsValuesInput): Record<string,
             securityContext: restrictedPod(472),
             containerSecurityContext: RESTRICTED_CONTAINER,
             resources: resources(SIZES.grafana),
-            sidecar: { dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: "ALL" } },
+            // The dashboard and datasource watchers run as two containers of this pod, sized like any other.
+            sidecar: { resources: resources(SIZES.sidecar), dashboards: { enabled: true, label: DASHBOARD_LABEL, labelValue: "1", searchNamespace: "ALL" } },
         },
     };
 }

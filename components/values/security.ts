@@ -49,6 +49,7 @@ export const SIZES = {
     alertmanager: { cpu: "50m", memory: "128Mi" },
     job: { cpu: "50m", memory: "64Mi" },
     grafana: { cpu: "100m", memory: "256Mi" },
+    sidecar: { cpu: "50m", memory: "96Mi" },
     marquez: { cpu: "250m", memory: "512Mi" },
     marquezWeb: { cpu: "50m", memory: "128Mi" },
 } satisfies Record<string, Size>;

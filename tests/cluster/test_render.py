@@ -269,3 +269,14 @@ def test_airflow_pods_roll_when_their_secrets_change(renders: dict[str, StackRen
     digests = {o.name: (o.manifest["spec"]["template"]["metadata"].get("annotations") or {}).get("airflow-platform/secrets-digest") for o in workloads}
     assert all(d and len(d) == 64 for d in digests.values()), digests
     assert len(set(digests.values())) == 1
+
+
+def test_mlflow_replicas_have_a_disruption_budget_that_selects_them(renders: dict[str, StackRender]) -> None:
+    render = renders["prod"]
+    deployment = _one(render, "Deployment", "platform-mlflow")
+    assert deployment.manifest["spec"]["replicas"] == 2
+    pdb = _one(render, "PodDisruptionBudget", "platform-mlflow")
+    labels = deployment.manifest["spec"]["template"]["metadata"]["labels"]
+    assert pdb.manifest["spec"]["maxUnavailable"] == 1
+    assert pdb.manifest["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert not [o for o in renders["dev"].applied if o.kind == "PodDisruptionBudget" and "mlflow" in o.name], "one replica needs no budget"
