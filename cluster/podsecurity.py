@@ -73,3 +73,18 @@ def violations(objects: list[Rendered]) -> tuple[list[Finding], list[Exception_]
         else:
             findings += found
     return findings, [e for e in EXCEPTIONS if e not in used]
+
+
+def missing_resources(objects: list[Rendered]) -> list[Finding]:
+    """Containers without cpu and memory requests and limits (the scheduler can't place or bound them)."""
+    findings = []
+    for obj in objects:
+        spec = pod_spec(obj.manifest)
+        if spec is None:
+            continue
+        for path, container in containers(spec):
+            res = container.get("resources") or {}
+            missing = [f"{kind}.{what}" for kind in ("requests", "limits") for what in ("cpu", "memory") if what not in (res.get(kind) or {})]
+            if missing:
+                findings.append(Finding(obj, f"{path}({container.get('name')})", f"no {', '.join(missing)}"))
+    return findings
