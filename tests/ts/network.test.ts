@@ -121,6 +121,6 @@ describe("NetworkPolicies component", () => {
         expect(policies.map((p) => p.name)).toContain("platform-network-default-deny");
         const outcome = networkPolicies({ stack: "prod", resources: r.resources.map((x) => ({ type: x.type, name: x.name, inputs: x.inputs })), secretPlaintexts: [] });
         expect(outcome.ok).toBe(true);
-        expect(outcome.evidence).toContain("platform-network-default-deny: default deny");
+        expect(outcome.evidence).toContain("NetworkPolicy platform-network-default-deny (airflow-prod): default deny");
     });
 });

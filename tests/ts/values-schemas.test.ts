@@ -206,15 +206,17 @@ describe("Vault chart and policies", () => {
     });
 
     test("HA raft validates with one retry_join per replica", () => {
-        const values = vv.vaultValues({ releaseName: "vault", mode: "ha", replicas: 3, storageSize: "10Gi" }, "airflow") as any;
+        const values = vv.vaultValues({ releaseName: "vault", mode: "ha", replicas: 3, storageSize: "10Gi", seal: { type: "shamir" } }, "airflow") as any;
         expect(chartValuesErrors("vault-helm", values)).toBe("");
+        expect(values.server.ha.raft.config).not.toContain("seal");
+        expect(() => vv.vaultValues({ releaseName: "vault", mode: "ha", replicas: 3, storageSize: "10Gi" }, "airflow")).toThrow(/needs a seal/);
         expect(values.server.ha.raft.enabled).toBe(true);
         expect(values.server.ha.raft.config.match(/retry_join/g)).toHaveLength(3);
         expect(values.server.ha.raft.config).toContain('leader_api_addr = "http://vault-2.vault-internal.airflow.svc:8200"');
     });
 
     test("a wrongly typed value fails the vault-helm schema", () => {
-        const values = vv.vaultValues({ releaseName: "vault", mode: "ha", replicas: 3, storageSize: "10Gi" }, "airflow") as any;
+        const values = vv.vaultValues({ releaseName: "vault", mode: "ha", replicas: 3, storageSize: "10Gi", seal: { type: "shamir" } }, "airflow") as any;
         values.server.ha.replicas = "three";
         expect(chartValuesErrors("vault-helm", values)).toMatch(/replicas/);
     });
