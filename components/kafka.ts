@@ -45,7 +45,17 @@ export class Kafka extends pulumi.ComponentResource {
                           namespace: args.namespace,
                           values: ns.apply((n) => kv.strimziOperatorValues([n])),
                       },
-                      child,
+                      {
+                          ...child,
+                          // The chart's CRDs, as the API server stores them (a `properties: {}` it drops would be a
+                          // perpetual diff). Transforms reach the objects helm.v4.Chart renders, inside the provider.
+                          transforms: [
+                              (t) =>
+                                  t.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+                                      ? { props: { ...t.props, spec: kv.withoutEmptyProperties(t.props.spec) }, opts: t.opts }
+                                      : undefined,
+                          ],
+                      },
                   );
         const after = { ...child, dependsOn: operator ? [operator] : [] };
         const pool = new k8s.apiextensions.CustomResource(

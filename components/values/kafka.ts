@@ -171,3 +171,19 @@ export function kafkaAirflowConnection(bootstrap: string, groupId = "airflow"): 
         extra: { "bootstrap.servers": bootstrap, "group.id": groupId, "security.protocol": "PLAINTEXT", "auto.offset.reset": "earliest" },
     };
 }
+
+/**
+ * A CRD as the API server stores it: an empty `properties: {}` in an openAPIV3Schema is dropped on write. Strimzi's
+ * kafkas CRD declares `clusterSecurity: {type: object, properties: {}}`, so without this every preview would propose
+ * to put the empty map back and every `pulumi up` would update the CRD again.
+ */
+export function withoutEmptyProperties<T>(value: T): T {
+    if (Array.isArray(value)) return value.map(withoutEmptyProperties) as T;
+    if (value === null || typeof value !== "object") return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+        const emptyProperties = key === "properties" && child !== null && typeof child === "object" && !Array.isArray(child) && Object.keys(child).length === 0;
+        if (!emptyProperties) out[key] = withoutEmptyProperties(child);
+    }
+    return out as T;
+}

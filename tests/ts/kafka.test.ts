@@ -1,5 +1,6 @@
 /** Kafka component: Strimzi operator chart, KRaft Kafka + KafkaNodePool, topics with DLQs, Airflow connection. */
 import { Kafka, KafkaArgs } from "../../components/kafka";
+import { withoutEmptyProperties } from "../../components/values/kafka";
 import { byType, getResource, runProgram } from "./harness";
 import { expectNoDuplicates, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { crdValidator, errorsOf } from "./fixtures/schemas";
@@ -60,5 +61,17 @@ describe("Kafka", () => {
         expectUniqueLogicalNames(r.resources);
         expectNoDuplicates(kubernetesIdentities(r.resources));
         expect(byType(r.resources, "kubernetes:helm.sh/v4:Chart")).toHaveLength(1);
+    });
+});
+
+describe("Strimzi's CRDs as the API server stores them", () => {
+    it("drops every empty properties map and keeps everything else", () => {
+        const spec = {
+            versions: [{ name: "v1", schema: { openAPIV3Schema: { type: "object", properties: { clusterSecurity: { type: "object", properties: {} }, listeners: { type: "array", items: { properties: { name: { type: "string" } } } } } } } }],
+        };
+        expect(withoutEmptyProperties(spec)).toEqual({
+            versions: [{ name: "v1", schema: { openAPIV3Schema: { type: "object", properties: { clusterSecurity: { type: "object" }, listeners: { type: "array", items: { properties: { name: { type: "string" } } } } } } } }],
+        });
+        expect(withoutEmptyProperties({ properties: { a: null }, b: [] })).toEqual({ properties: { a: null }, b: [] });
     });
 });
