@@ -702,6 +702,20 @@ def do_up(ws: Workspace, report: Report, *, preview_first: bool = False, second_
     return counts
 
 
+# The CLI lists each violation as `- [mandatory]  <policy-name>  (<type>: <name>)` under the pack's name.
+POLICY_VIOLATION = re.compile(r"\[(mandatory|advisory)\]\s+([a-z][a-z0-9-]+)")
+
+
+def do_policy_preview(ws: Workspace) -> tuple[Result, dict[str, str]]:
+    """`pulumi preview --policy-pack policy`: the platform's rules (policy/) judge what the stack would apply, live.
+
+    Returns the run and each violated policy with its enforcement level (a mandatory one fails the preview).
+    """
+    result = ws.run("preview", "--policy-pack", str(ws.project / "policy"), "--stack", ws.stack, check=False)
+    violated = {name: level for level, name in POLICY_VIOLATION.findall(result.output)}
+    return result, violated
+
+
 def do_destroy(ws: Workspace, report: Report) -> Counts:
     result = ws.destroy()
     counts = count(ws.export())

