@@ -79,9 +79,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cluster.paths import REPO, tools_root
 from local.ports import tcp_free
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = REPO / ".local" / "cluster"
 HOST = "127.0.0.1"
 FIELD_MANAGER = "airflow-platform-controlplane"
@@ -100,12 +100,6 @@ class ControlPlaneError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------------- binaries
-
-
-def tools_root() -> Path:
-    """The tools cache shared by every clone: `$AIRFLOW_PLATFORM_TOOLS` or ~/.cache/airflow-platform/tools."""
-    raw = os.environ.get("AIRFLOW_PLATFORM_TOOLS")
-    return Path(raw) if raw else Path.home() / ".cache" / "airflow-platform" / "tools"
 
 
 def pinned_k8s_version() -> str:
@@ -178,18 +172,33 @@ def _load_key(path: Path) -> Any:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
-def _key_usage(signs_certificates: bool) -> x509.KeyUsage:
-    """Digital signatures only; a CA also signs certificates and revocation lists."""
-    return x509.KeyUsage(
+def _certificate(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, *, years: int, ca: bool
+) -> x509.CertificateBuilder:
+    """What the CA and every leaf certificate share: validity from five minutes ago, digital signatures; a CA also
+    signs certificates and revocation lists."""
+    now = dt.datetime.now(dt.UTC)
+    usage = x509.KeyUsage(
         digital_signature=True,
         key_encipherment=False,
         content_commitment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=signs_certificates,
-        crl_sign=signs_certificates,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
     )
 
 
@@ -216,24 +225,11 @@ def _issue(
     subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization:
         subject.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    now = dt.datetime.now(dt.UTC)
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (
         [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
     )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(subject))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * 3))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            _key_usage(signs_certificates=False),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    builder = _certificate(x509.Name(subject), ca_cert.subject, key, years=3, ca=False).add_extension(
+        x509.ExtendedKeyUsage(usages), critical=False
     )
     if dns or ips:
         names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
@@ -251,20 +247,8 @@ def _ensure_pki(directory: Path) -> _Pki:
     if not (pki.ca_cert.exists() and pki.path("ca.key").exists()):
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airflow-platform-local-ca")])
-        now = dt.datetime.now(dt.UTC)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=365 * 10))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                _key_usage(signs_certificates=True),
-                critical=True,
-            )
+            _certificate(name, name, key, years=10, ca=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )

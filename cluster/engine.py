@@ -55,9 +55,10 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from cluster.paths import REPO, charts_dir, tools_root
+
 INSTALL_SCRIPT = REPO / "scripts" / "install" / "pulumi.sh"
-DEFAULT_CHARTS_DIR = REPO.parent / "shared" / "charts"
+DEFAULT_CHARTS_DIR = charts_dir() or REPO.parent / "shared" / "charts"
 PROJECT_NAME_FILE = "Pulumi.yaml"
 # Top-level entries of the repo not linked into the project copy (state, caches, other stacks' files).
 NOT_LINKED = frozenset({".git", ".local", ".venv", "out", ".pytest_cache", ".ruff_cache", "__pycache__", "coverage"})
@@ -84,12 +85,6 @@ class EngineError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------------- toolchain
-
-
-def tools_root() -> Path:
-    """The tools cache shared by every clone: `$AIRFLOW_PLATFORM_TOOLS` or ~/.cache/airflow-platform/tools."""
-    raw = os.environ.get("AIRFLOW_PLATFORM_TOOLS")
-    return Path(raw) if raw else Path.home() / ".cache" / "airflow-platform" / "tools"
 
 
 def pinned_versions() -> dict[str, str]:

@@ -58,6 +58,11 @@ def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{key}[{i}]", c
 
 
+def claim_templates(manifest: dict[str, Any]) -> set[str]:
+    """A StatefulSet's volumeClaimTemplates: volumes its pods mount that no PVC object or pod volume declares."""
+    return {t["metadata"]["name"] for t in (manifest.get("spec") or {}).get("volumeClaimTemplates") or []}
+
+
 @dataclass(frozen=True)
 class Reference:
     kind: str
@@ -77,14 +82,14 @@ def references(manifest: dict[str, Any]) -> list[Reference]:
         refs.append(Reference("ServiceAccount", sa, f"{base}.serviceAccountName", False))
     for i, s in enumerate(spec.get("imagePullSecrets") or []):
         refs.append(Reference("Secret", s.get("name", ""), f"{base}.imagePullSecrets[{i}]", False))
-    claim_templates = {t["metadata"]["name"] for t in (manifest.get("spec") or {}).get("volumeClaimTemplates") or []}
+    templates = claim_templates(manifest)
     for i, v in enumerate(spec.get("volumes") or []):
         where = f"{base}.volumes[{i}]({v.get('name')})"
         if "secret" in v:
             refs.append(Reference("Secret", v["secret"].get("secretName", ""), where, bool(v["secret"].get("optional"))))
         if "configMap" in v:
             refs.append(Reference("ConfigMap", v["configMap"].get("name", ""), where, bool(v["configMap"].get("optional"))))
-        if "persistentVolumeClaim" in v and v["persistentVolumeClaim"].get("claimName") not in claim_templates:
+        if "persistentVolumeClaim" in v and v["persistentVolumeClaim"].get("claimName") not in templates:
             refs.append(Reference("PersistentVolumeClaim", v["persistentVolumeClaim"].get("claimName", ""), where, False))
         for j, source in enumerate((v.get("projected") or {}).get("sources") or []):
             if "secret" in source:
@@ -157,6 +162,7 @@ def duplicate_names(objects: list[Rendered]) -> list[Finding]:
             findings.append(Finding(obj, f"{base}.containers", f"container name {dup!r} appears twice"))
         for dup in _duplicates(spec.get("volumes") or [], lambda v: v.get("name")):
             findings.append(Finding(obj, f"{base}.volumes", f"volume {dup!r} appears twice"))
+        mountable = {v.get("name") for v in spec.get("volumes") or []} | claim_templates(obj.manifest)
         for cpath, c in containers(spec):
             where = f"{base}.{cpath}({c.get('name')})"
             for dup in _duplicates(c.get("env") or [], lambda e: e.get("name")):
@@ -168,8 +174,7 @@ def duplicate_names(objects: list[Rendered]) -> list[Finding]:
                 findings.append(Finding(obj, f"{where}.ports", f"port name {dup!r} appears twice"))
             for dup in _duplicates(c.get("volumeMounts") or [], lambda m: m.get("mountPath")):
                 findings.append(Finding(obj, f"{where}.volumeMounts", f"mountPath {dup!r} appears twice"))
-            volumes = {v.get("name") for v in spec.get("volumes") or []}
             for m in c.get("volumeMounts") or []:
-                if m.get("name") not in volumes and m.get("name") not in {t["metadata"]["name"] for t in (obj.manifest.get("spec") or {}).get("volumeClaimTemplates") or []}:
+                if m.get("name") not in mountable:
                     findings.append(Finding(obj, f"{where}.volumeMounts", f"mounts volume {m.get('name')!r}, which the pod does not define"))
     return findings

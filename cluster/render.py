@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from cluster.paths import REPO, charts_dir, tools_root
+
 STACKS = ("dev", "staging", "prod")
 HELM_VERSION = "v4.3.2"
 # The control plane CI applies to, and the Kubernetes the charts are rendered for.
@@ -47,26 +48,9 @@ CLUSTER_SCOPED_KINDS = frozenset(
 )
 
 
-def shared_dir() -> Path | None:
-    """`../shared` beside the checkout (CI lays it there), else the workplace copy; None when neither exists."""
-    for candidate in (REPO.parent / "shared", Path("/work/shared")):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def charts_dir() -> Path | None:
-    shared = shared_dir()
-    return shared / "charts" if shared and (shared / "charts").is_dir() else None
-
-
-def tools_dir() -> Path:
-    return Path(os.environ.get("AIRFLOW_PLATFORM_TOOLS") or Path.home() / ".cache" / "airflow-platform" / "tools")
-
-
 def helm_binary() -> Path:
     """The helm scripts/install/helm.sh builds ($HELM overrides)."""
-    return Path(os.environ.get("HELM") or tools_dir() / "helm" / HELM_VERSION / "bin" / "helm")
+    return Path(os.environ.get("HELM") or tools_root() / "helm" / HELM_VERSION / "bin" / "helm")
 
 
 class RenderError(Exception):

@@ -44,6 +44,9 @@ export function apiVersionKind(type: string): { apiVersion: string; kind: string
     return { apiVersion: m[1] === "core" ? m[2] : `${m[1]}/${m[2]}`, kind: m[3] };
 }
 
+/** What synth writes in place of every secret value. */
+export const REDACTED = "[secret]";
+
 /** Kubernetes rejects "[secret]" as base64, so redacted Secret `data` values become this (base64 of "redacted"). */
 export const REDACTED_BASE64 = Buffer.from("redacted").toString("base64");
 
@@ -71,7 +74,7 @@ export function manifestOf(r: RecordedResource, redactedInputs: Record<string, u
         const plain = r.inputs as { data?: Record<string, unknown>; stringData?: Record<string, unknown> };
         for (const field of ["data", "stringData"] as const) {
             if (plain[field] && typeof plain[field] === "object") {
-                manifest[field] = Object.fromEntries(Object.keys(plain[field]!).map((k) => [k, field === "data" ? REDACTED_BASE64 : "[secret]"]));
+                manifest[field] = Object.fromEntries(Object.keys(plain[field]!).map((k) => [k, field === "data" ? REDACTED_BASE64 : REDACTED]));
             }
         }
     }

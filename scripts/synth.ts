@@ -23,9 +23,9 @@ import {
     isSecretMarker,
     runStack,
 } from "../tests/ts/harness";
-import { ReleaseSpec, manifestOf, releaseSpec } from "./manifests";
+import { REDACTED, ReleaseSpec, manifestOf, releaseSpec } from "./manifests";
 
-export const REDACTED = "[secret]";
+export { REDACTED };
 const HELM_TYPES = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release"]);
 
 const USAGE = `usage: npm run synth -- (--stack <${STACK_NAMES.join("|")}> ... | --all) [--out <dir>] [--charts <dir>]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cluster import controlplane
-from cluster.render import StackRender, helm_binary, render_all, shared_dir
+from cluster.paths import shared_dir
+from cluster.render import StackRender, helm_binary, render_all
 
 
 def require_binaries() -> None:

@@ -16,8 +16,9 @@ import pytest
 
 from cluster import apply as kube_apply
 from cluster import controlplane, figures
+from cluster.paths import shared_dir
 from cluster.prerequisites import addon_crds, required_addons
-from cluster.render import STACKS, StackRender, shared_dir
+from cluster.render import STACKS, StackRender
 
 pytestmark = pytest.mark.timeout(1200)
 

@@ -10,14 +10,27 @@ negative control that proves it can fail.
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cluster import figures
 from cluster.hooks import check_hooks, load_decisions
-from cluster.refs import containers, dangling_references, duplicate_names, pod_spec
-from cluster.render import STACKS, Rendered, StackRender, shared_dir
+from cluster.paths import REPO, charts_dir, shared_dir
+from cluster.podsecurity import missing_resources, violations
+from cluster.refs import containers, dangling_references, duplicate_names, pod_spec, references
+from cluster.render import (
+    STACKS,
+    ReleaseSpec,
+    Rendered,
+    StackRender,
+    helm_template,
+    load_documents,
+    with_namespace,
+    write_render,
+)
 from cluster.validate import KUBE_VERSIONS, crd_index_for, is_builtin, validate_all, validate_object
 
 pytestmark = pytest.mark.timeout(900)
@@ -56,19 +69,13 @@ def test_every_helm_hook_has_a_decision(renders: dict[str, StackRender], stack: 
 def test_no_pod_references_an_object_nothing_creates(renders: dict[str, StackRender], stack: str) -> None:
     findings = dangling_references(renders[stack].applied)
     assert not findings, "\n".join(str(f) for f in findings)
-    figures.record("references", stack, checked=sum(len(_refs(o)) for o in renders[stack].applied))
+    figures.record("references", stack, checked=sum(len(references(o.manifest)) for o in renders[stack].applied))
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_duplicate_keys_in_merged_lists(renders: dict[str, StackRender], stack: str) -> None:
     findings = duplicate_names(renders[stack].applied)
     assert not findings, "\n".join(str(f) for f in findings)
-
-
-def _refs(obj: Rendered) -> list[object]:
-    from cluster.refs import references
-
-    return list(references(obj.manifest))
 
 
 # ---------------------------------------------------------------------------------- the three first-deploy defects
@@ -181,7 +188,7 @@ def test_hook_check_refuses_an_undecided_hook(renders: dict[str, StackRender]) -
 
 
 def test_render_output_is_written_per_release(renders: dict[str, StackRender], tmp_path: Path) -> None:
-    from cluster.render import write_render
+
 
     target = write_render(renders["dev"], tmp_path)
     files = sorted(p.name for p in target.glob("*.yaml"))
@@ -191,8 +198,6 @@ def test_render_output_is_written_per_release(renders: dict[str, StackRender], t
 # ---------------------------------------------------------------------------------- hardening as rendered
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_container_meets_the_restricted_pod_security_profile(renders: dict[str, StackRender], stack: str) -> None:
-    from cluster.podsecurity import violations
-
     findings, stale = violations(renders[stack].applied)
     assert not findings, "\n".join(str(f) for f in findings)
     assert not stale, f"exceptions that no longer match a workload (remove them): {stale}"
@@ -256,8 +261,6 @@ def test_ha_vault_unseals_with_its_kms_key_and_is_ready_before_init(renders: dic
 @pytest.mark.parametrize("stack", STACKS)
 def test_airflow_pods_roll_when_their_secrets_change(renders: dict[str, StackRender], stack: str) -> None:
     """Every Airflow workload that reads one of the component's Secrets carries the digest of them in its pod template."""
-    from cluster.refs import references
-
     workloads = [
         o
         for o in renders[stack].applied
@@ -285,11 +288,6 @@ def test_mlflow_replicas_have_a_disruption_budget_that_selects_them(renders: dic
 @pytest.fixture(scope="module")
 def airflow_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Rendered]]:
     """Each stack's Airflow values under every executor (scripts/airflow-variants.ts), rendered with helm."""
-    import json
-    import subprocess
-
-    from cluster.render import REPO, ReleaseSpec, charts_dir, helm_template, load_documents, with_namespace
-
     if charts_dir() is None:
         pytest.skip("../shared is absent: no chart tarballs")
     proc = subprocess.run(["npx", "--no-install", "ts-node", "--transpile-only", "scripts/airflow-variants.ts"], cwd=REPO, capture_output=True, text=True, check=True)
@@ -306,8 +304,6 @@ def airflow_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
 
 
 def test_every_executor_variant_is_restricted_and_sized(airflow_variants: dict[str, list[Rendered]]) -> None:
-    from cluster.podsecurity import missing_resources, violations
-
     assert len(airflow_variants) == 12
     for key, objects in airflow_variants.items():
         kinds = {(o.kind, o.name) for o in objects}
@@ -323,8 +319,6 @@ def test_every_executor_variant_is_restricted_and_sized(airflow_variants: dict[s
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_rendered_container_has_requests_and_limits(renders: dict[str, StackRender], stack: str) -> None:
-    from cluster.podsecurity import missing_resources
-
     unsized = missing_resources(renders[stack].applied)
     # The MLflow chart's db-check init container has no resources value (waived in policy/exceptions.ts too).
     unsized = [f for f in unsized if not (f.obj.origin == "platform-mlflow" and "dbchecker" in f.where)]
