@@ -17,7 +17,7 @@ import { Mlflow } from "./mlflow";
 import { Monitoring } from "./monitoring";
 import { Postgres } from "./postgres";
 import { Redis } from "./redis";
-import { Vault, VaultArgs } from "./vault";
+import { AIRFLOW_VAULT_ROLE, Vault, VaultArgs } from "./vault";
 import { NetworkPolicies } from "./network";
 import { networkInputFromConfig } from "./values/network";
 import { type AirflowIntegrations, type MetadataDatabase, type SourceFile, loadLocalSettings, localSettingsValue } from "./values/airflow";
@@ -77,12 +77,15 @@ export class Platform extends pulumi.ComponentResource {
     readonly network: NetworkPolicies;
     readonly pools?: AirflowPools;
     readonly outputs: PlatformOutputs;
+    /** Release name of the Vault component: its policy names and auth paths start with it (config/vault-layout.json). */
+    private readonly vaultRelease: string;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:index:Platform", name, {}, opts);
         const { config, secrets } = args;
         const environment = args.environment ?? pulumi.getStack();
         const componentNames = { airflow: `${name}-airflow`, vault: `${name}-vault`, mlflow: `${name}-mlflow` };
+        this.vaultRelease = k8sName(componentNames.vault);
         const problems = pf.platformConfigProblems(config, componentNames);
         if (problems.length > 0) {
             throw new Error(`contradictory platform configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -90,7 +93,7 @@ export class Platform extends pulumi.ComponentResource {
         if (args.dagContract) {
             // Every connection the shipped DAGs declare must have an endpoint here; fail before registering anything.
             const needs = { connections: args.dagContract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
-            contractConnections(needs, Platform.platformConnectionIds(config), this.contractEndpoints(config, componentNames.airflow, "ns",
+            contractConnections(needs, [...Platform.platformConnectionIds(config), ...Platform.declaredPostgresIds(config, args.dagContract)], this.contractEndpoints(config, componentNames.airflow, "ns",
                 config.mlflow.enabled ? "http://mlflow" : undefined, config.marquez.enabled ? "http://marquez" : undefined,
                 config.monitoring.enabled ? "https://slack" : undefined));
         }
@@ -362,7 +365,9 @@ export class Platform extends pulumi.ComponentResource {
         const [smtpHost, smtpPort] = config.monitoring.alerting.smtp.smarthost.split(":");
         return {
             mlflow, marquez, slackWebhookUrl: slack,
-            vault: config.vault.enabled ? { address: config.vault.address, mount: config.vault.kvMount, role: "airflow" } : undefined,
+            vault: config.vault.enabled
+                ? { address: config.vault.address, mount: config.vault.kvMount, role: AIRFLOW_VAULT_ROLE, authMountPoint: `${this.vaultRelease}-kubernetes` }
+                : undefined,
             smtp: config.monitoring.enabled
                 ? { host: smtpHost, port: Number(smtpPort), from: config.monitoring.alerting.smtp.from, login: config.monitoring.alerting.smtp.username }
                 : undefined,
@@ -387,12 +392,43 @@ export class Platform extends pulumi.ComponentResource {
         slackWebhookUrl: pulumi.Input<string> | undefined,
     ): Record<string, pulumi.Input<Record<string, unknown>>> {
         if (!contract) return provided;
+        provided = { ...provided, ...this.declaredPostgresConnections(contract, Object.keys(provided)) };
         const needs = { connections: contract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
         const ids = Object.keys(contractConnections(needs, Object.keys(provided),
             this.contractEndpoints(config, airflowRelease, "ns", this.mlflow && "http://mlflow", this.marquez && "http://marquez", slackWebhookUrl && "https://slack")));
         const built = pulumi.all([this.mlflow?.trackingUri, this.marquez?.url, namespace, slackWebhookUrl])
             .apply(([mlflow, marquez, ns, slack]) => contractConnections(needs, Object.keys(provided), this.contractEndpoints(config, airflowRelease, ns, mlflow, marquez, slack)));
         return { ...provided, ...Object.fromEntries(ids.map((id) => [id, built.apply((c) => c[id])])) };
+    }
+
+    /**
+     * Declared connections to the platform's Postgres beyond postgres_default (for example the credential a rotation
+     * DAG owns): the database's own login and generated password. A database the stack doesn't create is left for
+     * contractConnections to refuse by name.
+     */
+    private declaredPostgresConnections(contract: Pick<StackNeeds, "connections">, provided: string[]): Record<string, pulumi.Input<Record<string, unknown>>> {
+        const pg = this.postgres;
+        const out: Record<string, pulumi.Input<Record<string, unknown>>> = {};
+        for (const [connId, spec] of Object.entries(contract.connections)) {
+            const database = spec.database ?? "warehouse";
+            const password = pg?.passwords[database];
+            if (spec.service !== "postgres" || provided.includes(connId) || !pg || !password) continue;
+            out[connId] = pulumi.secret(
+                pulumi.all([pg.host, pg.port, password]).apply(([h, p, pw]) => ({
+                    ...pf.postgresConnection(h, p, pw, pg.sslmode, database),
+                    ...(spec.extra ? { extra: { sslmode: pg.sslmode, ...spec.extra } } : {}),
+                })),
+            );
+        }
+        return out;
+    }
+
+    /** Declared connections declaredPostgresConnections serves: the platform's Postgres has their database. */
+    private static declaredPostgresIds(config: StackConfig, contract: Pick<StackNeeds, "connections">): string[] {
+        if (!config.postgres.enabled) return [];
+        return Object.entries(contract.connections)
+            .filter(([, spec]) => spec.service === "postgres" && config.postgres.databases.includes(spec.database ?? "warehouse"))
+            .map(([id]) => id);
     }
 
     /** The connection ids airflowConnections builds for this config (the rest come from the contract). */

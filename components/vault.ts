@@ -1,8 +1,8 @@
 /**
  * HashiCorp Vault for Airflow's secrets: the vault chart (dev mode in dev, HA raft elsewhere),
- * then through @pulumi/vault a KV v2 mount, least-privilege policies (Airflow reads only its
- * connections and variables; each team owns one subtree), the Kubernetes auth backend with a role
- * bound to Airflow's service accounts, and the connections and variables written into KV.
+ * then through @pulumi/vault a KV v2 mount, the layout of config/vault-layout.json (least-privilege
+ * policies per component and per team, AppRole and Kubernetes auth with their roles; the local
+ * platform applies the same file to its real Vault), and the connections and variables written into KV.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
@@ -58,6 +58,8 @@ export class Vault extends pulumi.ComponentResource {
     /** `[secrets]` backend for Airflow: VaultBackend with Kubernetes auth. */
     public readonly secretsBackend: pulumi.Output<{ backend: string; kwargs: Record<string, unknown> }>;
     public readonly policyNames: string[];
+    /** The Vault layout this component creates (policies, AppRole and Kubernetes roles), rendered from config/vault-layout.json. */
+    public readonly layout: pulumi.Output<vv.RenderedVaultLayout | undefined>;
     /**
      * HA mode before its one-time initialisation: the servers run, but no token exists yet, so the mounts, policies,
      * auth and KV content wait for the next `pulumi up` (docs/runbooks/vault-bootstrap.md).
@@ -119,6 +121,9 @@ export class Vault extends pulumi.ComponentResource {
             );
         }
         const authPath = `${release}-kubernetes`;
+        if (!(AIRFLOW_VAULT_ROLE in vv.VAULT_LAYOUT.auth.kubernetes.roles)) {
+            throw new Error(`vault: config/vault-layout.json has no Kubernetes role "${AIRFLOW_VAULT_ROLE}" for Airflow's secrets backend`);
+        }
         this.bootstrapPending = token === undefined;
         if (token === undefined) {
             if (args.mode !== "ha" || args.installChart === false) {
@@ -131,6 +136,7 @@ export class Vault extends pulumi.ComponentResource {
                 this,
             );
             this.policyNames = [];
+            this.layout = pulumi.output(undefined);
             this.secretsBackend = this.address.apply((address) => vv.airflowVaultBackend(address, args.mount, AIRFLOW_VAULT_ROLE, authPath));
             this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, bootstrapPending: true });
             return;
@@ -144,42 +150,60 @@ export class Vault extends pulumi.ComponentResource {
         const mount = new vault.Mount(`${name}-kv`, { path: args.mount, type: "kv", options: { version: "2" }, description: "Airflow connections and variables" }, v);
         const after = { ...v, dependsOn: [...deps, mount] };
 
-        const airflowPolicy = new vault.Policy(`${name}-airflow-policy`, { name: `${release}-airflow-read`, policy: vv.airflowReaderPolicy(args.mount) }, after);
-        this.policyNames = [`${release}-airflow-read`];
+        // Policies and auth roles come from the one layout (config/vault-layout.json) the local harness renders too.
+        const layout = vv.vaultLayout({
+            mount: args.mount,
+            prefix: release,
+            airflow: { namespace: "", serviceAccounts: args.airflow.serviceAccounts },
+            teams: args.teams.map((t) => ({ name: t.name, namespace: "", serviceAccounts: t.serviceAccounts })),
+        });
+        this.layout = pulumi
+            .all([args.airflow.namespace, ...args.teams.map((t) => t.namespace)])
+            .apply(([airflowNs, ...teamNs]) => vv.vaultLayout({
+                mount: args.mount,
+                prefix: release,
+                airflow: { namespace: airflowNs, serviceAccounts: args.airflow.serviceAccounts },
+                teams: args.teams.map((t, i) => ({ name: t.name, namespace: teamNs[i], serviceAccounts: t.serviceAccounts })),
+            }));
+        // Aliases keep the logical names of earlier releases (airflow-policy, team-<t>-policy, …-role): no replacement on upgrade.
+        const previousName = (suffix: string) => (suffix === "airflow-read" ? "airflow-policy" : suffix.startsWith("team-") ? `${suffix}-policy` : undefined);
+        const policies = Object.entries(layout.policies).map(([policyName, hcl]) => {
+            const suffix = policyName.slice(release.length + 1);
+            const old = previousName(suffix);
+            return new vault.Policy(`${name}-policy-${suffix}`, { name: policyName, policy: hcl }, { ...after, aliases: old ? [{ name: `${name}-${old}` }] : [] });
+        });
+        this.policyNames = Object.keys(layout.policies);
+        const withPolicies = (backend: pulumi.Resource) => ({ ...v, dependsOn: [...deps, backend, ...policies] });
 
-        const auth = new vault.AuthBackend(`${name}-kubernetes-auth`, { type: "kubernetes", path: authPath }, v);
+        const approle = new vault.AuthBackend(`${name}-approle-auth`, { type: "approle", path: layout.auth.approle.path }, v);
+        for (const [roleName, role] of Object.entries(layout.auth.approle.roles)) {
+            new vault.approle.AuthBackendRole(
+                `${name}-approle-${roleName}`,
+                { backend: approle.path, roleName, tokenPolicies: role.token_policies, tokenTtl: role.token_ttl, tokenMaxTtl: role.token_max_ttl },
+                withPolicies(approle),
+            );
+        }
+
+        const kubernetesAuth = new vault.AuthBackend(`${name}-kubernetes-auth`, { type: "kubernetes", path: layout.auth.kubernetes.path }, v);
         new vault.kubernetes.AuthBackendConfig(
             `${name}-kubernetes-auth-config`,
-            { backend: auth.path, kubernetesHost: args.kubernetesHost ?? "https://kubernetes.default.svc" },
-            { ...v, dependsOn: [...deps, auth] },
+            { backend: kubernetesAuth.path, kubernetesHost: args.kubernetesHost ?? "https://kubernetes.default.svc" },
+            { ...v, dependsOn: [...deps, kubernetesAuth] },
         );
-        new vault.kubernetes.AuthBackendRole(
-            `${name}-airflow-role`,
-            {
-                backend: auth.path,
-                roleName: AIRFLOW_VAULT_ROLE,
-                boundServiceAccountNames: args.airflow.serviceAccounts,
-                boundServiceAccountNamespaces: [args.airflow.namespace],
-                tokenPolicies: [airflowPolicy.name],
-                tokenTtl: 3600,
-                tokenMaxTtl: 14400,
-            },
-            { ...v, dependsOn: [...deps, auth, airflowPolicy] },
-        );
-        for (const team of args.teams) {
-            const policy = new vault.Policy(`${name}-team-${team.name}-policy`, { name: `${release}-team-${team.name}`, policy: vv.teamPolicy(args.mount, team.name) }, after);
-            this.policyNames.push(`${release}-team-${team.name}`);
+        const teamNamespaces = Object.fromEntries(args.teams.map((t) => [`team-${t.name}`, t.namespace]));
+        for (const [roleName, role] of Object.entries(layout.auth.kubernetes.roles)) {
             new vault.kubernetes.AuthBackendRole(
-                `${name}-team-${team.name}-role`,
+                `${name}-kubernetes-${roleName}`,
                 {
-                    backend: auth.path,
-                    roleName: `team-${team.name}`,
-                    boundServiceAccountNames: team.serviceAccounts,
-                    boundServiceAccountNamespaces: [team.namespace],
-                    tokenPolicies: [policy.name],
-                    tokenTtl: 3600,
+                    backend: kubernetesAuth.path,
+                    roleName,
+                    boundServiceAccountNames: role.bound_service_account_names,
+                    boundServiceAccountNamespaces: [teamNamespaces[roleName] ?? args.airflow.namespace],
+                    tokenPolicies: role.token_policies,
+                    tokenTtl: role.token_ttl,
+                    tokenMaxTtl: role.token_max_ttl,
                 },
-                { ...v, dependsOn: [...deps, auth, policy] },
+                { ...withPolicies(kubernetesAuth), aliases: [{ name: `${name}-${roleName}-role` }] },
             );
         }
 
@@ -187,7 +211,8 @@ export class Vault extends pulumi.ComponentResource {
             new vault.kv.SecretV2(
                 `${name}-conn-${k8sName(connId)}`,
                 { mount: mount.path, name: `${vv.CONNECTIONS_PATH}/${connId}`, dataJson: pulumi.secret(pulumi.output(conn).apply((c) => JSON.stringify(c))) },
-                after,
+                // A rotating_* connection belongs to its rotation task once written: a later `up` must not reset it.
+                connId.startsWith(vv.ROTATING_PREFIX) ? { ...after, ignoreChanges: ["dataJson"] } : after,
             );
         }
         for (const [key, value] of Object.entries(args.variables)) {
@@ -199,8 +224,8 @@ export class Vault extends pulumi.ComponentResource {
         }
 
         this.secretsBackend = pulumi
-            .all([this.address, auth.path])
+            .all([this.address, kubernetesAuth.path])
             .apply(([address, authPath]) => vv.airflowVaultBackend(address, args.mount, AIRFLOW_VAULT_ROLE, authPath));
-        this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, policyNames: this.policyNames, bootstrapPending: false });
+        this.registerOutputs({ address: this.address, secretsBackend: this.secretsBackend, policyNames: this.policyNames, layout: this.layout, bootstrapPending: false });
     }
 }

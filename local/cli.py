@@ -26,9 +26,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     from local import envfile
 
-    rows = [(name, ep.url, ep.login, plat.service(name).stand_in_for or "") for name, ep in endpoints.items()]
-    envfile.write()
-    print("\n" + _table(rows, ("service", "url", "login", "stand-in for")))
+    rows = [(name, ep.url, ep.login, plat.service(name).describe()) for name, ep in endpoints.items()]
+    print("\n" + _table(rows, ("service", "url", "login", "server")))
+    try:
+        envfile.write()
+    except ServiceError as error:  # a partial `up` (no Vault yet): the services run, the env file waits for Vault
+        print(f"\n{paths.HOME / 'airflow.env'} not written: {error}")
+        return 0
     print(f"\nConnections/variables for dag.test(): source {paths.HOME / 'airflow.env'}")
     return 0
 
@@ -39,8 +43,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    rows = [(name, state, url, plat.service(name).stand_in_for or "") for name, state, url in plat.status()]
-    print(_table(rows, ("service", "state", "url", "stand-in for")))
+    rows = [(name, state, url, plat.service(name).describe()) for name, state, url in plat.status()]
+    print(_table(rows, ("service", "state", "url", "server")))
     return 0
 
 

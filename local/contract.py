@@ -113,7 +113,8 @@ def _http(port_name: str, path: str = "") -> dict[str, Any]:
     return {"host": ports.HOST, "port": ports.port(port_name), "schema": "http"}
 
 
-def service_connection(service: str, conn_type: str, *, database: str | None = None, path: str = "") -> dict[str, Any]:
+def service_connection(service: str, conn_type: str, *, database: str | None = None, path: str = "",
+                       role: str | None = None) -> dict[str, Any]:
     """Airflow connection (JSON form, without conn_type's extras merged) that reaches `service` locally."""
     from local.secrets import secret
 
@@ -163,8 +164,8 @@ def service_connection(service: str, conn_type: str, *, database: str | None = N
     if service == "vault":
         from local.services import vault
 
-        return {"host": ports.HOST, "port": ports.port("vault"), "password": vault.root_token(),
-                "extra": {"auth_type": "token", "url": vault.base_url()}}
+        # Logs in as one role of config/vault-layout.json (extra.role, Airflow's read-only role by default).
+        return vault.connection_fields(role or "airflow")
     if service == "airflow_api":
         from local.services import airflow
 
@@ -180,7 +181,8 @@ def connection(conn_id: str, declared: dict[str, Any]) -> dict[str, Any]:
     service = declared["service"]
     if service == "http_api" and conn_id == "flaky_service" and not declared.get("path"):
         raise ContractError(f"connection {conn_id}: the flaky stand-in needs `path: /flaky/<name>`")
-    built = service_connection(service, declared["type"], database=declared.get("database"), path=declared.get("path", ""))
+    built = service_connection(service, declared["type"], database=declared.get("database"), path=declared.get("path", ""),
+                               role=(declared.get("extra") or {}).get("role"))
     extra = {**built.pop("extra", {}), **declared.get("extra", {})}
     result: dict[str, Any] = {"conn_type": declared["type"], **built}
     if extra:

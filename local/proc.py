@@ -7,11 +7,34 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import paths
+
+
+class LazyEnv(Mapping[str, str]):
+    """An environment built on first use: `status` and `down` look processes up by name and never build it, so an
+    environment that needs live credentials (Vault's AppRole secret for Airflow) is only required to start."""
+
+    def __init__(self, factory: Callable[[], Mapping[str, str]]) -> None:
+        self._factory = factory
+        self._env: Mapping[str, str] | None = None
+
+    def _resolved(self) -> Mapping[str, str]:
+        if self._env is None:
+            self._env = self._factory()
+        return self._env
+
+    def __getitem__(self, key: str) -> str:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def platform_connections() -> Iterator[dict[str, str]]:
     """AIRFLOW_CONN_* / AIRFLOW_VAR_* of the platform (from the manifests) set in os.environ for the session."""
     from local import envfile
 
+    _PLATFORM.ensure("vault")  # every connection set holds Vault identities (AppRole credentials issued at provisioning)
     env = envfile.write()
     previous = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -4,6 +4,7 @@
  * cluster/render.py renders the releases with a real helm, and the cluster tests validate and apply the lot.
  */
 import { RecordedResource } from "../tests/ts/harness";
+import { RenderedVaultLayout } from "../components/values/vault";
 
 export const HELM_CHART_TYPE = "kubernetes:helm.sh/v4:Chart";
 
@@ -79,4 +80,43 @@ export function manifestOf(r: RecordedResource, redactedInputs: Record<string, u
         }
     }
     return manifest;
+}
+
+/**
+ * The Vault layout a stack creates, read back from its @pulumi/vault resources in Vault's API vocabulary (the shape of
+ * RenderedVaultLayout). tests/local/test_vault_layout.py compares it with the local harness's rendering of the same
+ * config/vault-layout.json, and with what the real local server holds. Undefined when the stack creates no policy.
+ */
+export function vaultLayoutOf(resources: RecordedResource[]): RenderedVaultLayout | undefined {
+    const ofType = (type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Record<string, any>);
+    const policies = ofType("vault:index/policy:Policy");
+    const mount = ofType("vault:index/mount:Mount").find((m) => m.type === "kv");
+    if (policies.length === 0 || mount === undefined) return undefined;
+    const backend = (type: string) => {
+        const found = ofType("vault:index/authBackend:AuthBackend").filter((b) => b.type === type);
+        if (found.length !== 1) throw new Error(`vaultLayoutOf: expected one ${type} auth backend, found ${found.length}`);
+        return String(found[0].path ?? type);
+    };
+    const ttls = (r: Record<string, any>) => ({ token_policies: r.tokenPolicies ?? [], token_ttl: r.tokenTtl, token_max_ttl: r.tokenMaxTtl });
+    const approlePath = backend("approle");
+    const kubernetesPath = backend("kubernetes");
+    return {
+        mount: { path: mount.path, type: "kv", options: { version: mount.options?.version } },
+        policies: Object.fromEntries(policies.map((p) => [p.name, p.policy])),
+        auth: {
+            approle: {
+                path: approlePath,
+                roles: Object.fromEntries(ofType("vault:appRole/authBackendRole:AuthBackendRole").filter((r) => r.backend === approlePath).map((r) => [r.roleName, ttls(r)])),
+            },
+            kubernetes: {
+                path: kubernetesPath,
+                roles: Object.fromEntries(
+                    ofType("vault:kubernetes/authBackendRole:AuthBackendRole").filter((r) => r.backend === kubernetesPath).map((r) => [
+                        r.roleName,
+                        { bound_service_account_names: r.boundServiceAccountNames, bound_service_account_namespaces: r.boundServiceAccountNamespaces, ...ttls(r) },
+                    ]),
+                ),
+            },
+        },
+    };
 }

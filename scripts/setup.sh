@@ -20,3 +20,4 @@ step "helm (for the chart render tests)"
 bash scripts/install/helm.sh
 bash scripts/install/kube.sh  # the local Kubernetes control plane (cluster/controlplane.py): k8s v1.37 + etcd + kwok, cached
 bash scripts/install/pulumi.sh  # the real Pulumi engine for cluster/engine.py (CLI, kubernetes provider, test providers, node 22), cached
+bash scripts/install/vault.sh  # HashiCorp Vault 1.21.4, the local platform's real secrets server (local/services/vault.py), cached

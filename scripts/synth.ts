@@ -23,7 +23,7 @@ import {
     isSecretMarker,
     runStack,
 } from "../tests/ts/harness";
-import { REDACTED, ReleaseSpec, manifestOf, releaseSpec } from "./manifests";
+import { REDACTED, ReleaseSpec, manifestOf, releaseSpec, vaultLayoutOf } from "./manifests";
 
 export { REDACTED };
 const HELM_TYPES = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release"]);
@@ -35,6 +35,7 @@ Evaluates each stack's index.ts under the Pulumi mock engine (offline) and write
   <out>/<stack>/values/<release>.yaml final Helm values per release (secrets redacted)
   <out>/<stack>/releases.json         each Helm release: name, namespace, chart, version, values file
   <out>/<stack>/objects.yaml          every Kubernetes object the program creates itself (secrets redacted)
+  <out>/<stack>/vault-layout.json     the Vault policies and auth roles the stack creates (config/vault-layout.json)
 and prints a summary table. <out> defaults to ./out. --charts <dir> evaluates the stacks with
 kubernetes.charts set to {source: local, directory: <dir>} (a folder of helm-package tarballs), as the
 render tests do (cluster/render.py); the stack files are not changed.
@@ -184,6 +185,12 @@ export function writeStack(result: RunResult<unknown>, outDir: string): string[]
     const objectsFile = path.join(dir, "objects.yaml");
     fs.writeFileSync(objectsFile, objects.map((o) => yaml.dump(o, { noRefs: true, lineWidth: -1, sortKeys: false })).join("---\n"));
     written.push(releasesFile, objectsFile);
+    const layout = vaultLayoutOf(result.resources);
+    if (layout) {
+        const layoutFile = path.join(dir, "vault-layout.json");
+        fs.writeFileSync(layoutFile, `${JSON.stringify(layout, null, 2)}\n`);
+        written.push(layoutFile);
+    }
     return written;
 }
 

@@ -6,6 +6,7 @@
  * Pure functions: no Pulumi resources here. The Platform component feeds the results to Vault KV, the pools
  * Job, Strimzi topics and the image requirements.
  */
+import { VAULT_LAYOUT } from "./vault";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -333,7 +334,7 @@ export interface ServiceEndpoints {
     airflowApi: string;
     smtp?: { host: string; port: number; from: string; login: string };
     /** Vault address; DAGs authenticate with the Kubernetes auth role bound to Airflow's service accounts. */
-    vault?: { address: string; mount: string; role: string };
+    vault?: { address: string; mount: string; role: string; authMountPoint: string };
     /** Slack incoming-webhook URL (a secret: the built connection stays one). */
     slackWebhookUrl?: string;
     azureBlob?: string;
@@ -362,7 +363,16 @@ export function contractConnections(needs: StackNeeds, provided: readonly string
                 case "http_api": return http(endpoints.httpApi, spec.path);
                 case "smtp": return endpoints.smtp ? { host: endpoints.smtp.host, port: endpoints.smtp.port, login: endpoints.smtp.login, extra: { from_email: endpoints.smtp.from } } : undefined;
                 case "vault": return endpoints.vault
-                    ? { host: endpoints.vault.address, extra: { auth_type: "kubernetes", kubernetes_role: endpoints.vault.role, mount_point: endpoints.vault.mount } }
+                    ? {
+                        host: endpoints.vault.address,
+                        // extra.role picks another role of config/vault-layout.json (secrets-rotation, team-<t>); Airflow's by default.
+                        extra: {
+                            auth_type: "kubernetes",
+                            kubernetes_role: String(spec.extra?.role ?? endpoints.vault.role),
+                            auth_mount_point: endpoints.vault.authMountPoint,
+                            mount_point: endpoints.vault.mount,
+                        },
+                    }
                     : undefined;
                 case "slack": return endpoints.slackWebhookUrl ? { password: endpoints.slackWebhookUrl } : undefined;
                 case "azure_blob": return endpoints.azureBlob ? { host: endpoints.azureBlob } : undefined;
@@ -371,6 +381,13 @@ export function contractConnections(needs: StackNeeds, provided: readonly string
                 default: return undefined;
             }
         })();
+        const role = spec.service === "vault" ? spec.extra?.role : undefined;
+        if (role !== undefined && !(String(role) in VAULT_LAYOUT.auth.kubernetes.roles) && !String(role).startsWith("team-")) {
+            throw new ContractError(
+                `connection ${connId} (used by ${spec.usedBy.join(", ")}): extra.role "${role}" is not a role of config/vault-layout.json ` +
+                    `(${Object.keys(VAULT_LAYOUT.auth.kubernetes.roles).join(", ")}, or team-<team>)`,
+            );
+        }
         if (!base) {
             missing.push(`${connId} (${spec.type} → ${spec.service}, used by ${spec.usedBy.join(", ")})`);
             continue;

@@ -80,8 +80,8 @@ export function airflowServiceAccounts(release: string): string[] {
 }
 
 /** The `postgres_default` connection (database warehouse) in Airflow's JSON form. */
-export function postgresConnection(host: string, port: number, password: string, sslmode: string): Record<string, unknown> {
-    return { conn_type: "postgres", host, port, login: "warehouse", password, schema: "warehouse", extra: { sslmode } };
+export function postgresConnection(host: string, port: number, password: string, sslmode: string, database = "warehouse"): Record<string, unknown> {
+    return { conn_type: "postgres", host, port, login: database, password, schema: database, extra: { sslmode } };
 }
 
 /** The `redis_default` connection. */

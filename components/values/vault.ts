@@ -2,6 +2,7 @@
  * Pure builders for the Vault component: vault-helm values (dev mode or HA raft), least-privilege
  * policies in HCL, KV v2 paths, and the `[secrets]` settings Airflow's VaultBackend needs.
  */
+import layoutFile from "../../config/vault-layout.json";
 import { serviceHost } from "./naming";
 import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./security";
 
@@ -12,10 +13,12 @@ export const DEV_ROOT_TOKEN_KEY = "root-token";
 /** The container env var that carries the generated dev root token (the chart owns VAULT_DEV_ROOT_TOKEN_ID). */
 export const DEV_ROOT_TOKEN_ENV = "VAULT_PLATFORM_DEV_ROOT_TOKEN";
 /** Sub-paths of the KV mount; Airflow's connections and variables (team contract). */
-export const CONNECTIONS_PATH = "connections";
-export const VARIABLES_PATH = "variables";
+export const CONNECTIONS_PATH: string = layoutFile.paths.connections;
+export const VARIABLES_PATH: string = layoutFile.paths.variables;
 /** Each team's subtree lives under variables, so Airflow reads it as Variable "teams/<team>/<key>". */
-export const TEAMS_PATH = `${VARIABLES_PATH}/teams`;
+export const TEAMS_PATH: string = layoutFile.paths.teams;
+/** Connections the secrets-rotation role may rewrite (its policy in config/vault-layout.json). */
+export const ROTATING_PREFIX = "rotating_";
 export const SERVICE_ACCOUNT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export type VaultMode = "dev" | "ha";
@@ -122,23 +125,101 @@ export function vaultAddress(releaseName: string, namespace: string): string {
     return `http://${serviceHost(releaseName, namespace)}:${VAULT_PORT}`;
 }
 
-type Capability = "create" | "read" | "update" | "patch" | "delete" | "list";
+/** The declarative layout (config/vault-layout.json); the local harness renders the same file (local/vault_layout.py). */
+interface LayoutRule { path: string; capabilities: string[] }
+interface LayoutPolicy { description: string; rules: LayoutRule[] }
+interface LayoutAuth { description: string; roles: Record<string, { policies: string[]; boundTo?: "airflow" }>; teamRoles: boolean }
+export const VAULT_LAYOUT = layoutFile as unknown as {
+    paths: { connections: string; variables: string; teams: string };
+    tokenTtlSeconds: number;
+    tokenMaxTtlSeconds: number;
+    policies: Record<string, LayoutPolicy>;
+    teamPolicy: LayoutPolicy;
+    auth: { approle: LayoutAuth; kubernetes: LayoutAuth };
+};
 
-function pathBlock(path: string, caps: Capability[]): string {
-    return `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(", ")}]\n}\n`;
+/** Who the layout is rendered for: one Vault component of one stack. */
+export interface VaultLayoutInput {
+    mount: string;
+    /** Prefix of policy names and auth paths: the component's release name, so two platforms can share one Vault. */
+    prefix: string;
+    airflow: { namespace: string; serviceAccounts: string[] };
+    teams: Array<{ name: string; namespace: string; serviceAccounts: string[] }>;
 }
 
-/** Airflow reads only its connection and variable paths: no list, no write, nothing else. */
-export function airflowReaderPolicy(mount: string): string {
-    return [pathBlock(`${mount}/data/${CONNECTIONS_PATH}/*`, ["read"]), pathBlock(`${mount}/data/${VARIABLES_PATH}/*`, ["read"])].join("\n");
+interface RoleTtls { token_policies: string[]; token_ttl: number; token_max_ttl: number }
+export type AppRoleRole = RoleTtls;
+export type KubernetesRole = RoleTtls & { bound_service_account_names: string[]; bound_service_account_namespaces: string[] };
+
+/** The rendered layout, in Vault's own API vocabulary; the local harness renders and reads back exactly this shape. */
+export interface RenderedVaultLayout {
+    mount: { path: string; type: "kv"; options: { version: "2" } };
+    /** policy name → HCL */
+    policies: Record<string, string>;
+    auth: {
+        approle: { path: string; roles: Record<string, AppRoleRole> };
+        kubernetes: { path: string; roles: Record<string, KubernetesRole> };
+    };
 }
 
-/** A team manages its own subtree and nothing else. */
-export function teamPolicy(mount: string, team: string): string {
-    return [
-        pathBlock(`${mount}/data/${TEAMS_PATH}/${team}/*`, ["create", "read", "update", "patch", "delete"]),
-        pathBlock(`${mount}/metadata/${TEAMS_PATH}/${team}/*`, ["read", "list", "delete"]),
-    ].join("\n");
+function fill(template: string, vars: Record<string, string>): string {
+    return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+        if (!(key in vars)) throw new Error(`config/vault-layout.json: unknown placeholder ${whole} in "${template}"`);
+        return vars[key];
+    });
+}
+
+/** One policy's HCL: its description as a comment, then one path block per rule. */
+export function policyHcl(policy: LayoutPolicy, vars: Record<string, string>): string {
+    const blocks = policy.rules.map((r) => `path "${fill(r.path, vars)}" {\n  capabilities = [${r.capabilities.map((c) => `"${c}"`).join(", ")}]\n}\n`);
+    return [`# ${policy.description}\n`, ...blocks].join("\n");
+}
+
+export function policyName(prefix: string, policy: string): string {
+    return `${prefix}-${policy}`;
+}
+
+export function teamPolicyName(prefix: string, team: string): string {
+    return `${prefix}-team-${team}`;
+}
+
+/** Renders config/vault-layout.json for one component: policies, AppRole roles and Kubernetes roles. */
+export function vaultLayout(input: VaultLayoutInput): RenderedVaultLayout {
+    const L = VAULT_LAYOUT;
+    const ttls = { token_ttl: L.tokenTtlSeconds, token_max_ttl: L.tokenMaxTtlSeconds };
+    const policies: Record<string, string> = {};
+    for (const [name, policy] of Object.entries(L.policies)) policies[policyName(input.prefix, name)] = policyHcl(policy, { mount: input.mount });
+    for (const team of input.teams) policies[teamPolicyName(input.prefix, team.name)] = policyHcl(L.teamPolicy, { mount: input.mount, team: team.name });
+    const teamPolicies = (team: string) => [teamPolicyName(input.prefix, team)];
+
+    const approle: Record<string, AppRoleRole> = {};
+    for (const [role, spec] of Object.entries(L.auth.approle.roles)) approle[role] = { token_policies: spec.policies.map((p) => policyName(input.prefix, p)), ...ttls };
+    if (L.auth.approle.teamRoles) for (const team of input.teams) approle[`team-${team.name}`] = { token_policies: teamPolicies(team.name), ...ttls };
+
+    const kubernetes: Record<string, KubernetesRole> = {};
+    for (const [role, spec] of Object.entries(L.auth.kubernetes.roles)) {
+        kubernetes[role] = {
+            bound_service_account_names: [...input.airflow.serviceAccounts],
+            bound_service_account_namespaces: [input.airflow.namespace],
+            token_policies: spec.policies.map((p) => policyName(input.prefix, p)),
+            ...ttls,
+        };
+    }
+    if (L.auth.kubernetes.teamRoles) {
+        for (const team of input.teams) {
+            kubernetes[`team-${team.name}`] = {
+                bound_service_account_names: [...team.serviceAccounts],
+                bound_service_account_namespaces: [team.namespace],
+                token_policies: teamPolicies(team.name),
+                ...ttls,
+            };
+        }
+    }
+    return {
+        mount: { path: input.mount, type: "kv", options: { version: "2" } },
+        policies,
+        auth: { approle: { path: `${input.prefix}-approle`, roles: approle }, kubernetes: { path: `${input.prefix}-kubernetes`, roles: kubernetes } },
+    };
 }
 
 /** Parses our own HCL back into path → capabilities; tests use it to check least privilege. */

@@ -5,7 +5,8 @@ compliance report.
 Actors are pseudonymised with a salted hash (stable across reports, not reversible without the salt) and
 e-mail addresses / IPs in free text are redacted before anything is stored; a final check fails the run if any
 original identity survived into the report. The salt is a secret kept in Vault (`airflow/variables/audit_pii_salt`,
-generated there on first use), never a constant in code or config.
+generated there on first use), never a constant in code or config. The DAG logs in to Vault as the layout's `audit`
+role (connection `vault_audit`), whose policy may create and read that one variable and nothing else.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ with DAG(
         from common.governance import assert_no_pii, compliance_report
         from common.secrets_rotation import get_or_create_variable, vault_backend_from_connection
 
-        salt = get_or_create_variable(vault_backend_from_connection(conn_id="vault_default"), "audit_pii_salt")
+        salt = get_or_create_variable(vault_backend_from_connection(conn_id="vault_audit"), "audit_pii_salt")
         report = compliance_report(events, salt)
         assert_no_pii(report, {str(e.get("owner")) for e in events if e.get("owner")})
         report["run_id"] = context["run_id"]

@@ -165,7 +165,7 @@ class Airflow(Service):
 
     def processes(self) -> list[proc.ProcSpec]:
         airflow_bin = str(paths.VENV_BIN / "airflow")
-        env = environment()
+        env = proc.LazyEnv(environment)
         specs = []
         for component in COMPONENTS:
             argv = [airflow_bin, component]
@@ -175,7 +175,7 @@ class Airflow(Service):
                 # Airflow's log server binds every interface (no host option); logs are local files the api-server
                 # reads directly, so it is not started: loopback only, and no fixed ports 8793/8794 to collide on.
                 argv.append("--skip-serve-logs")
-            component_env = {**env, **WARM_PARSER_ENV} if component == "dag-processor" else env
+            component_env = proc.LazyEnv(lambda: {**env, **WARM_PARSER_ENV}) if component == "dag-processor" else env
             specs.append(proc.ProcSpec(name=f"airflow-{component}", argv=argv, env=component_env, cwd=home(),
                                        stop_timeout=45))
         worker_pid_file = paths.RUN / "airflow-celery-worker.pid"

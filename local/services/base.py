@@ -34,6 +34,10 @@ class Service:
     start_timeout: float = 60.0
     stand_in_for: str | None = None  # the real product a stand-in replaces, shown in status
 
+    def describe(self) -> str:
+        """What runs, for the status table: 'stand-in for <product>', or the real server and version where known."""
+        return f"stand-in for {self.stand_in_for}" if self.stand_in_for else ""
+
     # --- install -------------------------------------------------------------------------
     def installed(self) -> bool:
         return True

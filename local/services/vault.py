@@ -1,87 +1,294 @@
-"""Vault stand-in (local/standins/vault.py): KV v2 + token/AppRole/Kubernetes auth. Provisioned like the Pulumi program
-provisions the real Vault: mount `airflow` (KV v2) with airflow/connections/<id> and airflow/variables/<name>."""
+"""HashiCorp Vault, the real server (built by scripts/install/vault.sh), as the local platform's secrets backend.
+
+- File storage under .local/data/vault; the server listens on loopback only, without TLS (as the dev stack's chart does).
+- The harness initialises it once (one unseal key share) and unseals it on every start. The unseal key and the root
+  token go to .local/secrets (mode 0600); the root token is used only to provision.
+- Provisioning applies config/vault-layout.json (local/vault_layout.py): the KV v2 mount, the least-privilege policies
+  and the AppRole roles, for the same inputs as the dev stack (its kvMount and vault.teamPolicies). Kubernetes auth is
+  written when an API server is given (tests/cluster: TokenReview against the local control plane).
+- Every workload logs in through AppRole with its own role: Airflow's [secrets] backend as `airflow` (read only), the
+  rotation task as `secrets-rotation`, a team as `team-<name>`. Their role_id/secret_id pairs sit in .local/secrets.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 import urllib.error
 import urllib.request
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from local import paths, ports, proc
-from local.secrets import secret
-from local.services.base import Endpoint, Service, ServiceError, http_ok, python_module_proc
+from local import paths, ports, proc, vault_layout
+from local.services.base import Endpoint, Service, ServiceError
 
-MOUNT = "airflow"
+VERSION = "v1.21.4"
+# The dev stack's Vault component (release platform-vault): policy names and auth paths carry its name, so the local
+# layout is the dev stack's layout (tests/local/test_vault_layout.py compares them).
+PREFIX = "platform-vault"
+DEV_STACK_CONFIG = paths.REPO / "Pulumi.dev.yaml"
+# The unseal key and root token are written once, by init; secret() would generate a value, so these are written here.
+UNSEAL_KEY_FILE = "vault_unseal_key"
+# Connections a rotation task owns once written (the secrets-rotation policy of config/vault-layout.json).
+ROTATING_PREFIX = "rotating_"
+ROOT_TOKEN_FILE = "vault_root_token"
+
+
+def binary() -> Path:
+    from cluster.paths import tools_root
+
+    return tools_root() / "vault" / VERSION / "bin" / "vault"
 
 
 def base_url() -> str:
     return f"http://{ports.HOST}:{ports.port('vault')}"
 
 
+@cache
+def dev_stack_vault() -> dict[str, Any]:
+    """The dev stack's vault section (Pulumi.dev.yaml), whose mount and team policies the local layout mirrors."""
+    import yaml
+
+    section = (yaml.safe_load(DEV_STACK_CONFIG.read_text())["config"] or {}).get("airflow-platform:vault")
+    if not isinstance(section, dict) or "kvMount" not in section:
+        raise ServiceError(f"vault: {DEV_STACK_CONFIG.name} has no airflow-platform:vault.kvMount to mirror locally")
+    return section
+
+
+def mount() -> str:
+    return str(dev_stack_vault()["kvMount"])
+
+
+def layout_input() -> vault_layout.LayoutInput:
+    """The local layout's inputs: the dev stack's mount and teams; Airflow's local processes stand for its pods."""
+    teams = [vault_layout.Team(p["team"], p["namespace"], list(p["serviceAccounts"]))
+             for p in dev_stack_vault().get("teamPolicies") or []]
+    return vault_layout.LayoutInput(mount=mount(), prefix=PREFIX, airflow_namespace="airflow-dev",
+                                    airflow_service_accounts=["platform-airflow-worker", "platform-airflow-triggerer",
+                                                              "platform-airflow-dag-processor"], teams=teams)
+
+
+def rendered_layout() -> dict[str, Any]:
+    return vault_layout.render(layout_input())
+
+
+def approle_path() -> str:
+    return rendered_layout()["auth"]["approle"]["path"]
+
+
+def _read_secret(name: str) -> str | None:
+    path = paths.SECRETS / name
+    return path.read_text().strip() if path.exists() else None
+
+
+def _write_secret(name: str, value: str) -> None:
+    """Writes (or replaces) a secret file with mode 0600 from the start, never readable by others even briefly."""
+    import os
+
+    paths.ensure_dirs()
+    tmp = paths.SECRETS / f".{name}.tmp"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    tmp.replace(paths.SECRETS / name)
+
+
 def root_token() -> str:
-    return secret("vault_root_token", factory=lambda: "hvs." + secret_hex())
+    token = _read_secret(ROOT_TOKEN_FILE)
+    if token is None:
+        raise ServiceError(f"vault: no root token in {paths.SECRETS / ROOT_TOKEN_FILE}: start the platform "
+                           "(./platform up vault) so the harness initialises the server")
+    return token
 
 
-def secret_hex() -> str:
-    import secrets as random
-
-    return random.token_hex(16)
-
-
-def _unseal_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return secret("vault_unseal_key", factory=lambda: Fernet.generate_key().decode())
-
-
-def request(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    req = urllib.request.Request(f"{base_url()}{path}", method=method, headers={"X-Vault-Token": root_token(),
-                                 "Content-Type": "application/json"}, data=json.dumps(body).encode() if body is not None else None)
+def request(method: str, path: str, body: dict[str, Any] | None = None, *, token: str | None = None,
+            missing_ok: bool = False) -> Any:
+    """One Vault API call (root token unless another is given). 404 is None when missing_ok; other errors name the
+    call and carry Vault's own message ("permission denied" for a policy refusal)."""
+    headers = {"Content-Type": "application/json"}
+    if token != "":
+        headers["X-Vault-Token"] = token or root_token()
+    req = urllib.request.Request(f"{base_url()}{path}", method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
     try:
-        with urllib.request.urlopen(req, timeout=10) as response:
+        with urllib.request.urlopen(req, timeout=15) as response:
             payload = response.read()
     except urllib.error.HTTPError as error:
-        raise ServiceError(f"vault: {method} {path}: HTTP {error.code} {error.read().decode()[:200]}") from error
+        if error.code == 404 and missing_ok:
+            return None
+        raise ServiceError(f"vault: {method} {path}: HTTP {error.code} {error.read().decode()[:300]}") from error
     return json.loads(payload) if payload else None
 
 
+def _status() -> dict[str, Any] | None:
+    """sys/seal-status, or None while the listener is not up yet."""
+    try:
+        with urllib.request.urlopen(f"{base_url()}/v1/sys/seal-status", timeout=2) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def approle_credentials(role: str) -> dict[str, str]:
+    """role_id/secret_id of an AppRole role of the layout, written at provisioning (.local/secrets, 0600)."""
+    raw = _read_secret(f"vault_approle_{role}")
+    if raw is None:
+        raise ServiceError(f"vault: no AppRole credentials for role {role!r} in {paths.SECRETS}: the role is not in "
+                           "config/vault-layout.json or the platform's Vault was not provisioned (./platform up vault)")
+    return json.loads(raw)
+
+
 def secrets_backend_kwargs() -> dict[str, Any]:
-    """[secrets] backend_kwargs for Airflow's VaultBackend, the same shape the Pulumi vault component sets."""
-    return {"connections_path": "connections", "variables_path": "variables", "config_path": None,
-            "mount_point": MOUNT, "url": base_url(), "auth_type": "token", "token": root_token(), "kv_engine_version": 2}
+    """[secrets] backend_kwargs for Airflow's VaultBackend: the layout's mount and paths, AppRole as role `airflow`
+    (in the cluster the same role name is a Kubernetes auth role: components/values/vault.ts airflowVaultBackend)."""
+    paths_ = vault_layout.load()["paths"]
+    creds = approle_credentials("airflow")
+    return {"connections_path": paths_["connections"], "variables_path": paths_["variables"], "config_path": None,
+            "mount_point": mount(), "url": base_url(), "auth_type": "approle", "auth_mount_point": approle_path(),
+            "role_id": creds["role_id"], "secret_id": creds["secret_id"], "kv_engine_version": 2}
+
+
+def connection_fields(role: str) -> dict[str, Any]:
+    """A `vault` connection logging in as one layout role (login = role_id, password = secret_id)."""
+    creds = approle_credentials(role)
+    return {"host": ports.HOST, "port": ports.port("vault"), "login": creds["role_id"], "password": creds["secret_id"],
+            "extra": {"auth_type": "approle", "auth_mount_point": approle_path(), "url": base_url(),
+                      "mount_point": mount(), "role": role}}
 
 
 class Vault(Service):
     name = "vault"
     tcp_ports = ("vault",)
-    stand_in_for = "HashiCorp Vault (KV v2, token/AppRole/Kubernetes auth API)"
+    install_script = "vault.sh"
+    start_timeout = 90.0
+
+    def installed(self) -> bool:
+        return binary().is_file()
+
+    def version(self) -> str:
+        """The running server's version (sys/health), else the built binary's."""
+        try:
+            with urllib.request.urlopen(f"{base_url()}/v1/sys/health?sealedcode=200&uninitcode=200", timeout=2) as response:
+                return "v" + json.loads(response.read())["version"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            pass
+        if not binary().is_file():
+            return f"{VERSION} (not built yet: scripts/install/vault.sh)"
+        done = subprocess.run([str(binary()), "version"], capture_output=True, text=True, timeout=30)
+        return done.stdout.split()[1].rstrip(",") if done.stdout.startswith("Vault ") else VERSION
+
+    def describe(self) -> str:
+        return f"real server: HashiCorp Vault {self.version()}"
+
+    def config_file(self) -> Path:
+        return self.data_dir() / "server.hcl"
 
     def prepare(self) -> None:
-        root_token()
-        _unseal_key()
+        storage = self.data_dir() / "file"
+        storage.mkdir(mode=0o700, exist_ok=True)
+        self.config_file().write_text("\n".join([
+            f'storage "file" {{\n  path = "{storage}"\n}}',
+            f'listener "tcp" {{\n  address     = "{ports.HOST}:{ports.port("vault")}"\n  tls_disable = 1\n}}',
+            f'api_addr = "{base_url()}"',
+            # mlock needs CAP_IPC_LOCK; the local platform runs unprivileged (the chart disables it too).
+            "disable_mlock = true",
+            "ui = true",
+            'log_level = "warn"',
+            "",
+        ]))
 
     def processes(self) -> list[proc.ProcSpec]:
-        return [python_module_proc(
-            "vault", "local.standins.vault", "--host", ports.HOST, "--port", str(ports.port("vault")),
-            "--state-file", str(self.data_dir() / "state.enc"),
-            "--root-token-file", str(paths.SECRETS / "vault_root_token"),
-            "--unseal-key-file", str(paths.SECRETS / "vault_unseal_key"))]
+        return [proc.ProcSpec(name="vault", argv=[str(binary()), "server", f"-config={self.config_file()}"],
+                              env={"VAULT_LOG_FORMAT": "standard", "SKIP_SETCAP": "1"}, cwd=self.data_dir())]
+
+    def wait_healthy(self, timeout: float | None = None) -> None:
+        """Up, then initialised (first start) and unsealed (every start), then active."""
+        deadline = time.monotonic() + (timeout or self.start_timeout)
+        while (status := _status()) is None:
+            if any(pid is None for pid in self.running_pids().values()):
+                raise ServiceError("vault: the server exited during start-up (see .local/logs/vault.log)")
+            if time.monotonic() > deadline:
+                raise ServiceError(f"vault: {base_url()} did not answer within {timeout or self.start_timeout:.0f}s")
+            time.sleep(0.3)
+        if not status["initialized"]:
+            self._initialise()
+        if (status := _status() or {}).get("sealed", True):
+            self._unseal()
+        super().wait_healthy(max(deadline - time.monotonic(), 5))
+
+    def _initialise(self) -> None:
+        if _read_secret(UNSEAL_KEY_FILE) or _read_secret(ROOT_TOKEN_FILE):
+            # Keys from a previous data directory would not open this one; keep them for the operator to decide.
+            for name in (UNSEAL_KEY_FILE, ROOT_TOKEN_FILE):
+                if (paths.SECRETS / name).exists():
+                    (paths.SECRETS / name).replace(paths.SECRETS / f"{name}.previous")
+        answer = request("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1}, token="")
+        _write_secret(UNSEAL_KEY_FILE, answer["keys_base64"][0])
+        _write_secret(ROOT_TOKEN_FILE, answer["root_token"])
+
+    def _unseal(self) -> None:
+        key = _read_secret(UNSEAL_KEY_FILE)
+        if key is None:
+            raise ServiceError(f"vault: the server in {self.data_dir()} is sealed and {paths.SECRETS / UNSEAL_KEY_FILE} "
+                               "is missing, so it cannot be unsealed. Restore that file, or remove the data directory "
+                               "(all local secrets are lost) and start again")
+        answer = request("PUT", "/v1/sys/unseal", {"key": key}, token="")
+        if answer.get("sealed"):
+            raise ServiceError(f"vault: the unseal key in {paths.SECRETS / UNSEAL_KEY_FILE} did not unseal the server")
 
     def health(self) -> str | None:
-        return http_ok(f"{base_url()}/v1/sys/health")
+        try:
+            with urllib.request.urlopen(f"{base_url()}/v1/sys/health", timeout=2) as response:
+                health = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return f"GET {base_url()}/v1/sys/health: HTTP {error.code} (501 uninitialised, 503 sealed, 429 standby)"
+        except (urllib.error.URLError, OSError) as error:
+            return f"GET {base_url()}/v1/sys/health: {error}"
+        return None if health.get("initialized") and not health.get("sealed") else f"vault: {health}"
 
-    def provision(self) -> None:
+    def provision(self, kubernetes_config: dict[str, Any] | None = None) -> None:
         from local import contract
 
-        mounts = request("GET", "/v1/sys/mounts") or {}
-        if f"{MOUNT}/" not in mounts:
-            request("POST", f"/v1/sys/mounts/{MOUNT}", {"type": "kv", "options": {"version": "2"}})
+        layout = rendered_layout()
+        vault_layout.apply(layout, request, kubernetes_config=kubernetes_config)
+        approle = layout["auth"]["approle"]
+        for role in approle["roles"]:
+            self._ensure_approle_credentials(approle["path"], role)
+        kv = vault_layout.load()["paths"]
         for key, value in contract.environment().items():
             if key.startswith("AIRFLOW_CONN_"):
-                request("POST", f"/v1/{MOUNT}/data/connections/{key[13:].lower()}", {"data": json.loads(value)})
+                conn_id = key[13:].lower()
+                # A rotated credential belongs to its rotation task from then on: written once, never reset.
+                self._write_if_changed(f"{kv['connections']}/{conn_id}", json.loads(value),
+                                       only_if_absent=conn_id.startswith(ROTATING_PREFIX))
             elif key.startswith("AIRFLOW_VAR_"):
-                request("POST", f"/v1/{MOUNT}/data/variables/{key[12:].lower()}", {"data": {"value": value}})
+                self._write_if_changed(f"{kv['variables']}/{key[12:].lower()}", {"value": value})
+
+    def _ensure_approle_credentials(self, path: str, role: str) -> None:
+        """Keeps a working role_id/secret_id pair per role: the stored one if it still logs in, else a new one."""
+        stored = _read_secret(f"vault_approle_{role}")
+        if stored is not None:
+            creds = json.loads(stored)
+            try:
+                request("POST", f"/v1/auth/{path}/login", creds, token="")
+                return
+            except ServiceError:
+                pass  # a recreated role or a wiped server: issue a new secret_id below
+        role_id = request("GET", f"/v1/auth/{path}/role/{role}/role-id")["data"]["role_id"]
+        secret_id = request("POST", f"/v1/auth/{path}/role/{role}/secret-id", {})["data"]["secret_id"]
+        _write_secret(f"vault_approle_{role}", json.dumps({"role_id": role_id, "secret_id": secret_id}))
+
+    def _write_if_changed(self, path: str, data: dict[str, Any], *, only_if_absent: bool = False) -> None:
+        """A new KV version only when the value differs, so restarts don't pile up versions."""
+        current = request("GET", f"/v1/{mount()}/data/{path}", missing_ok=True)
+        if current is not None and only_if_absent:
+            return
+        if current is None or (current.get("data") or {}).get("data") != data:
+            request("POST", f"/v1/{mount()}/data/{path}", {"data": data})
 
     def endpoint(self) -> Endpoint:
-        return Endpoint(url=base_url(), login=f"root token in {paths.SECRETS}/vault_root_token")
+        return Endpoint(url=base_url(), login=f"root token in {paths.SECRETS / ROOT_TOKEN_FILE}",
+                        extra={"version": VERSION, "server": "HashiCorp Vault (real server, file storage)"})

@@ -3,7 +3,7 @@
 # `./platform up` runs the step of a service on demand; this script does them all up front and prints the timings.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for step in python apt kafka statsd_exporter azurite; do
+for step in python apt kafka statsd_exporter azurite vault; do
   began=$(date +%s)
   bash "$HERE/$step.sh"
   echo "install $step: $(( $(date +%s) - began ))s"

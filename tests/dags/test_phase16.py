@@ -1,8 +1,8 @@
 """Phase 16 (security), run for real:
 
-- secrets: Airflow's VaultBackend against the local Vault stand-in (local/standins/vault.py — stands in for
-  HashiCorp Vault: KV v2 and token auth over Vault's HTTP API, since Vault itself has no package here); a credential
-  rotated in Vault is read by the next task with no restart, and injected into a child process without leaking;
+- secrets: HashiCorp Vault's real server (local/services/vault.py) with the layout's policies; Airflow's own
+  Connection.get() resolves through the configured VaultBackend; the rotation task rotates a credential that a later
+  run reads back with no restart; a team's role is refused another team's subtree, naming the path;
 - audit: the DAG reads /api/v2/eventLogs from the local Airflow API server and produces a masked compliance report;
 - RBAC: per-team roles and the DAG's access_control synced by the FAB auth manager in a test-owned Airflow home.
 """
@@ -36,72 +36,144 @@ def test_platform_conventions(dagbag, dag_id: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- secrets
-def _write_connection(backend, conn_id: str, password: str) -> None:  # noqa: ANN001
-    backend.vault_client.client.secrets.kv.v2.create_or_update_secret(
-        path=f"connections/{conn_id}", mount_point="airflow",
-        secret={"conn_type": "postgres", "host": "warehouse.internal", "login": "etl", "password": password})
+@pytest.fixture
+def airflow_secrets_backend(vault_service, platform_connections):  # noqa: ANN001, ANN201
+    """This process's Airflow configured like the platform's: [secrets] backend = VaultBackend as role `airflow`."""
+    from airflow.sdk.configuration import clear_secrets_backends_cache
+
+    from local.services import vault
+
+    env = {"AIRFLOW__SECRETS__BACKEND": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
+           "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(vault.secrets_backend_kwargs())}
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    clear_secrets_backends_cache()
+    yield vault
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    clear_secrets_backends_cache()
 
 
-def test_rotation_in_vault_is_picked_up_without_restart(vault_service, platform_connections) -> None:  # noqa: ANN001
-    from common.secrets_rotation import connection_fingerprint, vault_backend_from_connection
+def _airflow_reader():  # noqa: ANN202
+    """The backend Airflow itself builds from [secrets] backend_kwargs: role `airflow`, read only."""
+    from airflow.providers.hashicorp.secrets.vault import VaultBackend
 
-    backend = vault_backend_from_connection(conn_id="vault_default")
-    conn_id = f"rotation_probe_{uuid.uuid4().hex[:8]}"
-    _write_connection(backend, conn_id, "first-password")
-    assert connection_fingerprint(backend, conn_id)["fingerprint"] == fingerprint("first-password")
-    _write_connection(backend, conn_id, "rotated-password")
-    # same backend object, same process: the next read sees the new version
-    assert connection_fingerprint(backend, conn_id)["fingerprint"] == fingerprint("rotated-password")
+    from local.services import vault
+
+    backend = VaultBackend(**{k: v for k, v in vault.secrets_backend_kwargs().items() if v is not None})
+    backend.identity = "airflow"
+    return backend
 
 
-def test_secrets_dag_reads_rotated_credentials_and_injects_them_safely(dagbag, vault_service, platform_connections, caplog) -> None:  # noqa: ANN001
-    from common.secrets_rotation import vault_backend_from_connection
+@pytest.fixture
+def team_secrets(airflow_secrets_backend):  # noqa: ANN001, ANN201
+    """Each team writes its own secret into its own subtree, with its own role (as a team's CI job would)."""
+    from local.services import vault
 
-    backend = vault_backend_from_connection(conn_id="vault_default")
-    conn_id = f"rotation_dag_{uuid.uuid4().hex[:8]}"
+    values = {"analytics": ("warehouse_api_key", "analytics-key"), "payments": ("ledger_key", "payments-key")}
+    for team, (key, value) in values.items():
+        token = vault.request("POST", f"/v1/auth/{vault.approle_path()}/login", vault.approle_credentials(f"team-{team}"),
+                              token="")["auth"]["client_token"]
+        vault.request("POST", f"/v1/{vault.mount()}/data/variables/teams/{team}/{key}", {"data": {"value": value}}, token=token)
+    return values
+
+
+def _root_write(path: str, data: dict) -> None:
+    from local.services import vault
+
+    vault.request("POST", f"/v1/{vault.mount()}/data/{path}", {"data": data})
+
+
+def test_rotation_role_rotates_and_airflows_role_reads_the_new_version(airflow_secrets_backend) -> None:  # noqa: ANN001
+    from common.secrets_rotation import (
+        VaultPermissionError,
+        connection_fingerprint,
+        rotate_connection,
+        vault_backend_from_connection,
+    )
+
+    conn_id = f"rotating_probe_{uuid.uuid4().hex[:8]}"
+    _root_write(f"connections/{conn_id}", {"conn_type": "postgres", "host": "warehouse.internal", "login": "etl", "password": "first"})
+    rotation = vault_backend_from_connection("vault_rotation")
+    reader = _airflow_reader()
+    assert connection_fingerprint(reader, conn_id)["fingerprint"] == fingerprint("first")
+    rotated = rotate_connection(rotation, conn_id, "rotated-password")
+    assert rotated == {"conn_id": conn_id, "version": 2, "fingerprint": fingerprint("rotated-password")}
+    # same reader object, same process: the next read sees the new version
+    assert connection_fingerprint(reader, conn_id) == {"conn_id": conn_id, "login": "etl", "fingerprint": fingerprint("rotated-password")}
+    with pytest.raises(ValueError, match="only connections named rotating_"):
+        rotate_connection(rotation, "postgres_default", "x")
+    with pytest.raises(VaultPermissionError, match=r"Vault refused airflow/data/connections/rotating_\w+ to role 'airflow'"):
+        rotate_connection(reader, conn_id, "not-allowed")
+
+
+def test_the_secrets_dag_rotates_and_a_later_run_reads_it_back_through_airflow(dagbag, airflow_secrets_backend, team_secrets) -> None:  # noqa: ANN001
+    """Run 1 rotates rotating_warehouse in Vault; Connection.get() in the same run and in run 2 (no rotation) resolves
+    the new credential through Airflow's [secrets] backend. The env var AIRFLOW_CONN_ROTATING_WAREHOUSE still holds
+    the provisioned password, so a lookup that skipped Vault would return the old fingerprint."""
     dag = get_dag(dagbag, SECRETS)
-    seen = []
-    for password in ("pw-version-1-abc", "pw-version-2-defgh"):
-        _write_connection(backend, conn_id, password)
-        run = dag.test(run_conf={"conn_id": conn_id})
-        assert run.state == "success", task_states(run)
-        injected = xcom_value(run, "use_injected_credentials")
-        assert injected["child_saw_chars"] == len(password), "the child process received the credential"
-        seen.append(injected["fingerprint"])
-        assert password not in json.dumps(xcom_value(run, "read_rotating_secret"))
-    assert seen == [fingerprint("pw-version-1-abc"), fingerprint("pw-version-2-defgh")]
-    assert "pw-version-2-defgh" not in caplog.text
-    backends = xcom_value(run, "describe_backends")
+    first = dag.test(run_conf={"rotate": True})
+    assert first.state == "success", task_states(first)
+    rotated = xcom_value(first, "rotate_credential")
+    assert rotated["rotated"] and rotated["conn_id"] == "rotating_warehouse" and rotated["version"] >= 2
+    assert xcom_value(first, "read_through_airflow")["fingerprint"] == rotated["fingerprint"]
+    env_password = json.loads(os.environ["AIRFLOW_CONN_ROTATING_WAREHOUSE"])["password"]
+    assert fingerprint(env_password) != rotated["fingerprint"], "the rotated credential differs from the env var's"
+
+    later = dag.test(run_conf={"rotate": False})
+    assert later.state == "success", task_states(later)
+    assert xcom_value(later, "rotate_credential") == {"conn_id": "rotating_warehouse", "rotated": False}
+    assert xcom_value(later, "read_through_airflow")["fingerprint"] == rotated["fingerprint"]
+    injected = xcom_value(later, "use_injected_credentials")
+    assert injected["fingerprint"] == rotated["fingerprint"] and injected["child_saw_chars"] == 32  # token_urlsafe(24)
+    backends = xcom_value(later, "describe_backends")
     assert set(backends) == {"vault", "aws", "gcp"}
     assert backends["gcp"]["AIRFLOW__SECRETS__BACKEND"].endswith("CloudSecretManagerBackend")
+    assert "password" not in json.dumps(xcom_value(first, "rotate_credential"))
 
 
-def test_a_missing_secret_fails_naming_it(dagbag, vault_service, platform_connections) -> None:  # noqa: ANN001
-    from common.secrets_rotation import connection_fingerprint, vault_backend_from_connection
+def test_a_team_reads_its_own_variable_and_is_refused_another_teams_by_path(dagbag, team_secrets) -> None:  # noqa: ANN001
+    from common.secrets_rotation import VaultPermissionError, read_team_variable, vault_backend_from_connection
+    dag = get_dag(dagbag, SECRETS)
+    own = dag.test(run_conf={"rotate": False})
+    assert task_states(own)["read_team_variable"] == "success", task_states(own)
+    assert xcom_value(own, "read_team_variable")["fingerprint"] == fingerprint("analytics-key")
+
+    other = dag.test(run_conf={"rotate": False, "team_variable": "payments/ledger_key"})
+    assert task_states(other)["read_team_variable"] == "failed", task_states(other)
+    assert task_states(other)["read_through_airflow"] == "success", "only the out-of-policy read fails"
+    with pytest.raises(VaultPermissionError, match="Vault refused airflow/data/variables/teams/payments/ledger_key to role 'team-analytics'"):
+        read_team_variable(vault_backend_from_connection("vault_team_analytics"), "payments", "ledger_key")
+
+
+def test_a_missing_secret_fails_naming_it(airflow_secrets_backend) -> None:  # noqa: ANN001
+    from common.secrets_rotation import connection_fingerprint
 
     with pytest.raises(KeyError, match="connection 'never_written' not found in the secrets backend"):
-        connection_fingerprint(vault_backend_from_connection(conn_id="vault_default"), "never_written")
+        connection_fingerprint(_airflow_reader(), "never_written")
 
 
-def test_a_secret_variable_is_generated_once_and_kept_in_vault(vault_service, platform_connections) -> None:  # noqa: ANN001
-    from common.secrets_rotation import get_or_create_variable, vault_backend_from_connection
+def test_the_audit_salt_is_generated_once_by_the_audit_role_only(airflow_secrets_backend) -> None:  # noqa: ANN001
+    from common.secrets_rotation import VaultPermissionError, get_or_create_variable, vault_backend_from_connection
 
-    backend = vault_backend_from_connection(conn_id="vault_default")
-    name = f"salt_probe_{uuid.uuid4().hex[:8]}"
-    first = get_or_create_variable(backend, name)
-    assert len(first) == 64 and get_or_create_variable(backend, name) == first
-    assert backend.get_variable(name) == first
+    audit = vault_backend_from_connection("vault_audit")
+    first = get_or_create_variable(audit, "audit_pii_salt")
+    assert len(first) == 64 and get_or_create_variable(audit, "audit_pii_salt") == first
+    assert _airflow_reader().get_variable("audit_pii_salt") == first
+    with pytest.raises(VaultPermissionError, match="variables/other_salt to role 'audit'"):
+        get_or_create_variable(audit, "other_salt")
 
 
 # ---------------------------------------------------------------------------------------------- audit
 def test_audit_report_from_the_real_api_server_is_masked(dagbag, airflow_service, vault_service, platform_connections) -> None:  # noqa: ANN001
-    from common.secrets_rotation import vault_backend_from_connection
     from local.airflow_client import AirflowClient
     from local.services import airflow
 
     salt = uuid.uuid4().hex  # provisioned in Vault as the platform would; the DAG reads it from there
-    vault_backend_from_connection(conn_id="vault_default").vault_client.client.secrets.kv.v2.create_or_update_secret(
-        path="variables/audit_pii_salt", mount_point="airflow", secret={"value": salt})
+    _root_write("variables/audit_pii_salt", {"value": salt})
     client = AirflowClient()
     client.wait_for_dag(AUDIT)
     client.call("PATCH", f"/dags/{AUDIT}", {"is_paused": True})  # an audited user action
@@ -169,11 +241,9 @@ def test_audit_runs_without_a_logical_date(dagbag, airflow_service, vault_servic
     failing on the missing keys. (Masking is the dated test's subject; here only the window is.)"""
     from datetime import UTC, datetime, timedelta
 
-    from common.secrets_rotation import vault_backend_from_connection
     from local.airflow_client import AirflowClient
 
-    vault_backend_from_connection(conn_id="vault_default").vault_client.client.secrets.kv.v2.create_or_update_secret(
-        path="variables/audit_pii_salt", mount_point="airflow", secret={"value": uuid.uuid4().hex})
+    _root_write("variables/audit_pii_salt", {"value": uuid.uuid4().hex})
     client = AirflowClient()
     client.wait_for_dag(AUDIT)
     client.call("PATCH", f"/dags/{AUDIT}", {"is_paused": True})  # an audited action inside the window

@@ -69,7 +69,7 @@ def test_unknown_service_is_an_error_naming_it() -> None:
         contract.service_connection("nosuch", "http")
 
 
-def test_environment_has_json_connections_and_variables() -> None:
+def test_environment_has_json_connections_and_variables(vault_service) -> None:  # noqa: ANN001 - AppRole credentials come from Vault
     env = contract.environment()
     for conn_id in contract.PLATFORM_CONNECTIONS:
         assert json.loads(env[f"AIRFLOW_CONN_{conn_id.upper()}"])["conn_type"]

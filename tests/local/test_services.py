@@ -164,47 +164,8 @@ def test_azure_blob_stand_in_round_trips_a_blob(azure_blob_service) -> None:
     assert container.download_blob("x.txt").readall() == b"hello"
 
 
-def test_vault_stand_in_kv_v2_approle_and_kubernetes_auth(vault_service) -> None:
-    """Stand-in for HashiCorp Vault, driven with hvac as Airflow's VaultBackend does."""
-    import base64
-
-    import hvac
-
-    from local.services import vault
-
-    root = hvac.Client(url=vault.base_url(), token=vault.root_token())
-    assert root.is_authenticated()
-    path = f"test/{uuid.uuid4().hex}"
-    root.secrets.kv.v2.create_or_update_secret(path=path, secret={"v": 1}, mount_point=vault.MOUNT)
-    root.secrets.kv.v2.create_or_update_secret(path=path, secret={"v": 2}, mount_point=vault.MOUNT)
-    read = root.secrets.kv.v2.read_secret_version(path=path, mount_point=vault.MOUNT, raise_on_deleted_version=True)
-    assert read["data"]["data"] == {"v": 2} and read["data"]["metadata"]["version"] == 2
-    assert hvac.Client(url=vault.base_url(), token="bogus").is_authenticated() is False
-
-    root.auth.approle.create_or_update_approle("airflow-test", token_policies=["airflow"])
-    role_id = root.auth.approle.read_role_id("airflow-test")["data"]["role_id"]
-    secret_id = root.auth.approle.generate_secret_id("airflow-test")["data"]["secret_id"]
-    app = hvac.Client(url=vault.base_url())
-    app.auth.approle.login(role_id=role_id, secret_id=secret_id)
-    assert app.secrets.kv.v2.read_secret_version(path=path, mount_point=vault.MOUNT,
-                                                 raise_on_deleted_version=True)["data"]["data"] == {"v": 2}
-
-    root.auth.kubernetes.create_role("airflow-k8s", bound_service_account_names=["airflow-worker"],
-                                     bound_service_account_namespaces=["airflow"])
-
-    def jwt(sa: str) -> str:
-        claims = {"kubernetes.io/serviceaccount/service-account.name": sa, "kubernetes.io/serviceaccount/namespace": "airflow"}
-        return "e30." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + ".sig"
-
-    pod = hvac.Client(url=vault.base_url())
-    pod.auth.kubernetes.login("airflow-k8s", jwt("airflow-worker"))
-    assert pod.is_authenticated()
-    with pytest.raises(hvac.exceptions.Forbidden):
-        hvac.Client(url=vault.base_url()).auth.kubernetes.login("airflow-k8s", jwt("someone-else"))
-
-
 def test_vault_holds_the_platform_connections_for_the_airflow_secrets_backend(vault_service) -> None:
-    """The Vault stand-in is provisioned like the Pulumi program provisions Vault: airflow/connections/<id>."""
+    """The real Vault is provisioned like the Pulumi program provisions it: airflow/connections/<id>, read as role airflow."""
     from airflow.providers.hashicorp.secrets.vault import VaultBackend
 
     from local.services import vault

@@ -5,6 +5,7 @@ import * as yaml from "js-yaml";
 import {
     aggregateNeeds,
     ContractError,
+    contractConnections,
     DagNeeds,
     loadManifest,
     parseLock,
@@ -142,6 +143,25 @@ describe("aggregating needs", () => {
             phase9: { phase9_04_mq: needs({ topics: [{ name: "x.dlq", partitions: 1, retention_ms: 1, dead_letter_for: "x" }] }) },
         }));
         expect(() => aggregateNeeds(manifest, ["phase9_04_mq"])).toThrow(/dead-letter topic of 'x'/);
+    });
+});
+
+describe("vault connections", () => {
+    const endpoints = { airflowApi: "http://api", vault: { address: "http://vault:8200", mount: "airflow", role: "airflow", authMountPoint: "platform-vault-kubernetes" } };
+    const withConn = (extra?: Record<string, unknown>) => {
+        const manifest = loadManifest(writeDags({ phase16: { phase16_01_x: needs({ services: ["vault"], connections: { vault_x: { type: "vault", service: "vault", ...(extra ? { extra } : {}) } } }) } }));
+        return aggregateNeeds(manifest, ["phase16_01_x"]);
+    };
+
+    test("a vault connection logs in with the Kubernetes role its extra.role names, Airflow's by default", () => {
+        expect(contractConnections(withConn(), [], endpoints).vault_x.extra).toMatchObject({ kubernetes_role: "airflow", auth_mount_point: "platform-vault-kubernetes", mount_point: "airflow" });
+        expect(contractConnections(withConn({ role: "secrets-rotation" }), [], endpoints).vault_x.extra).toMatchObject({ kubernetes_role: "secrets-rotation" });
+    });
+
+    test("a role the Vault layout doesn't define is an error naming the connection and the known roles", () => {
+        expect(() => contractConnections(withConn({ role: "superuser" }), [], endpoints)).toThrow(
+            /connection vault_x \(used by phase16_01_x\): extra.role "superuser" is not a role of config\/vault-layout.json \(airflow, secrets-rotation, audit, or team-<team>\)/,
+        );
     });
 });
 

@@ -102,7 +102,7 @@ describe.each(STACKS)("stack %s", (stack) => {
 
     test("Airflow's Vault policy reads only connections and variables", () => {
         const r = results[stack];
-        const policy = getResource(r.resources, "vault:index/policy:Policy", "platform-vault-airflow-policy").inputs.policy;
+        const policy = getResource(r.resources, "vault:index/policy:Policy", "platform-vault-policy-airflow-read").inputs.policy;
         expect(policyPaths(policy)).toEqual({ "airflow/data/connections/*": ["read"], "airflow/data/variables/*": ["read"] });
     });
 

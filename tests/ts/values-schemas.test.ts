@@ -221,17 +221,44 @@ describe("Vault chart and policies", () => {
         expect(chartValuesErrors("vault-helm", values)).toMatch(/replicas/);
     });
 
+    const layout = vv.vaultLayout({
+        mount: "airflow",
+        prefix: "vault",
+        airflow: { namespace: "af", serviceAccounts: ["airflow-worker"] },
+        teams: [{ name: "payments", namespace: "payments", serviceAccounts: ["payments-ci"] }],
+    });
+
     test("Airflow's policy reads only connections and variables", () => {
-        expect(vv.policyPaths(vv.airflowReaderPolicy("airflow"))).toEqual({
+        expect(vv.policyPaths(layout.policies["vault-airflow-read"])).toEqual({
             "airflow/data/connections/*": ["read"],
             "airflow/data/variables/*": ["read"],
         });
     });
 
     test("a team's policy covers only its own subtree", () => {
-        const paths = vv.policyPaths(vv.teamPolicy("airflow", "payments"));
+        const paths = vv.policyPaths(layout.policies["vault-team-payments"]);
         expect(Object.keys(paths)).toEqual(["airflow/data/variables/teams/payments/*", "airflow/metadata/variables/teams/payments/*"]);
         expect(JSON.stringify(paths)).not.toMatch(/connections|teams\/\*|sys\//);
+    });
+
+    test("no policy of the layout grants sys/, auth/, list on connections, or a wildcard over the whole mount", () => {
+        for (const [name, hcl] of Object.entries(layout.policies)) {
+            for (const [path, caps] of Object.entries(vv.policyPaths(hcl))) {
+                expect(`${name} ${path}`).not.toMatch(/ (sys|auth)\/|^\S+ airflow\/(data|metadata)\/\*$/);
+                if (path.includes("/connections/")) expect(caps).not.toContain("list");
+            }
+        }
+    });
+
+    test("every role of the layout names only policies the layout defines, with the layout's TTLs", () => {
+        const roles = [...Object.values(layout.auth.approle.roles), ...Object.values(layout.auth.kubernetes.roles)];
+        expect(roles.length).toBe(8);
+        for (const role of roles) {
+            for (const p of role.token_policies) expect(Object.keys(layout.policies)).toContain(p);
+            expect(role).toMatchObject({ token_ttl: 3600, token_max_ttl: 14400 });
+        }
+        expect(layout.auth.kubernetes.roles["team-payments"]).toMatchObject({ bound_service_account_names: ["payments-ci"], bound_service_account_namespaces: ["payments"] });
+        expect(layout.auth.kubernetes.roles.airflow.bound_service_account_namespaces).toEqual(["af"]);
     });
 
     test("a team policy for an undeclared team names both keys", () => {

@@ -2,7 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Vault, VaultArgs } from "../../components/vault";
 import { policyPaths } from "../../components/values/vault";
-import { byType, collectSecretsPlaintext, getResource, runProgram } from "./harness";
+import { byType, collectSecretsPlaintext, getResource, runProgram, unwrap } from "./harness";
+import { vaultLayoutOf } from "../../scripts/manifests";
 import { expectNoDuplicates, expectNoPlaintextSecrets, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { chartValuesErrors } from "./fixtures/schemas";
 
@@ -85,23 +86,36 @@ describe("Vault", () => {
     test("KV v2 mount; Airflow's policy reads only connections/ and variables/", async () => {
         const r = await run(args);
         expect(getResource(r.resources, "vault:index/mount:Mount", "vault-kv").inputs).toMatchObject({ path: "airflow", type: "kv", options: { version: "2" } });
-        const airflow = getResource(r.resources, "vault:index/policy:Policy", "vault-airflow-policy").inputs;
+        const airflow = getResource(r.resources, "vault:index/policy:Policy", "vault-policy-airflow-read").inputs;
         expect(policyPaths(airflow.policy)).toEqual({ "airflow/data/connections/*": ["read"], "airflow/data/variables/*": ["read"] });
     });
 
     test("each team's policy covers only its own path, and its role only its own service accounts", async () => {
         const r = await run(args);
-        const payments = policyPaths(getResource(r.resources, "vault:index/policy:Policy", "vault-team-payments-policy").inputs.policy);
+        const payments = policyPaths(getResource(r.resources, "vault:index/policy:Policy", "vault-policy-team-payments").inputs.policy);
         for (const path of Object.keys(payments)) expect(path).toMatch(/^airflow\/(data|metadata)\/variables\/teams\/payments\//);
         expect(JSON.stringify(payments)).not.toContain("growth");
-        const role = getResource(r.resources, "vault:kubernetes/authBackendRole:AuthBackendRole", "vault-team-payments-role").inputs;
+        const role = getResource(r.resources, "vault:kubernetes/authBackendRole:AuthBackendRole", "vault-kubernetes-team-payments").inputs;
         expect(role).toMatchObject({ roleName: "team-payments", boundServiceAccountNames: ["payments-ci"], boundServiceAccountNamespaces: ["payments"] });
         expect(role.tokenPolicies).toEqual(["vault-team-payments"]);
     });
 
+    test("the Vault resources created are exactly the layout rendered from config/vault-layout.json", async () => {
+        const r = await runProgram(() => {
+            const v = new Vault("vault", args);
+            return { layout: v.layout };
+        }, { stack: "dev" });
+        const layout = await unwrap(r.outputs.layout);
+        expect(vaultLayoutOf(r.resources)).toEqual(layout);
+        expect(Object.keys(layout.policies).sort()).toEqual(
+            ["vault-airflow-read", "vault-audit-salt", "vault-secrets-rotation", ...args.teams.map((t) => `vault-team-${t.name}`)].sort(),
+        );
+        expect(Object.keys(layout.auth.approle.roles)).toEqual(expect.arrayContaining(["airflow", "secrets-rotation", "audit"]));
+    });
+
     test("Kubernetes auth role is bound to Airflow's service accounts and the reader policy only", async () => {
         const r = await run(args);
-        const role = getResource(r.resources, "vault:kubernetes/authBackendRole:AuthBackendRole", "vault-airflow-role").inputs;
+        const role = getResource(r.resources, "vault:kubernetes/authBackendRole:AuthBackendRole", "vault-kubernetes-airflow").inputs;
         expect(role).toMatchObject({
             roleName: "airflow",
             boundServiceAccountNames: ["airflow-scheduler", "airflow-worker"],

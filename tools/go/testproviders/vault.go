@@ -39,6 +39,9 @@ func vaultKinds() map[string]resourceKind {
 		"vault:kubernetes/authBackendRole:AuthBackendRole": {replaceOn: []string{"backend", "roleName"}, compute: func(_ string, in resource.PropertyMap, _ bool) (string, resource.PropertyMap, error) {
 			return fmt.Sprintf("auth/%s/role/%s", str(in, "backend", "kubernetes"), str(in, "roleName", "")), in.Copy(), nil
 		}},
+		"vault:appRole/authBackendRole:AuthBackendRole": {replaceOn: []string{"backend", "roleName"}, compute: func(_ string, in resource.PropertyMap, _ bool) (string, resource.PropertyMap, error) {
+			return fmt.Sprintf("auth/%s/role/%s", str(in, "backend", "approle"), str(in, "roleName", "")), in.Copy(), nil
+		}},
 		"vault:kv/secretV2:SecretV2": {replaceOn: []string{"mount", "name", "namespace"}, compute: computeSecretV2, update: func(_, news resource.PropertyMap) resource.PropertyMap {
 			_, out, _ := computeSecretV2("", news, false)
 			return out
