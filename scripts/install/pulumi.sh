@@ -34,10 +34,11 @@ export GOFLAGS="-buildvcs=false"
 began_all=$(date +%s)
 say() { printf 'pulumi: %s\n' "$*"; }
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
-# Hash of a part's inputs: its files, this script's versions and the Go toolchain.
+# Hash of a part's inputs: its files' contents (not their paths: every clone, CI's included, shares the cache), this
+# script's versions and the Go toolchain.
 inputs_hash() {
   { go version; printf '%s\n' "$CLI_VERSION $K8S_VERSION $LANGHOST_VERSION $RANDOM_VERSION $VAULT_VERSION $AWS_VERSION $DOCKER_BUILD_VERSION";
-    for f in "$@"; do sha256sum "$f"; done; } | sha256sum | cut -d' ' -f1
+    for f in "$@"; do printf '%s ' "${f#"$GO_MODULES"/}"; sha256sum < "$f"; done; } | sha256sum | cut -d' ' -f1
 }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ] && shift 2 && for b in "$@"; do [ -x "$BIN/$b" ] || return 1; done; }
 # install_bins WORK name...: rename the built binaries into bin/ (same filesystem: each rename is atomic).
