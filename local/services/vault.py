@@ -105,13 +105,14 @@ def root_token() -> str:
 
 
 def request(method: str, path: str, body: dict[str, Any] | None = None, *, token: str | None = None,
-            missing_ok: bool = False) -> Any:
-    """One Vault API call (root token unless another is given). 404 is None when missing_ok; other errors name the
-    call and carry Vault's own message ("permission denied" for a policy refusal)."""
+            missing_ok: bool = False, url: str | None = None) -> Any:
+    """One Vault API call to the platform's Vault (or the server at `url`), with the root token unless another is
+    given ("" for none). 404 is None when missing_ok; other errors name the call and carry Vault's own message
+    ("permission denied" for a policy refusal)."""
     headers = {"Content-Type": "application/json"}
     if token != "":
         headers["X-Vault-Token"] = token or root_token()
-    req = urllib.request.Request(f"{base_url()}{path}", method=method, headers=headers,
+    req = urllib.request.Request(f"{url or base_url()}{path}", method=method, headers=headers,
                                  data=json.dumps(body).encode() if body is not None else None)
     try:
         with urllib.request.urlopen(req, timeout=15) as response:

@@ -5,29 +5,25 @@
 #   kwok                                                             (sigs.k8s.io/kwok, module tools/go/kwok: it pins older k8s.io libraries)
 # into a per-version cache outside the clone:
 #   ${AIRFLOW_PLATFORM_TOOLS:-$HOME/.cache/airflow-platform/tools}/kube/<k8s-version>/bin/
-# Idempotent: a stamp (hash of both modules' go.mod/go.sum, the etcd main and this script) makes a second run a no-op.
+# Idempotent: a stamp (hash of both modules' go.mod/go.sum and the etcd main) makes a second run a no-op.
 # Atomic: the binaries are built into a temporary directory that is renamed into place only when all of them built, so
-# an interrupted build never looks cached. A cold build takes ~8 minutes on two cores (more while other builds run).
+# an interrupted build never looks cached (scripts/install/build-cache.sh). A cold build takes ~8 minutes on two cores (more while other builds run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-
-say() { printf '[kube] %s\n' "$*"; }
-
-command -v go >/dev/null || { echo "[kube] go is not installed (the machine image provides it; see scripts/install/apt.sh)" >&2; exit 1; }
+TOOL=kube
+# shellcheck source=build-cache.sh
+. scripts/install/build-cache.sh
 
 kube_mod=tools/go/kube
 kwok_mod=tools/go/kwok
-k8s_version=$(awk '$1 == "k8s.io/kubernetes" {print $2; exit} $1 == "require" && $2 == "k8s.io/kubernetes" {print $3; exit}' "$kube_mod/go.mod")
-kwok_version=$(awk '$1 == "sigs.k8s.io/kwok" {print $2; exit}' "$kwok_mod/go.mod")
-[ -n "$k8s_version" ] && [ -n "$kwok_version" ] || { echo "[kube] cannot read the pinned versions from $kube_mod/go.mod / $kwok_mod/go.mod" >&2; exit 1; }
-
-tools=${AIRFLOW_PLATFORM_TOOLS:-$HOME/.cache/airflow-platform/tools}
-base=$tools/kube
+k8s_version=$(module_version "$kube_mod/go.mod" k8s.io/kubernetes) || exit 1
+kwok_version=$(module_version "$kwok_mod/go.mod" sigs.k8s.io/kwok) || exit 1
+base=$TOOLS_ROOT/kube
 dest=$base/$k8s_version
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
-stamp=$(cat "$0" "$kube_mod/go.mod" "$kube_mod/go.sum" "$kube_mod/cmd/etcd/main.go" "$kwok_mod/go.mod" "$kwok_mod/go.sum" \
+# What the binaries are built from (not this script's prose): both modules, the etcd main, the version flags' recipe.
+stamp=$({ cat "$kube_mod/go.mod" "$kube_mod/go.sum" "$kube_mod/cmd/etcd/main.go" "$kwok_mod/go.mod" "$kwok_mod/go.sum"; echo "ldflags v1"; } \
   | sha256sum | cut -c1-32)
 
 cached() {
@@ -37,36 +33,11 @@ cached() {
   [ -f "$dest/stages/pod-ready.yaml" ]
 }
 
-if cached; then
-  say "kubernetes $k8s_version + kwok $kwok_version binaries are cached in $dest/bin"
-  exit 0
-fi
-
-mkdir -p "$base"
-# One build at a time per cache (two setups started together wait for each other instead of building twice).
-exec 9>"$base/.lock"
-if ! flock -n 9; then
-  say "another kube.sh build holds $base/.lock; waiting for it"
-  flock 9
-fi
-if cached; then
-  say "kubernetes $k8s_version + kwok $kwok_version binaries are cached in $dest/bin (built by the other run)"
-  exit 0
-fi
-
-tmp=$(mktemp -d "$base/.build-$k8s_version.XXXXXX")
-heartbeat=""
-cleanup() {
-  [ -n "$heartbeat" ] && kill "$heartbeat" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+build_start "$base" "$dest" "kubernetes $k8s_version + kwok $kwok_version"
 mkdir -p "$tmp/bin"
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
-start=$(date +%s)
-(while sleep 60; do say "still building ($(( ($(date +%s) - start) / 60 )) min so far)"; done) &
-heartbeat=$!
+start=$build_began
 
 say "building kubernetes $k8s_version (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) into $dest/bin"
 say "a cold build takes ~8 minutes on two cores; later runs are cached"
@@ -106,14 +77,5 @@ chmod -R u+w "$tmp/stages"
 "$tmp/bin/kube-apiserver" --version
 echo "$stamp" >"$tmp/.stamp"
 printf 'kubernetes %s\nkwok %s\netcd %s\nbuilt %s\n' "$k8s_version" "$kwok_version" \
-  "$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2; exit}' "$kube_mod/go.mod")" "$build_date" >"$tmp/VERSIONS"
-chmod 755 "$tmp"
-
-# Swap in atomically: the old tree (if any) moves aside, the new one takes its name, the old one goes.
-if [ -e "$dest" ]; then
-  mv "$dest" "$tmp.old"
-fi
-mv "$tmp" "$dest"
-rm -rf "$tmp.old"
-say "done in $(( $(date +%s) - start ))s: $(du -sh "$dest" | cut -f1) in $dest/bin"
-cd "$root"
+  "$(module_version "$kube_mod/go.mod" go.etcd.io/etcd/server/v3)" "$build_date" >"$tmp/VERSIONS"
+build_finish "$dest"

@@ -9,7 +9,6 @@ account, a token signed by someone else, and the token of a deleted service acco
 from __future__ import annotations
 
 import base64
-import json
 import os
 import secrets
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 from cluster import controlplane
 from local import vault_layout
 from local.services import vault as local_vault
+from local.services.base import ServiceError
 
 NAMESPACE = "airflow-dev"
 
@@ -52,17 +52,8 @@ class VaultProcess:
         raise RuntimeError("vault did not answer within 60 s")
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if token != "":
-            headers["X-Vault-Token"] = token or self.root
-        req = urllib.request.Request(f"{self.url}{path}", method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:
-            raise PermissionError(f"HTTP {error.code} {error.read().decode()[:300]}") from error
-        return json.loads(payload) if payload else None
+        """The harness's own Vault client, pointed at this server (root token unless another is given)."""
+        return local_vault.request(method, path, body, token=token or self.root if token != "" else "", url=self.url)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -136,18 +127,18 @@ def test_a_pods_token_logs_in_to_its_role_and_gets_only_that_policy(vault_server
     assert auth["metadata"]["service_account_name"] == worker and auth["metadata"]["service_account_namespace"] == NAMESPACE
     mount = cluster_auth["mount"]
     assert vault_server.request("GET", f"/v1/{mount}/data/connections/postgres_default", token=auth["client_token"])["data"]["data"]
-    with pytest.raises(PermissionError, match="HTTP 403"):
+    with pytest.raises(ServiceError, match="HTTP 403"):
         vault_server.request("POST", f"/v1/{mount}/data/connections/postgres_default", {"data": {}}, token=auth["client_token"])
 
     team = _login(vault_server, cluster_auth["path"], "team-analytics", _token(cluster_auth["api"], "analytics-ci"))
     assert team["token_policies"] == ["default", f"{local_vault.PREFIX}-team-analytics"]
-    with pytest.raises(PermissionError, match="HTTP 403"):
+    with pytest.raises(ServiceError, match="HTTP 403"):
         vault_server.request("GET", f"/v1/{mount}/data/variables/teams/payments/x", token=team["client_token"])
 
 
 def test_another_service_account_is_refused_the_role(vault_server: VaultProcess, cluster_auth: dict[str, Any]) -> None:
     for account, role in (("intruder", "airflow"), ("payments-ci", "team-analytics"), ("analytics-ci", "airflow")):
-        with pytest.raises(PermissionError, match=r"HTTP 403 .*service account name not authorized"):
+        with pytest.raises(ServiceError, match=r"HTTP 403 .*service account name not authorized"):
             _login(vault_server, cluster_auth["path"], role, _token(cluster_auth["api"], account))
 
 
@@ -155,7 +146,7 @@ def test_a_token_the_api_server_did_not_sign_is_refused(vault_server: VaultProce
     worker = cluster_auth["layout"]["auth"]["kubernetes"]["roles"]["airflow"]["bound_service_account_names"][0]
     header, claims, _ = _token(cluster_auth["api"], worker).split(".")
     forged = f"{header}.{claims}.{base64.urlsafe_b64encode(secrets.token_bytes(256)).decode().rstrip('=')}"
-    with pytest.raises(PermissionError, match="HTTP 403"):
+    with pytest.raises(ServiceError, match="HTTP 403"):
         _login(vault_server, cluster_auth["path"], "airflow", forged)
 
 
@@ -175,8 +166,8 @@ def test_the_token_of_a_deleted_service_account_is_refused(vault_server: VaultPr
         try:
             _login(vault_server, cluster_auth["path"], "airflow", token)
             time.sleep(0.5)
-        except PermissionError as error:
+        except ServiceError as error:
             refused = str(error)
     assert "HTTP 403" in refused, "the token of a deleted service account still logs in after 30 s"
-    with pytest.raises(PermissionError, match="HTTP 403"):
+    with pytest.raises(ServiceError, match="HTTP 403"):
         _login(vault_server, cluster_auth["path"], "airflow", token)

@@ -37,23 +37,17 @@ def test_platform_conventions(dagbag, dag_id: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- secrets
 @pytest.fixture
-def airflow_secrets_backend(vault_service, platform_connections):  # noqa: ANN001, ANN201
+def airflow_secrets_backend(vault_service, platform_connections, monkeypatch):  # noqa: ANN001, ANN201
     """This process's Airflow configured like the platform's: [secrets] backend = VaultBackend as role `airflow`."""
     from airflow.sdk.configuration import clear_secrets_backends_cache
 
     from local.services import vault
 
-    env = {"AIRFLOW__SECRETS__BACKEND": "airflow.providers.hashicorp.secrets.vault.VaultBackend",
-           "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(vault.secrets_backend_kwargs())}
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.providers.hashicorp.secrets.vault.VaultBackend")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps(vault.secrets_backend_kwargs()))
     clear_secrets_backends_cache()
     yield vault
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    monkeypatch.undo()
     clear_secrets_backends_cache()
 
 

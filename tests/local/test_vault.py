@@ -162,3 +162,23 @@ def test_a_restart_seals_the_server_and_the_harness_unseals_it_with_every_secret
     assert vault.request("GET", f"/v1/{mount}/data/variables/{key}")["data"]["data"] == {"value": "kept"}
     assert vault.approle_credentials("airflow") == before, "the stored AppRole credentials still log in"
     _login("airflow")
+
+
+def test_the_schedulers_tasks_resolve_connections_through_vault(airflow_service, vault_service) -> None:  # noqa: ANN001
+    """phase16_01 through the real scheduler: the rotated credential exists only in Vault (the processes' environment
+    still has the provisioned one), and the task's Connection.get() returns the rotated one."""
+    from common.governance import fingerprint
+    from local import contract
+    from local.airflow_client import AirflowClient
+
+    client = AirflowClient()
+    client.wait_for_dag("phase16_01_secrets_backend")
+    run_id = client.trigger("phase16_01_secrets_backend", {"rotate": True})
+    run = client.wait("phase16_01_secrets_backend", run_id)
+    states = {t["task_id"]: t["state"] for t in client.task_instances("phase16_01_secrets_backend", run_id)}
+    assert states["rotate_credential"] == "success" and states["read_through_airflow"] == "success", (run, states)
+    rotated = client.xcom("phase16_01_secrets_backend", run_id, "rotate_credential")
+    read = client.xcom("phase16_01_secrets_backend", run_id, "read_through_airflow")
+    assert read["fingerprint"] == rotated["fingerprint"]
+    provisioned = json.loads(contract.environment()["AIRFLOW_CONN_ROTATING_WAREHOUSE"])["password"]
+    assert fingerprint(provisioned) != rotated["fingerprint"]
