@@ -1,6 +1,7 @@
 """Airflow 3.3 itself: api-server, scheduler, dag-processor and triggerer (LocalExecutor), AIRFLOW_HOME in .local/airflow,
-metadata DB on the local Postgres `airflow` database, configured like the Pulumi stacks: StatsD to statsd_exporter,
-OpenLineage to Marquez, pools/connections/variables from dags/phase*/needs.yaml."""
+metadata DB on the local Postgres `airflow` database, configured like the Pulumi stacks: the FAB auth manager with roles
+(LOCAL_AIRFLOW_AUTH=simple opts out), StatsD to statsd_exporter, OpenLineage to Marquez, pools/connections/variables
+from dags/phase*/needs.yaml."""
 
 from __future__ import annotations
 
@@ -16,6 +17,20 @@ from local.services.base import Endpoint, Service, ServiceError, http_ok
 ADMIN_USER = "admin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+# The auth manager the chart runs in every stack (its `config.core.auth_manager`), and the lighter opt-out.
+AUTH_MANAGERS = {
+    "fab": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+    "simple": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+}
+
+
+def auth() -> str:
+    """LOCAL_AIRFLOW_AUTH: `fab` (default, as in the cluster: users and roles in the metadata DB, created at
+    provisioning) or `simple` (SimpleAuthManager: one admin from a passwords file, no roles)."""
+    chosen = os.environ.get("LOCAL_AIRFLOW_AUTH") or "fab"
+    if chosen not in AUTH_MANAGERS:
+        raise ServiceError(f"airflow: LOCAL_AIRFLOW_AUTH={chosen!r} must be one of {', '.join(AUTH_MANAGERS)}")
+    return chosen
 
 
 def executor() -> str:
@@ -52,9 +67,27 @@ def _fernet_key() -> str:
 def passwords_file() -> Path:
     """SimpleAuthManager's users file ({"admin": "<password>"}), kept with the secrets (mode 600)."""
     path = paths.SECRETS / "airflow_passwords.json"
-    path.write_text(json.dumps({ADMIN_USER: admin_password()}))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({ADMIN_USER: admin_password()}))
     path.chmod(0o600)
     return path
+
+
+def auth_environment() -> dict[str, str]:
+    """The auth manager's settings. FAB keeps users and roles in the metadata DB (the admin is created by
+    local.airflow_provision) with its defaults: AUTH_TYPE = AUTH_DB, and no public role, so every API route but
+    Airflow's public ones (login, token, health, version) needs a token."""
+    if auth() == "simple":
+        return {
+            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["simple"],
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.SECRETS / "airflow_passwords.json"),
+        }
+    return {
+        "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["fab"],
+        "AIRFLOW__FAB__AUTH_ROLE_PUBLIC": "",  # explicit: anonymous callers get no role
+    }
 
 
 def environment() -> dict[str, str]:
@@ -70,9 +103,7 @@ def environment() -> dict[str, str]:
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__FERNET_KEY": secret("airflow_fernet_key", factory=_fernet_key),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url()}/execution/",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.SECRETS / "airflow_passwords.json"),
+        **auth_environment(),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.dsn("airflow", scheme="postgresql+psycopg2"),
         "AIRFLOW__API__HOST": ports.HOST,
         "AIRFLOW__API__PORT": str(ports.port("airflow")),
@@ -137,7 +168,8 @@ class Airflow(Service):
     start_timeout = 420.0
 
     def _provision_fingerprint(self) -> str:
-        """Changes when a migration or pool upsert is due: Airflow version, the manifests' pools, the DB cluster."""
+        """Changes when a migration or pool upsert is due: Airflow version, the manifests' pools, the DB cluster, the
+        auth manager (FAB's tables are migrated only when it is the configured one)."""
         import hashlib
         from importlib.metadata import version
 
@@ -146,22 +178,47 @@ class Airflow(Service):
         cluster = postgres.Postgres()._datadir() / "PG_VERSION"
         identity = f"{cluster.stat().st_ino}:{cluster.stat().st_mtime_ns}" if cluster.exists() else "none"
         pools = json.dumps(contract.load().pools, sort_keys=True)
-        return hashlib.sha256(f"{version('apache-airflow')}|{pools}|{identity}".encode()).hexdigest()
+        return hashlib.sha256(f"{version('apache-airflow')}|{pools}|{identity}|{auth()}".encode()).hexdigest()
+
+    def _auth_fingerprint(self, migrated: str) -> str:
+        """Changes when the FAB admin or roles are due: a new migration, the admin password, or a DAG file (its
+        `access_control` may name a new role). Empty under SimpleAuthManager, which keeps no users in the DB."""
+        import hashlib
+
+        if auth() != "fab":
+            return ""
+        digest = hashlib.sha256(f"{migrated}|{admin_password()}".encode())
+        for path in sorted((paths.REPO / "dags").rglob("*")):
+            if path.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in path.parts:
+                stat = path.stat()
+                digest.update(f"{path.relative_to(paths.REPO)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()
 
     def prepare(self) -> None:
         home().mkdir(parents=True, exist_ok=True)
-        passwords_file()
+        if auth() == "simple":
+            passwords_file()
+        else:  # FAB keeps only a hash, in the metadata DB
+            (paths.SECRETS / "airflow_passwords.json").unlink(missing_ok=True)
         _byte_compile_dags()
-        # Migrate the metadata DB and upsert the pools of the manifests before any component starts; skipped on a
-        # warm start when nothing it depends on changed (it costs a full Airflow import).
-        marker = home() / ".provisioned"
+        # Migrate the metadata DB and upsert the pools of the manifests before any component starts, then (FAB) the
+        # admin and the roles DAGs name; each skipped on a warm start when nothing it depends on changed (each costs
+        # a full Airflow import).
+        marker, auth_marker = home() / ".provisioned", home() / ".auth-provisioned"
         fingerprint = self._provision_fingerprint()
-        if marker.exists() and marker.read_text() == fingerprint:
+        auth_fingerprint = self._auth_fingerprint(fingerprint)
+        migrate = not (marker.exists() and marker.read_text() == fingerprint)
+        provision_auth = bool(auth_fingerprint) and not (auth_marker.exists() and auth_marker.read_text() == auth_fingerprint)
+        if not migrate and not provision_auth:
             return
-        result = proc.run([str(paths.PYTHON), "-m", "local.airflow_provision"], env=environment(), cwd=paths.REPO,
-                          timeout=900)
+        argv = [str(paths.PYTHON), "-m", "local.airflow_provision", *([] if migrate else ["--auth"])]
+        result = proc.run(argv, env=environment(), cwd=paths.REPO, timeout=900)
         (paths.LOGS / "airflow-provision.log").write_text(result.stdout + result.stderr)
         marker.write_text(fingerprint)
+        if auth_fingerprint:
+            auth_marker.write_text(auth_fingerprint)
+        else:
+            auth_marker.unlink(missing_ok=True)
 
     def processes(self) -> list[proc.ProcSpec]:
         airflow_bin = str(paths.VENV_BIN / "airflow")
@@ -196,7 +253,8 @@ class Airflow(Service):
         return f"unhealthy: {', '.join(unhealthy)}" if unhealthy else None
 
     def endpoint(self) -> Endpoint:
-        return Endpoint(url=base_url(), login=f"{ADMIN_USER} / password in {paths.SECRETS}/airflow_admin_password")
+        return Endpoint(url=base_url(), login=f"{ADMIN_USER} / password in {paths.SECRETS}/airflow_admin_password"
+                                               f" ({'FAB auth manager, role Admin' if auth() == 'fab' else 'SimpleAuthManager'})")
 
 
 def token() -> str:
