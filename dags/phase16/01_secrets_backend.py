@@ -2,9 +2,11 @@
 (HashiCorp Vault), a credential rotated by a task and read back by a later run without any restart, secure
 credential injection, and a team's Vault identity refused outside its own subtree.
 
-- `describe_backends` renders the `[secrets] backend` / `backend_kwargs` for the catalogue's backends (Vault, AWS
-  Secrets Manager, GCP Secret Manager: what the Helm chart sets as AIRFLOW__SECRETS__* env) and instantiates the
-  Vault and AWS classes to prove the kwargs are valid. Vault is the one the platform runs (the real server locally).
+- `describe_backends` renders the `[secrets] backend` / `backend_kwargs` for the catalogue's backends (what the Helm
+  chart sets as AIRFLOW__SECRETS__* env) and instantiates the Vault and AWS classes to prove the kwargs are valid.
+  Which store answers `Connection.get()` is Airflow's configuration alone; the tests run this DAG against each:
+  HashiCorp Vault (the platform's backend; the real server locally), AWS Secrets Manager (moto, the stand-in for
+  AWS), GCP Secret Manager (no server or stand-in here: rendered and instantiated only).
 - `rotate_credential` logs in as the layout's `secrets-rotation` role (connection `vault_rotation`), whose policy
   writes only `connections/rotating_*`, and writes a new version of the connection with check-and-set.
 - `read_through_airflow` calls `Connection.get()`: Airflow itself asks the configured VaultBackend (read-only role
