@@ -1,4 +1,9 @@
-"""OpenLineage custom facets and a Marquez API client (phase 17).
+"""OpenLineage custom facets and the project's one Marquez API client (phase 17).
+
+Every Marquez call the project makes goes through here: OpenLineage events out through `emit` (the same HTTP
+transport and endpoint Airflow's provider uses), reads through `MarquezClient`. `MARQUEZ_CALLS` lists them; it is
+checked against Marquez 0.51.1's API specification by tests/local/test_marquez_contract.py, which also holds the
+local Marquez stand-in (local/standins/marquez.py) to that specification.
 
 Marquez is both the lineage backend (OpenLineage events in, jobs/runs/datasets out) and the local stand-in for a
 SaaS data catalog such as DataHub: catalog metadata is published as OpenLineage dataset facets (schema, tags,
@@ -13,12 +18,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import attr
 from openlineage.client.facet_v2 import RunFacet
 
 PRODUCER = "https://github.com/airflow-platform/dags/common/lineage"
 DEFAULT_NAMESPACE = "airflow-platform"
+
+# Marquez's API root and the OpenLineage transport endpoint under a Marquez base URL (Airflow's `[openlineage]
+# transport` uses the same: local/services/airflow.py, components/values/marquez.ts).
+MARQUEZ_API = "/api/v1"
+OPENLINEAGE_ENDPOINT = "api/v1/lineage"
+# Every Marquez API call of the project: (method, path under MARQUEZ_API), as the spec's paths are written.
+MARQUEZ_CALLS: tuple[tuple[str, str], ...] = (
+    ("POST", "/lineage"),                                # emit(); Airflow's OpenLineage HTTP transport
+    ("GET", "/namespaces"),                              # the local service's health check; the chart's helm test
+    ("GET", "/namespaces/{namespace}/jobs"),             # MarquezClient.jobs
+    ("GET", "/namespaces/{namespace}/jobs/{job}"),       # MarquezClient.job
+    ("GET", "/namespaces/{namespace}/jobs/{job}/runs"),  # MarquezClient.runs
+    ("GET", "/jobs/runs/{id}"),                          # MarquezClient.run
+    ("GET", "/namespaces/{namespace}/datasets"),         # MarquezClient.datasets / discover
+)
+PAGE_SIZE = 100  # Marquez's default `limit`
 
 
 @attr.define
@@ -76,7 +98,7 @@ def emit(events: Iterable[Any], marquez_url: str, timeout: float = 10) -> int:
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=marquez_url, endpoint="api/v1/lineage",
+    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=marquez_url, endpoint=OPENLINEAGE_ENDPOINT,
                                                                   timeout=timeout)))
     count = 0
     for event in events:
@@ -144,26 +166,63 @@ def dataset_tags(dataset: Mapping[str, Any]) -> set[str]:
 
 @dataclass
 class MarquezClient:
-    """Read side of Marquez's API (lineage read-back and catalog discovery)."""
+    """Read side of Marquez's API (lineage read-back and catalog discovery); only the paths in MARQUEZ_CALLS."""
 
     base_url: str
     timeout: float = 10.0
 
-    def _get(self, path: str, **params: Any) -> Any:
+    def url(self, template: str, **path: str) -> str:
+        """Full URL of a MARQUEZ_CALLS path; names are percent-encoded (job and dataset names may hold `/` or `:`)."""
+        if not any(template == t for _, t in MARQUEZ_CALLS):
+            raise ValueError(f"{template} is not a Marquez call of this project (common.lineage.MARQUEZ_CALLS)")
+        return self.base_url.rstrip("/") + MARQUEZ_API + template.format(**{k: quote(v, safe="") for k, v in path.items()})
+
+    def _get(self, template: str, query: Mapping[str, Any] | None = None, **path: str) -> Any:
         import requests
 
-        resp = requests.get(f"{self.base_url.rstrip('/')}/api/v1{path}", params=params or None, timeout=self.timeout)
+        resp = requests.get(self.url(template, **path), params=query, timeout=self.timeout)
         resp.raise_for_status()
         return resp.json()
 
-    def job(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._get(f"/namespaces/{namespace}/jobs/{name}")
+    def _all(self, template: str, key: str, **path: str) -> list[dict[str, Any]]:
+        """Every page of a listing (`limit`/`offset`, as Marquez pages: a namespace easily holds > 100 jobs)."""
+        found: list[dict[str, Any]] = []
+        previous: list[dict[str, Any]] = []
+        while True:
+            page = self._get(template, {"limit": PAGE_SIZE, "offset": len(found)}, **path)[key]
+            if page and page == previous:
+                raise RuntimeError(f"{self.url(template, **path)} ignores offset: the same page came back twice")
+            found += page
+            if len(page) < PAGE_SIZE:
+                return found
+            previous = page
 
-    def runs(self, namespace: str, job: str) -> list[dict[str, Any]]:
-        return self._get(f"/namespaces/{namespace}/jobs/{job}/runs")["runs"]
+    def namespaces(self) -> list[dict[str, Any]]:
+        return self._all("/namespaces", "namespaces")
+
+    def jobs(self, namespace: str) -> list[dict[str, Any]]:
+        return self._all("/namespaces/{namespace}/jobs", "jobs", namespace=namespace)
+
+    def job(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._get("/namespaces/{namespace}/jobs/{job}", namespace=namespace, job=name)
+
+    def runs(self, namespace: str, job: str, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """The job's most recent runs, newest first."""
+        return self._get("/namespaces/{namespace}/jobs/{job}/runs", {"limit": limit}, namespace=namespace, job=job)["runs"]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run by its id, None while Marquez has not seen it (404)."""
+        import requests
+
+        try:
+            return self._get("/jobs/runs/{id}", id=run_id)
+        except requests.HTTPError as error:
+            if error.response is not None and error.response.status_code == 404:
+                return None
+            raise
 
     def datasets(self, namespace: str) -> list[dict[str, Any]]:
-        return self._get(f"/namespaces/{namespace}/datasets", limit=1000)["datasets"]
+        return self._all("/namespaces/{namespace}/datasets", "datasets", namespace=namespace)
 
     def discover(self, namespace: str, required_tags: Iterable[str]) -> list[str]:
         """Tag-based discovery: names of datasets carrying every required tag."""

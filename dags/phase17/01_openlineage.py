@@ -7,7 +7,7 @@
   (owner team, classification, retention, data contract) to every event the provider sends.
 - `emit_segmentation_lineage` sends a hand-built run with schema facets and the same custom facet for a step
   that happens outside Airflow's view (e.g. a Spark job launched elsewhere).
-- `verify_in_marquez` reads the job and its latest run back through Marquez's API and fails unless the custom
+- `verify_in_marquez` reads the run (by id) and its job back through Marquez's API and fails unless the custom
   facet and both datasets are there: lineage is tested, not assumed.
 """
 
@@ -67,9 +67,11 @@ with DAG(
         from common.lineage import MarquezClient, marquez_url
 
         marquez = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
-        run = next((r for r in marquez.runs(emitted["namespace"], emitted["job"]) if r["id"] == emitted["run_id"]), None)
+        run = marquez.run(emitted["run_id"])  # GET /api/v1/jobs/runs/{id}
         if run is None:
             raise LookupError(f"run {emitted['run_id']} of {emitted['job']} not (yet) in Marquez")
+        if (run.get("jobVersion") or {}).get("name") not in (None, emitted["job"]):
+            raise AssertionError(f"run {emitted['run_id']} belongs to {run['jobVersion']}, not to {emitted['job']}")
         if run.get("facets", {}).get("governance", {}).get("classification") != "Confidential":
             raise AssertionError(f"custom governance facet missing from Marquez run: {run.get('facets')}")
         job = marquez.job(emitted["namespace"], emitted["job"])

@@ -1,1 +1,1 @@
-"""Stand-ins for products that cannot run here (Slack, an OAuth2 partner API, Vault, BigQuery, Marquez): small servers speaking the real HTTP API subset the DAGs use."""
+"""Stand-ins for products that cannot run here (Slack, an OAuth2 partner API, BigQuery, Marquez): small servers speaking the real HTTP API subset the DAGs use; local/README.md ("Stand-ins") says what each implements, how the real service differs and which test pins it."""

@@ -3,9 +3,10 @@
 - governance on the local Postgres `warehouse` database: tags written as column comments, retention deleting rows,
   access reviews revoking grants, and a dropped column failing the run as a breaking schema change;
 - OpenLineage events with the custom governance facet sent to Marquez and read back through its API, and the
-  catalog published to / discovered from it. Locally Marquez is the Marquez stand-in (local/standins/marquez.py,
-  same API paths and JSON shapes), since Maven Central does not serve Marquez's server jar here; it also stands in
-  for the SaaS catalog (DataHub) in the catalog test.
+  catalog published to / discovered from it. Locally Marquez is the Marquez stand-in (local/standins/marquez.py),
+  since Maven Central does not serve Marquez's server jar here; tests/local/test_marquez_contract.py holds it and
+  the calls of common.lineage to Marquez 0.51.1's API specification. It also stands in for the SaaS catalog
+  (DataHub) in the catalog test.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def test_openlineage_custom_facet_is_read_back_from_marquez(dagbag, marquez_serv
     # read back independently of the DAG's own check
     marquez = MarquezClient(marquez_service.url)
     (stored,) = [r for r in marquez.runs(emitted["namespace"], emitted["job"]) if r["id"] == emitted["run_id"]]
+    assert marquez.run(emitted["run_id"]) == stored  # GET /api/v1/jobs/runs/{id}: the same run as in the job's list
     governance = stored["facets"]["governance"]
     assert governance["classification"] == "Confidential" and governance["retentionDays"] == 365
     assert governance["_schemaURL"].endswith("GovernanceRunFacet.json")

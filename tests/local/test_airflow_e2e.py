@@ -56,12 +56,20 @@ def test_dag_run_statsd_metrics_are_queryable_in_prometheus(finished_run, promet
 
 
 def test_dag_run_openlineage_events_reach_marquez(finished_run, marquez_service) -> None:
+    import requests
+
+    from common.lineage import MarquezClient
     from local.services.airflow import OPENLINEAGE_NAMESPACE
 
-    base = f"{marquez_service.url}/api/v1/namespaces/{OPENLINEAGE_NAMESPACE}"
+    marquez = MarquezClient(marquez_service.url)
 
     def dag_job_for_this_run() -> dict[str, Any] | None:
-        runs = _get(f"{base}/jobs/{LINEAGE_DAG}/runs")["runs"]
+        try:
+            runs = marquez.runs(OPENLINEAGE_NAMESPACE, LINEAGE_DAG)
+        except requests.HTTPError as error:
+            if error.response is not None and error.response.status_code == 404:  # no event of the DAG yet
+                return None
+            raise
         for run in runs:
             facet = run["facets"].get("airflowDagRun", {}).get("dagRun", {})
             if facet.get("run_id") == finished_run["dag_run_id"] and run["state"] == "COMPLETED":
@@ -69,7 +77,7 @@ def test_dag_run_openlineage_events_reach_marquez(finished_run, marquez_service)
         return None
 
     eventually(dag_job_for_this_run, 60, f"a COMPLETED OpenLineage run of {LINEAGE_DAG} for {finished_run['dag_run_id']}")
-    task_jobs = [j for j in _get(f"{base}/jobs")["jobs"] if j["name"].startswith(f"{LINEAGE_DAG}.")]
+    task_jobs = [j for j in marquez.jobs(OPENLINEAGE_NAMESPACE) if j["name"].startswith(f"{LINEAGE_DAG}.")]
     assert task_jobs, f"no task-level OpenLineage jobs for {LINEAGE_DAG}"
     assert all(j["latestRun"]["state"] == "COMPLETED" for j in task_jobs)
 
