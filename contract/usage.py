@@ -1,7 +1,7 @@
 """What the DAG code really uses, found two ways, so the dependency manifests can be checked against it.
 
 - Static analysis (`ast`) of each DAG file and of the `common` modules it imports: connection ids passed as
-  `*_conn_id=` / `*_config_id=` arguments or defaults, `get_connection("x")`, `Connection.get("x")`,
+  `*_conn_id=` / `*_config_id=` arguments or defaults, `"conn_id": Param("x")` defaults, `get_connection("x")`, `Connection.get("x")`,
   `Variable.get("x")`, and Jinja `{{ var.value.x }}`, `{{ var.json.x }}`, `{{ conn.x }}` in strings.
 - DagBag introspection (`from_dagbag`): pools of tasks, assets of outlets, inlets and asset schedules, and
   connection ids held by operator attributes.
@@ -97,6 +97,13 @@ def analyse_source(source: str) -> Usage:
                 usage.connections.add(name)
             elif receiver == "Variable" and method in ("get", "set"):
                 usage.variables.add(name)
+        elif isinstance(node, ast.Dict):
+            # params={"conn_id": Param("x", ...)}: a run uses connection x unless its conf names another
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (isinstance(key, ast.Constant) and isinstance(key.value, str) and _CONN_ARG.search(key.value)
+                        and isinstance(value, ast.Call) and _call_name(value.func)[1] == "Param" and value.args
+                        and (default := _string(value.args[0], constants)) is not None):
+                    usage.connections.add(default)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "{{" in node.value:
             usage.variables.update(_JINJA_VAR.findall(node.value))
             usage.connections.update(_JINJA_CONN.findall(node.value))

@@ -72,7 +72,7 @@ with DAG(
             return {"conn_id": context["params"]["conn_id"], "rotated": False}
         new_password = random.token_urlsafe(24)
         mask_secret(new_password)
-        rotated = rotate_connection(vault_backend_from_connection(ROTATION_CONN_ID), context["params"]["conn_id"], new_password)
+        rotated = rotate_connection(vault_backend_from_connection(conn_id=ROTATION_CONN_ID), context["params"]["conn_id"], new_password)
         return {**rotated, "rotated": True}
 
     @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=2))
@@ -98,15 +98,20 @@ with DAG(
         result = run_with_injected_secret(["sh", "-c", 'printf %s "$DB_PASSWORD" | wc -c'], "DB_PASSWORD", conn.password or "")
         return {"fingerprint": read["fingerprint"], "child_saw_chars": int(result.strip())}
 
-    # No retries: a policy refusal or a missing key is not transient, and says what to fix.
-    @task(retries=0, execution_timeout=timedelta(minutes=2))
+    @task(retries=2, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=2))
     def read_team_variable(**context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from common.governance import fingerprint
+        from common.secrets_rotation import VaultPermissionError, vault_backend_from_connection
         from common.secrets_rotation import read_team_variable as read_as_team
-        from common.secrets_rotation import vault_backend_from_connection
 
         team, key = context["params"]["team_variable"].split("/", 1)
-        value = read_as_team(vault_backend_from_connection(TEAM_CONN_ID), team, key)
+        try:
+            value = read_as_team(vault_backend_from_connection(conn_id=TEAM_CONN_ID), team, key)
+        except (VaultPermissionError, KeyError) as error:
+            # A policy refusal or a missing key is not transient: fail now (no retry), saying what to fix.
+            raise AirflowFailException(str(error)) from error
         return {"team": team, "key": key, "read_as": TEAM, "fingerprint": fingerprint(value)}
 
     described = describe_backends()
