@@ -1,5 +1,5 @@
 """What the manifests (dags/phase*/needs.yaml) declare exists on the running platform: topics, buckets, pools,
-databases, and the connections in the Vault stand-in."""
+databases, and the connections in Vault (the real server)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Each local service, brought up through the platform harness, does what the contract promises.
 
 Stand-ins are named in each test: the HTTP stand-ins (Slack webhook, OAuth2 partner API, flaky service), moto
-(S3), Azurite (Azure Blob), the Vault stand-in, the BigQuery stand-in and the Marquez stand-in.
+(S3), Azurite (Azure Blob), HashiCorp Vault (the real server), the BigQuery stand-in and the Marquez stand-in.
 """
 
 from __future__ import annotations
