@@ -103,6 +103,136 @@ def isolation_violations(acls: Mapping[str, Mapping[str, Mapping[str, set[str]]]
     return violations
 
 
+# FAB names a DAG-level permission's resource by prefixing the DAG id: `DAG:<dag_id>`, `DAG Run:<dag_id>`. The global
+# resources "DAGs" and "DAG Runs" mean every DAG, so a team role must never hold them.
+DAG_RESOURCE_PREFIX = {"DAGs": "DAG:", "DAG Runs": "DAG Run:"}
+GLOBAL_DAG_RESOURCES = frozenset(DAG_RESOURCE_PREFIX)
+# What every team role holds globally: the UI's home page, its own profile and password, and reading task instances
+# and their logs. The API routes of the last two also check the DAG's own permission, so they open nothing outside
+# the team's DAGs (FAB: `is_authorized_dag` with an access entity checks both).
+ROLE_BASELINE = frozenset({
+    ("can_read", "Website"),
+    ("can_read", "My Profile"), ("can_edit", "My Profile"),
+    ("can_read", "My Password"), ("can_edit", "My Password"),
+    ("can_read", "Task Instances"), ("can_read", "Task Logs"),
+})
+
+
+def team_of(tags: Iterable[str]) -> str | None:
+    """The owning team of a DAG from its `team:<name>` tag (None when untagged)."""
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("team:")), None)
+
+
+def team_dags(dags: Iterable[Mapping[str, Any]], teams: Iterable[str]) -> dict[str, list[str]]:
+    """team → its DAG ids, from DAGs as the REST API lists them ({"dag_id", "tags": [{"name"}]}), for known teams."""
+    known = set(teams)
+    owned: dict[str, list[str]] = {team: [] for team in sorted(known)}
+    for dag in dags:
+        team = team_of(tag["name"] if isinstance(tag, Mapping) else str(tag) for tag in dag.get("tags") or [])
+        if team in known:
+            owned[team].append(dag["dag_id"])
+    return {team: sorted(ids) for team, ids in owned.items()}
+
+
+def team_dag_access_control(owning_team: str, readers: Iterable[str] = ()) -> dict[str, dict[str, set[str]]]:
+    """A team DAG's access_control: `dag_access_control`, plus the owning team's own viewer role, which reads it."""
+    return {**dag_access_control(owning_team, readers),
+            team_role(owning_team, "viewer"): {k: set(v) for k, v in TEAM_PERMISSIONS["viewer"].items()}}
+
+
+def team_access_controls(owned: Mapping[str, Iterable[str]], readers: Mapping[str, Iterable[str]]) -> dict[str, dict[str, dict[str, set[str]]]]:
+    """dag_id → its access_control: the owning team operates and views it, the teams reading that team's DAGs view
+    it. For a DAG that declares `access_control` this is exactly what it declares (`team_dag_access_control`)."""
+    return {dag_id: team_dag_access_control(team, readers.get(team, ()))
+            for team, dag_ids in owned.items() for dag_id in dag_ids}
+
+
+def role_permissions(acls: Mapping[str, Mapping[str, Mapping[str, Iterable[str]]]], teams: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+    """The full FAB permission set of every team role (each team x level): ROLE_BASELINE plus, per DAG, the pairs
+    its access_control grants the role, on the DAG's own resources (`DAG:<id>`, `DAG Run:<id>`)."""
+    roles = {team_role(team, level): set(ROLE_BASELINE) for team in sorted(set(teams)) for level in TEAM_PERMISSIONS}
+    for dag_id, acl in acls.items():
+        for role, grants in acl.items():
+            if role not in roles:
+                raise ValueError(f"{dag_id}: access_control names {role!r}, not a team role of {sorted(roles)}")
+            for resource, actions in grants.items():
+                if resource not in DAG_RESOURCE_PREFIX:
+                    raise ValueError(f"{dag_id}: access_control resource {resource!r} is not one of {sorted(DAG_RESOURCE_PREFIX)}")
+                roles[role] |= {(action, DAG_RESOURCE_PREFIX[resource] + dag_id) for action in actions}
+    return roles
+
+
+def global_dag_grants(roles: Mapping[str, Iterable[tuple[str, str]]]) -> list[str]:
+    """Team roles holding a permission on every DAG at once: each one breaks team isolation."""
+    return sorted(f"{role} holds {action} on all {resource}" for role, perms in roles.items()
+                  for action, resource in perms if resource in GLOBAL_DAG_RESOURCES)
+
+
+def fab_role_body(name: str, perms: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The body of FAB's roles API (POST/PATCH /auth/fab/v1/roles) for one role."""
+    return {"name": name, "actions": [{"action": {"name": action}, "resource": {"name": resource}}
+                                      for action, resource in sorted(perms)]}
+
+
+def role_perms_of(body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (action, resource) pairs of a role as FAB's roles API returns it."""
+    return {(a["action"]["name"], a["resource"]["name"]) for a in body.get("actions") or []}
+
+
+ACCESS = ("read", "trigger")
+
+
+def allowed(perms: Iterable[tuple[str, str]], dag_id: str, access: str) -> bool:
+    """Whether a role with `perms` may read a DAG (GET /api/v2/dags/<id>) or trigger it (POST .../dagRuns), as the
+    FAB auth manager decides it: reading needs can_read on the DAG; a run needs can_create on its runs and can_edit
+    on the DAG itself."""
+    held = set(perms)
+    if access == "read":
+        return ("can_read", "DAGs") in held or ("can_read", f"DAG:{dag_id}") in held
+    if access == "trigger":
+        runs = ("can_create", "DAG Runs") in held or ("can_create", f"DAG Run:{dag_id}") in held
+        return runs and (("can_edit", "DAGs") in held or ("can_edit", f"DAG:{dag_id}") in held)
+    raise ValueError(f"access {access!r} must be one of {ACCESS}")
+
+
+def isolation_probes(roles: Mapping[str, Iterable[tuple[str, str]]], probed: Iterable[str], dag_ids: Iterable[str],
+                     own_dag: str) -> list[dict[str, Any]]:
+    """The API calls that prove the matrix, each with its expected outcome: every probed role reads every DAG, and
+    triggers every DAG it must not trigger (a 403 creates nothing) plus `own_dag` (the one run a probe may create)."""
+    probes = []
+    for role in probed:
+        perms = set(roles[role])
+        for dag_id in sorted(set(dag_ids)):
+            probes.append({"role": role, "dag_id": dag_id, "access": "read", "allowed": allowed(perms, dag_id, "read")})
+            may_trigger = allowed(perms, dag_id, "trigger")
+            if not may_trigger or dag_id == own_dag:
+                probes.append({"role": role, "dag_id": dag_id, "access": "trigger", "allowed": may_trigger})
+    return probes
+
+
+def pending_probes(probes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The probes not yet answered as the matrix says (a permitted trigger that succeeded is not repeated)."""
+    return [p for p in probes if p.get("status") != (200 if p["allowed"] else 403)]
+
+
+def probe_mismatches(probes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Probes whose observed HTTP status contradicts the matrix: allowed must be 200, refused must be 403."""
+    wrong = []
+    for probe in probes:
+        expected = 200 if probe["allowed"] else 403
+        if probe.get("status") != expected:
+            wrong.append(f"{probe['role']} {probe['access']} {probe['dag_id']}: HTTP {probe.get('status')}, expected {expected}")
+    return wrong
+
+
+def visible_dags_mismatch(perms: Iterable[tuple[str, str]], listed: Iterable[str], all_dags: Iterable[str]) -> dict[str, list[str]]:
+    """GET /api/v2/dags as a role must list exactly the DAGs it may read: what it sees beyond, what it misses."""
+    held = set(perms)
+    readable = {dag_id for dag_id in all_dags if allowed(held, dag_id, "read")}
+    seen = set(listed)
+    return {"unexpected": sorted(seen - readable), "missing": sorted(readable - seen)}
+
+
 # ---------------------------------------------------------------- PII masking and audit
 
 PII_PATTERNS = {

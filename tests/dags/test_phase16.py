@@ -4,7 +4,8 @@
   Connection.get() resolves through the configured VaultBackend; the rotation task rotates a credential that a later
   run reads back with no restart; a team's role is refused another team's subtree, naming the path;
 - audit: the DAG reads /api/v2/eventLogs from the local Airflow API server and produces a masked compliance report;
-- RBAC: per-team roles and the DAG's access_control synced by the FAB auth manager in a test-owned Airflow home.
+- RBAC: the team matrix applied through FAB's roles API of the live api-server (FAB auth manager) and proven by
+  probe users of four roles getting the 403s and 200s it predicts; access_control synced by FAB in a test-owned home.
 """
 
 from __future__ import annotations
@@ -183,16 +184,163 @@ def test_audit_report_from_the_real_api_server_is_masked(dagbag, airflow_service
 
 
 # ---------------------------------------------------------------------------------------------- RBAC (FAB)
-def test_access_control_is_the_team_matrix(dagbag) -> None:
-    assert get_dag(dagbag, RBAC).access_control == dag_access_control("security", readers=["auditors"])
+OWNED = {"security": ["sec_a", "sec_b"], "sales": ["sales_a"], "analytics": ["ana_a"], "auditors": []}
+READERS = {"security": ["auditors"], "sales": ["analytics"]}
 
 
-def test_rbac_dag_checks_isolation(dagbag) -> None:
+def _matrix() -> dict:
+    from common.governance import role_permissions, team_access_controls
+
+    return role_permissions(team_access_controls(OWNED, READERS), OWNED)
+
+
+def test_access_control_is_the_team_matrix(dagbag) -> None:  # noqa: ANN001
+    from common.governance import team_access_controls
+
+    acl = get_dag(dagbag, RBAC).access_control
+    assert acl == {**dag_access_control("security", readers=["auditors"]),
+                   "team_security_viewer": {"DAGs": {"can_read"}, "DAG Runs": {"can_read"}}}
+    assert acl == team_access_controls({"security": [RBAC]}, {"security": ["auditors"]})[RBAC]
+
+
+def test_the_role_matrix_grants_dag_level_permissions_only() -> None:
+    from common.governance import ROLE_BASELINE, global_dag_grants
+
+    roles = _matrix()
+    assert set(roles) == {f"team_{t}_{lvl}" for t in OWNED for lvl in ("operator", "viewer")}
+    assert roles["team_security_operator"] - ROLE_BASELINE == {
+        (action, f"DAG:{d}") for d in ("sec_a", "sec_b") for action in ("can_read", "can_edit")} | {
+        (action, f"DAG Run:{d}") for d in ("sec_a", "sec_b") for action in ("can_read", "can_create")}
+    assert roles["team_auditors_viewer"] - ROLE_BASELINE == {
+        ("can_read", f"{prefix}{d}") for d in ("sec_a", "sec_b") for prefix in ("DAG:", "DAG Run:")}
+    assert roles["team_analytics_viewer"] - ROLE_BASELINE == {
+        ("can_read", f"{prefix}{d}") for d in ("sales_a", "ana_a") for prefix in ("DAG:", "DAG Run:")}
+    assert roles["team_auditors_operator"] == ROLE_BASELINE, "a team without DAGs holds the baseline only"
+    assert global_dag_grants(roles) == []
+    leaky = {**roles, "team_sales_viewer": roles["team_sales_viewer"] | {("can_read", "DAGs")}}
+    assert global_dag_grants(leaky) == ["team_sales_viewer holds can_read on all DAGs"]
+
+
+def test_the_matrix_refuses_what_fab_would_not_scope() -> None:
+    from common.governance import role_permissions
+
+    with pytest.raises(ValueError, match="names 'Viewer', not a team role"):
+        role_permissions({"d": {"Viewer": {"DAGs": {"can_read"}}}}, ["sales"])
+    with pytest.raises(ValueError, match="resource 'Connections' is not one of"):
+        role_permissions({"d": {"team_sales_viewer": {"Connections": {"can_read"}}}}, ["sales"])
+
+
+def test_team_dags_come_from_team_tags_as_the_api_lists_them() -> None:
+    from common.governance import team_dags
+
+    listed = [{"dag_id": "p16", "tags": [{"name": "phase16"}, {"name": "team:security"}]},
+              {"dag_id": "p14", "tags": [{"name": "team:sales"}]}, {"dag_id": "ml", "tags": [{"name": "team:ml"}]},
+              {"dag_id": "untagged", "tags": []}]
+    assert team_dags(listed, ["security", "sales", "auditors"]) == {"auditors": [], "sales": ["p14"], "security": ["p16"]}
+
+
+def test_fab_role_bodies_round_trip() -> None:
+    from common.governance import fab_role_body, role_perms_of
+
+    perms = _matrix()["team_security_operator"]
+    body = fab_role_body("team_security_operator", perms)
+    assert body["name"] == "team_security_operator" and role_perms_of(body) == perms
+    assert {"action": {"name": "can_create"}, "resource": {"name": "DAG Run:sec_a"}} in body["actions"]
+
+
+def test_probes_predict_each_403_and_200_and_create_at_most_the_own_run() -> None:
+    from common.governance import allowed, isolation_probes, pending_probes, probe_mismatches, visible_dags_mismatch
+
+    roles = _matrix()
+    probes = isolation_probes(roles, ["team_security_operator", "team_auditors_viewer", "team_sales_operator"],
+                              ["sec_a", "sales_a"], own_dag="sec_a")
+    table = {(p["role"], p["access"], p["dag_id"]): p["allowed"] for p in probes}
+    assert table == {
+        ("team_security_operator", "read", "sec_a"): True, ("team_security_operator", "trigger", "sec_a"): True,
+        ("team_security_operator", "read", "sales_a"): False, ("team_security_operator", "trigger", "sales_a"): False,
+        ("team_auditors_viewer", "read", "sec_a"): True, ("team_auditors_viewer", "trigger", "sec_a"): False,
+        ("team_auditors_viewer", "read", "sales_a"): False, ("team_auditors_viewer", "trigger", "sales_a"): False,
+        # sales may trigger its own DAG, but that would start real work: only the refused trigger is probed
+        ("team_sales_operator", "read", "sec_a"): False, ("team_sales_operator", "trigger", "sec_a"): False,
+        ("team_sales_operator", "read", "sales_a"): True,
+    }
+    assert allowed(roles["team_sales_operator"], "sales_a", "trigger")
+    with pytest.raises(ValueError, match="access 'delete'"):
+        allowed(roles["team_sales_operator"], "sales_a", "delete")
+    assert len(pending_probes(probes)) == len(probes)
+    for probe in probes:
+        probe["status"] = 200 if probe["allowed"] else 403
+    assert probe_mismatches(probes) == [] and pending_probes(probes) == []
+    own_read = next(p for p in probes if (p["role"], p["access"], p["dag_id"]) == ("team_security_operator", "read", "sec_a"))
+    own_read["status"] = 403
+    assert probe_mismatches(probes) == ["team_security_operator read sec_a: HTTP 403, expected 200"]
+    assert pending_probes(probes) == [own_read]
+    assert visible_dags_mismatch(roles["team_auditors_viewer"], ["sec_a", "sales_a"], ["sec_a", "sec_b", "sales_a"]) == {
+        "unexpected": ["sales_a"], "missing": ["sec_b"]}
+
+
+def test_rbac_dag_applies_the_matrix_and_proves_isolation_as_each_role(
+        dagbag, airflow_service, platform_connections) -> None:  # noqa: ANN001
+    """On the live api-server under FAB: the roles hold exactly the matrix, and probe users of four roles get the
+    200s and 403s it predicts (the run fails otherwise; the matrix functions are tested above)."""
+    from common.airflow_api import AirflowApi
+    from common.governance import role_perms_of
+    from local.services import airflow
+
+    if airflow.auth() != "fab":
+        pytest.skip("LOCAL_AIRFLOW_AUTH=simple: no roles to isolate")
     run = get_dag(dagbag, RBAC).test()
     states = task_states(run)
-    assert states["build_role_matrix"] == "success" and states["check_isolation"] == "success"
-    roles = xcom_value(run, "build_role_matrix")
-    assert roles["team_auditors_viewer"] == {"DAG Runs": ["can_read"], "DAGs": ["can_read"]}
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}, states
+    matrix = xcom_value(run, "build_role_matrix")
+    assert set(map(tuple, matrix["team_auditors_viewer"])) >= {("can_read", f"DAG Run:{RBAC}"), ("can_read", f"DAG:{RBAC}")}
+    assert ["can_read", "DAGs"] not in matrix["team_auditors_viewer"]
+    proof = xcom_value(run, "prove_isolation")
+    status = {(p["role"], p["access"], p["dag_id"]): p["status"] for p in proof["probes"]}
+    assert status[("team_security_operator", "read", RBAC)] == 200
+    assert status[("team_security_operator", "trigger", RBAC)] == 200, "the owning team triggers its DAG"
+    assert status[("team_security_operator", "read", "phase14_01_dataset_producer")] == 403, "not another team's DAG"
+    assert status[("team_security_operator", "trigger", "phase14_01_dataset_producer")] == 403
+    assert status[("team_auditors_viewer", "read", RBAC)] == 200
+    assert status[("team_auditors_viewer", "trigger", RBAC)] == 403, "auditors read, never trigger"
+    assert status[("team_sales_operator", "read", RBAC)] == 403
+    assert status[("team_analytics_viewer", "read", "phase14_01_dataset_producer")] == 200, "analytics reads sales"
+    assert status[("team_analytics_viewer", "trigger", "phase14_01_dataset_producer")] == 403
+    assert len(proof["probe_runs"]) == 1
+    admin = AirflowApi.from_connection("airflow_api")
+    assert role_perms_of(admin.get("/auth/fab/v1/roles/team_sales_operator")) == set(map(tuple, matrix["team_sales_operator"]))
+    probe_run = admin.response("GET", f"/api/v2/dags/{RBAC}/dagRuns/{proof['probe_runs'][0]}")
+    assert probe_run.status_code == 404 or probe_run.json()["conf"] == {"probe_trigger": False}
+
+
+def test_the_probes_catch_a_role_that_reads_every_dag(airflow_service, platform_connections) -> None:  # noqa: ANN001
+    """The negative control on the live server: a user holding team_sales_operator and FAB's stock Viewer (which
+    grants can_read on the global "DAGs") is caught by the same probes and list check the DAG runs."""
+    import secrets
+
+    from common.airflow_api import AirflowApi
+    from common.governance import isolation_probes, probe_mismatches, visible_dags_mismatch
+    from local.services import airflow
+
+    if airflow.auth() != "fab":
+        pytest.skip("LOCAL_AIRFLOW_AUTH=simple: no roles to isolate")
+    admin = AirflowApi.from_connection("airflow_api")
+    sales = {(a["action"]["name"], a["resource"]["name"]) for a in admin.get("/auth/fab/v1/roles/team_sales_operator")["actions"]}
+    password = secrets.token_urlsafe(24)
+    admin.upsert_user("rbac_probe_leaky", ["team_sales_operator", "Viewer"], password)
+    try:
+        leaky = admin.as_user("rbac_probe_leaky", password)
+        probes = [p for p in isolation_probes({"team_sales_operator": sales}, ["team_sales_operator"], [RBAC], RBAC)
+                  if p["access"] == "read"]
+        for probe in probes:
+            probe["status"], _ = leaky.dag_access(probe["dag_id"], "read")
+        assert probe_mismatches(probes) == [f"team_sales_operator read {RBAC}: HTTP 200, expected 403"]
+        all_dags = [d["dag_id"] for d in admin.paged("/api/v2/dags", "dags")]
+        listed = [d["dag_id"] for d in leaky.paged("/api/v2/dags", "dags")]
+        assert RBAC in visible_dags_mismatch(sales, listed, all_dags)["unexpected"]
+    finally:
+        admin.delete("/auth/fab/v1/users/rbac_probe_leaky")
 
 
 def _airflow(home: Path, *args: str) -> str:
@@ -216,16 +364,18 @@ def test_fab_syncs_per_team_dag_permissions(tmp_path: Path) -> None:
     (dags / "common").symlink_to(REPO / "dags" / "common")
     (dags / "phase16" / "02_rbac_patterns.py").symlink_to(REPO / "dags" / "phase16" / "02_rbac_patterns.py")
     _airflow(tmp_path, "db", "migrate")
-    _airflow(tmp_path, "dags", "reserialize")
-    for role in ("team_security_operator", "team_auditors_viewer", "team_sales_operator"):
+    for role in ("team_security_operator", "team_security_viewer", "team_auditors_viewer", "team_sales_operator"):
         _airflow(tmp_path, "roles", "create", role)
+    _airflow(tmp_path, "dags", "reserialize")
     _airflow(tmp_path, "sync-perm", "--include-dags")
     rows = json.loads(_airflow(tmp_path, "roles", "list", "-p", "-o", "json"))  # {name, resource, action: "a,b"}
 
-    def dag_perms(role: str) -> set[str]:
-        return {a for r in rows if r["name"] == role and r["resource"] == f"DAG:{RBAC}" for a in r["action"].split(",")}
+    def dag_perms(role: str, prefix: str = "DAG:") -> set[str]:
+        return {a for r in rows if r["name"] == role and r["resource"] == f"{prefix}{RBAC}" for a in r["action"].split(",")}
 
     assert dag_perms("team_security_operator") == {"can_read", "can_edit"}
+    assert dag_perms("team_security_operator", "DAG Run:") == {"can_read", "can_create"}
+    assert dag_perms("team_security_viewer") == {"can_read"}
     assert dag_perms("team_auditors_viewer") == {"can_read"}
     assert dag_perms("team_sales_operator") == set(), "another team's role gets nothing on this DAG"
 
