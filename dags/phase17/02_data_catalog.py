@@ -1,11 +1,13 @@
-"""Data catalog: dataset metadata and DAGs published to a catalog; tag-based discovery.
+"""Data catalog: every DAG, asset and dataset the platform knows, synced into a catalog with owners, schemas and
+classification tags; tag-based discovery.
 
-Marquez stands in for a SaaS catalog such as DataHub: entries (DataHub-shaped: urn, schema with column tags,
-owner, global tags, upstreams) are published as OpenLineage dataset facets — which DataHub also ingests — and
-read back from Marquez's dataset API for discovery.
-Classification tags (PII / Confidential / Public) are derived from column names by `common.governance`, so
-a new PII column is tagged the moment its table is published. DAGs are published as jobs with their input and
-output datasets ("which pipeline writes this table?"), and `discover` answers "all PII datasets owned by sales".
+Nothing is listed by hand. `read_airflow` takes the DAGs (owners, tags) and assets (which task produces, which DAG
+consumes) from Airflow's REST API; `read_marquez` takes the datasets and their columns from the lineage the
+OpenLineage provider sent to Marquez. `common.catalog.build_catalog` merges them: columns are classified
+(PII / Confidential / Public) by `common.governance`, so a new PII column tags its dataset the first time it shows up,
+and each DAG becomes a catalog job linked to the datasets it reads and writes ("which pipeline writes this table?").
+The catalog is published as OpenLineage events into its own Marquez namespace, standing in for a SaaS catalog such
+as DataHub (which ingests the same facets), and `discover` answers tag queries from it.
 """
 
 from __future__ import annotations
@@ -17,23 +19,8 @@ from airflow.sdk import DAG, task
 from common.defaults import platform_default_args
 
 MARQUEZ_CONN_ID = "marquez_default"
-
-CATALOG_NAMESPACE = "warehouse"
-DATASETS = {
-    "public.customers": {"owner": "team-crm", "tags": ["sales"], "description": "One row per customer",
-                         "columns": {"customer_id": "VARCHAR", "email": "VARCHAR", "full_name": "VARCHAR", "segment": "VARCHAR"}},
-    "public.orders": {"owner": "team-sales", "tags": ["sales"], "description": "Orders, one row per order line",
-                      "columns": {"order_id": "VARCHAR", "customer_id": "VARCHAR", "amount": "DECIMAL", "price": "DECIMAL"}},
-    "analytics.daily_sales": {"owner": "team-analytics", "tags": ["analytics"], "upstream": ["public.orders", "public.customers"],
-                              "description": "Revenue per region and segment", "columns": {"region": "VARCHAR", "segment": "VARCHAR", "revenue": "DECIMAL"}},
-    "reference.regions": {"owner": "team-analytics", "tags": ["reference"], "description": "Region codes",
-                          "columns": {"region": "VARCHAR", "label": "VARCHAR"}},
-}
-
-# DAG → (owner, tags, datasets read, datasets written): the pipelines published as catalog jobs.
-DAG_ENTRIES = {
-    "phase14_02_dataset_consumer": ("team-analytics", ["analytics"], ["public.orders", "public.customers"], ["analytics.daily_sales"]),
-}
+AIRFLOW_API_CONN_ID = "airflow_api"
+CATALOG_NAMESPACE = "catalog"
 
 with DAG(
     dag_id="phase17_02_data_catalog",
@@ -45,48 +32,57 @@ with DAG(
     doc_md=__doc__,
 ):
 
+    @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))
+    def read_airflow() -> dict:
+        from common.airflow_api import AirflowApi
+
+        api = AirflowApi.from_connection(conn_id=AIRFLOW_API_CONN_ID)
+        dags = [{k: d.get(k) for k in ("dag_id", "owners", "tags", "description")} for d in api.paged("/api/v2/dags", "dags")]
+        assets = [{k: a.get(k) for k in ("uri", "producing_tasks", "consuming_tasks", "scheduled_dags")}
+                  for a in api.paged("/api/v2/assets", "assets")]
+        return {"dags": dags, "assets": assets}
+
+    @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))
+    def read_marquez() -> list:
+        from common.lineage import MarquezClient, marquez_url
+
+        marquez = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
+        return [{k: ds.get(k) for k in ("namespace", "name", "fields", "description")}
+                for ns in marquez.namespaces() if ns["name"] != CATALOG_NAMESPACE
+                for ds in marquez.datasets(ns["name"])]
+
     @task
-    def build_entries() -> list:
-        from common.governance import catalog_entry
+    def build(airflow: dict, datasets: list) -> dict:
+        from common.catalog import build_catalog
 
-        return [catalog_entry(f"urn:li:dataset:(urn:li:dataPlatform:postgres,{name},PROD)", description=d["description"],
-                              owner=d["owner"], columns=d["columns"], tags=d["tags"], upstream=d.get("upstream", []))
-                for name, d in DATASETS.items()]
+        return build_catalog(airflow["dags"], airflow["assets"], datasets)
 
-    @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=3))
-    def publish(entries: list) -> list:
-        """Datasets → catalog: one catalog-sync run whose outputs carry schema, tag, owner and doc facets."""
-        from common.lineage import catalog_publish_events, dataset_name, emit, marquez_url
+    @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=10))
+    def publish(catalog: dict) -> dict:
+        """Datasets as the outputs of one catalog-sync run; each DAG as a catalog job with its inputs and outputs."""
+        from common.catalog import dag_id_of
+        from common.lineage import catalog_publish_events, emit, marquez_url
 
-        emit(catalog_publish_events(CATALOG_NAMESPACE, "catalog_sync.warehouse", entries, "team-data-platform",
-                                    ["catalog"]), marquez_url(conn_id=MARQUEZ_CONN_ID))
-        return sorted(dataset_name(e["urn"]) for e in entries)
+        url = marquez_url(conn_id=MARQUEZ_CONN_ID)
+        by_urn = {e["urn"]: e for e in catalog["datasets"]}
+        emit(catalog_publish_events(CATALOG_NAMESPACE, "catalog_sync", catalog["datasets"], "team-data-platform", ["catalog"]), url)
+        for job in catalog["dags"]:
+            emit(catalog_publish_events(CATALOG_NAMESPACE, dag_id_of(job), [by_urn[u] for u in job["outputs"]], job["owner"],
+                                        job["tags"], [by_urn[u] for u in job["inputs"]]), url)
+        return {"datasets": len(catalog["datasets"]), "dags": sorted(dag_id_of(j) for j in catalog["dags"])}
 
-    @task(retries=3, retry_delay=timedelta(seconds=5), execution_timeout=timedelta(minutes=3))
-    def publish_dags(entries: list) -> list:
-        """DAGs → catalog jobs with owner and tags, linked to the datasets they read and write."""
-        from common.lineage import catalog_publish_events, dataset_name, emit, marquez_url
-
-        by_name = {dataset_name(e["urn"]): e for e in entries}
-        published = []
-        for dag_id, (owner, tags, inputs, outputs) in DAG_ENTRIES.items():
-            emit(catalog_publish_events(CATALOG_NAMESPACE, dag_id, [by_name[o] for o in outputs], owner, tags,
-                                        [by_name[i] for i in inputs]),
-                 marquez_url(conn_id=MARQUEZ_CONN_ID))
-            published.append(dag_id)
-        return published
-
-    @task(retries=2, execution_timeout=timedelta(minutes=2))
-    def discover(published: list) -> dict:
+    @task(retries=2, execution_timeout=timedelta(minutes=5))
+    def discover(published: dict) -> dict:
+        """Read the catalog back: every synced DAG is a job there, and tag queries answer from what was published."""
         from common.lineage import MarquezClient, marquez_url
 
         catalog = MarquezClient(marquez_url(conn_id=MARQUEZ_CONN_ID))
-        found = {"PII": catalog.discover(CATALOG_NAMESPACE, ["PII"]),
-                 "sales+Confidential": catalog.discover(CATALOG_NAMESPACE, ["sales", "Confidential"])}
-        if not found["PII"] or not set(found["PII"]) <= set(published):
-            raise AssertionError(f"tag discovery does not match what was published {published}: {found}")
-        return found
+        jobs = {j["name"] for j in catalog.jobs(CATALOG_NAMESPACE)}
+        missing = sorted(set(published["dags"]) - jobs)
+        if missing:
+            raise RuntimeError(f"DAGs synced but not found in the catalog: {missing}")
+        return {"PII": catalog.discover(CATALOG_NAMESPACE, ["PII"]),
+                "Confidential": catalog.discover(CATALOG_NAMESPACE, ["Confidential"]),
+                "dags": len(published["dags"])}
 
-    entries = build_entries()
-    published = publish(entries)
-    published >> publish_dags(entries) >> discover(published)
+    discover(publish(build(read_airflow(), read_marquez())))

@@ -126,14 +126,34 @@ def test_openlineage_custom_facet_is_read_back_from_marquez(dagbag, marquez_serv
     assert governance["_schemaURL"].endswith("GovernanceRunFacet.json")
 
 
-def test_catalog_is_published_and_discovered_by_tag(dagbag, marquez_service, platform_connections) -> None:  # noqa: ANN001
-    from common.lineage import MarquezClient
+def test_catalog_is_synced_from_airflow_and_marquez_and_discovered_by_tag(dagbag, airflow_service, marquez_service, platform_connections) -> None:  # noqa: ANN001
+    """Nothing in the catalog is listed by hand: every DAG Airflow's API lists becomes a catalog job, and a table the
+    DAG code has never heard of, seen only in Marquez's lineage, is catalogued and classified by its columns."""
+    import uuid
+
+    from common.catalog import asset_urn
+    from common.lineage import MarquezClient, build_run_events, dataset_name, emit
+    from local.airflow_client import AirflowClient
+
+    table = f"warehouse.public.signups_{uuid.uuid4().hex[:8]}"  # a new table, with a PII column, from some pipeline
+    emit(build_run_events(namespace="team-growth", job_name="signup_loader", inputs=[], run_facets={},
+                          outputs=[("postgres://warehouse.internal:5432", table, {"signup_id": "BIGINT", "email": "VARCHAR"})]),
+         marquez_service.url)
 
     run = get_dag(dagbag, CATALOG).test()
     assert run.state == "success", task_states(run)
+    client = AirflowClient()
+    dag_ids = sorted(d["dag_id"] for d in client.call("GET", "/dags?limit=1000")["dags"])
+    published = xcom_value(run, "publish")
+    assert published["dags"] == dag_ids and len(dag_ids) >= 53
     found = xcom_value(run, "discover")
-    assert found == {"PII": ["public.customers"], "sales+Confidential": ["public.orders"]}
-    marquez = MarquezClient(marquez_service.url)
-    job = marquez.job("warehouse", "phase14_02_dataset_consumer")
-    assert {d["name"] for d in job["outputs"]} == {"analytics.daily_sales"}
-    assert job["facets"]["ownership"]["owners"][0]["name"] == "team-analytics"
+    assert table in found["PII"], "the new table's email column makes it PII in the catalog"
+    assert found["dags"] == len(dag_ids)
+
+    # The catalog job of a DAG carries the assets Airflow says it produces, and its owner.
+    assets = client.call("GET", "/assets?limit=1000")["assets"]
+    producer, asset = next((t["dag_id"], a) for a in assets for t in a["producing_tasks"])
+    job = MarquezClient(marquez_service.url).job("catalog", producer)
+    assert dataset_name(asset_urn(asset["uri"])) in {d["name"] for d in job["outputs"]}
+    owner = client.call("GET", f"/dags/{producer}")["owners"][0]
+    assert job["facets"]["ownership"]["owners"][0]["name"] == owner
