@@ -167,3 +167,8 @@ def summary_event(summary_json: str) -> list[tuple[str, str]]:
         **{k: summary[k] for k in ("batch_id", "produced", "valid", "dead_lettered")},
     }
     return [(summary["batch_id"], json.dumps(event, sort_keys=True))]
+
+
+def keyed_event(key: str, event_json: str) -> list[tuple[str, str]]:
+    """producer_function for ProduceToTopicOperator: one JSON event under `key` (validated, re-serialised sorted)."""
+    return [(key, json.dumps(json.loads(event_json), sort_keys=True))]

@@ -1,8 +1,12 @@
 """OpenLineage: automatic lineage from the Airflow provider, custom facets, and lineage read back from Marquez.
 
 - The provider's listener emits START/COMPLETE events for every task to the `[openlineage] transport` (Marquez in
-  the cluster; locally the Marquez stand-in, local/standins/marquez.py, with the same API). Tasks declare `inlets`/`outlets` Assets, which the provider turns
-  into OpenLineage input/output datasets — lineage with no extractor code.
+  the cluster; locally the Marquez stand-in, local/standins/marquez.py, with the same API).
+- Operators report their own lineage, with no extractor code in this repository: `summarise_sql`
+  (SQLExecuteQueryOperator on Postgres) has its INSERT ... SELECT parsed into input and output tables;
+  `export_to_s3` and `publish_to_curated` (S3CreateObjectOperator, S3CopyObjectOperator) report the objects they
+  write and read; `announce_on_kafka` (ProduceToTopicOperator) reports its topic through its Kafka asset outlet.
+  Tasks that declare `inlets`/`outlets` Assets get those turned into input/output datasets too.
 - `[openlineage] custom_run_facets = common.lineage.governance_run_facets` adds a custom `governance` run facet
   (owner team, classification, retention, data contract) to every event the provider sends.
 - `emit_segmentation_lineage` sends a hand-built run with schema facets and the same custom facet for a step
@@ -14,13 +18,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from airflow.sdk import DAG, task
+from airflow.providers.amazon.aws.operators.s3 import S3CopyObjectOperator, S3CreateObjectOperator
+from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, Asset, task
 
 from common.assets import CUSTOMERS, DAILY_SALES, ORDERS
 from common.defaults import platform_default_args
 
 MARQUEZ_CONN_ID = "marquez_default"
+POSTGRES_CONN_ID = "postgres_default"
+AWS_CONN_ID = "aws_default"
+KAFKA_CONN_ID = "kafka_default"
+LINEAGE_BUCKET = "platform-landing"
+EXPORT_KEY = "lineage/region_revenue.csv"
+CURATED_KEY = "curated/region_revenue.csv"
+EVENTS_TOPIC = "platform.events"
+# Kafka assets name the connection, not a broker address, so one DAG file serves every environment.
+REVENUE_EVENTS = Asset(uri=f"kafka://{KAFKA_CONN_ID}/{EVENTS_TOPIC}", name="region_revenue_events")
 
 JOB = "phase17_01_openlineage.customer_segmentation"
 SEGMENT_COLUMNS = {"customer_id": "VARCHAR", "segment": "VARCHAR", "revenue_eur": "DECIMAL"}
@@ -32,6 +49,7 @@ with DAG(
     catchup=False,
     default_args=platform_default_args("team-analytics"),
     tags=["phase17", "lineage", "openlineage", "team:analytics", "classification:Confidential"],
+    template_searchpath=[str(Path(__file__).parent)],
     doc_md=__doc__,
 ):
 
@@ -80,4 +98,26 @@ with DAG(
             raise AssertionError(f"unexpected lineage edges in Marquez: {edges}")
         return {"run_state": run["state"], **edges}
 
-    aggregate_sales() >> verify_in_marquez(emit_segmentation_lineage())
+    prepare_sql = SQLExecuteQueryOperator(
+        task_id="prepare_sql", conn_id=POSTGRES_CONN_ID, execution_timeout=timedelta(minutes=2),
+        sql="sql/lineage_demo_prepare.sql")
+    summarise_sql = SQLExecuteQueryOperator(
+        task_id="summarise_sql", conn_id=POSTGRES_CONN_ID, execution_timeout=timedelta(minutes=2),
+        sql="INSERT INTO lineage_demo.region_revenue (region, revenue) "
+            "SELECT region, SUM(amount) FROM lineage_demo.orders GROUP BY region")
+    export_to_s3 = S3CreateObjectOperator(
+        task_id="export_to_s3", aws_conn_id=AWS_CONN_ID, s3_bucket=LINEAGE_BUCKET, s3_key=EXPORT_KEY, replace=True,
+        data="{{ ti.xcom_pull(task_ids='aggregate_sales') | tojson }}", execution_timeout=timedelta(minutes=2))
+    publish_to_curated = S3CopyObjectOperator(
+        task_id="publish_to_curated", aws_conn_id=AWS_CONN_ID, source_bucket_name=LINEAGE_BUCKET, source_bucket_key=EXPORT_KEY,
+        dest_bucket_name=LINEAGE_BUCKET, dest_bucket_key=CURATED_KEY, execution_timeout=timedelta(minutes=2))
+    announce_on_kafka = ProduceToTopicOperator(
+        task_id="announce_on_kafka", kafka_config_id=KAFKA_CONN_ID, topic=EVENTS_TOPIC, outlets=[REVENUE_EVENTS],
+        producer_function="common.messaging.keyed_event",
+        producer_function_kwargs={"key": CURATED_KEY, "event_json": '{"type": "region_revenue.published", "key": "' + CURATED_KEY + '"}'},
+        retries=2, execution_timeout=timedelta(minutes=2))
+
+    sales = aggregate_sales()
+    sales >> verify_in_marquez(emit_segmentation_lineage())
+    prepare_sql >> summarise_sql
+    sales >> export_to_s3 >> publish_to_curated >> announce_on_kafka

@@ -126,6 +126,40 @@ def test_openlineage_custom_facet_is_read_back_from_marquez(dagbag, marquez_serv
     assert governance["_schemaURL"].endswith("GovernanceRunFacet.json")
 
 
+def test_operators_report_their_own_lineage_to_marquez_with_the_governance_facet(
+        airflow_service, marquez_service, postgres_service, s3_service, kafka_service) -> None:  # noqa: ANN001
+    """phase17_01 through the real scheduler: the OpenLineage provider's listener in the task processes sends each
+    operator's own lineage (parsed SQL, S3 objects, the Kafka topic of its asset outlet) to Marquez, and every run
+    carries the platform's custom governance facet ([openlineage] custom_run_facets)."""
+    from common.lineage import MarquezClient
+    from local.airflow_client import AirflowClient
+    from local.services.airflow import OPENLINEAGE_NAMESPACE
+
+    client = AirflowClient()
+    run_id = client.trigger(LINEAGE)
+    run = client.wait(LINEAGE, run_id)
+    states = {t["task_id"]: t["state"] for t in client.task_instances(LINEAGE, run_id)}
+    assert run["state"] == "success", states
+    marquez = MarquezClient(marquez_service.url)
+
+    def edges(task_id: str) -> dict[str, set[tuple[str, str]]]:
+        job = marquez.job(OPENLINEAGE_NAMESPACE, f"{LINEAGE}.{task_id}")
+        return {side: {(d["namespace"], d["name"]) for d in job[side]} for side in ("inputs", "outputs")}
+
+    sql = edges("summarise_sql")
+    assert {name for _, name in sql["inputs"]} == {"warehouse.lineage_demo.orders"}, sql
+    assert {name for _, name in sql["outputs"]} == {"warehouse.lineage_demo.region_revenue"}, sql
+    assert all(ns.startswith("postgres://") for ns, _ in sql["inputs"] | sql["outputs"])
+    assert edges("export_to_s3")["outputs"] == {("s3://platform-landing", "lineage/region_revenue.csv")}
+    assert edges("publish_to_curated") == {"inputs": {("s3://platform-landing", "lineage/region_revenue.csv")},
+                                           "outputs": {("s3://platform-landing", "curated/region_revenue.csv")}}
+    assert edges("announce_on_kafka")["outputs"] == {("kafka://kafka_default", "platform.events")}
+    for task_id in ("summarise_sql", "export_to_s3", "announce_on_kafka"):
+        (latest, *_) = marquez.runs(OPENLINEAGE_NAMESPACE, f"{LINEAGE}.{task_id}")
+        governance = latest["facets"].get("governance")
+        assert governance and governance["ownerTeam"] == "analytics", (task_id, latest["facets"].keys())
+
+
 def test_catalog_is_synced_from_airflow_and_marquez_and_discovered_by_tag(dagbag, airflow_service, marquez_service, platform_connections) -> None:  # noqa: ANN001
     """Nothing in the catalog is listed by hand: every DAG Airflow's API lists becomes a catalog job, and a table the
     DAG code has never heard of, seen only in Marquez's lineage, is catalogued and classified by its columns."""
