@@ -34,38 +34,48 @@ import type { DeployedImage } from "./values/image";
 import { HelmValues, mergeValues } from "./values/merge";
 import { SECRETS_DIGEST_ANNOTATION, contentDigest } from "./values/rollout";
 import { ChartSource, chartLocation } from "./values/charts";
+import { ComponentArgsError } from "./errors";
 
 export interface AirflowArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the release and of the Secrets the component generates. */
     namespace: pulumi.Input<string>;
+    /**
+     * The deployment: executor, replicas, resources, DAG source (bundled or git-sync), logging, PgBouncer, KEDA,
+     * PDBs, ingress and image. Same shape as the `airflow` section of the stack config (`airflowSchema` of
+     * `airflow-platform/config`, which validates it); every field is required, there are no hidden defaults.
+     */
     airflow: AirflowConfig;
     /** Where the metadata database lives; the role `user` must accept `metadataDbPassword`. */
     metadataDatabase: pulumi.Input<MetadataDatabase>;
-    /** Private key for git-sync over ssh (from the gitSyncSshKey secret config). */
+    /** Private key for git-sync over ssh; required when `airflow.dags.auth` is `ssh`. */
     gitSyncSshKey?: pulumi.Input<string>;
-    /** Slots other components fill (secrets backend, OpenLineage, IRSA annotations, extra env/config). */
+    /** Slots other components fill (secrets backend, OpenLineage, IRSA annotations, Celery broker Secret). Default: none. */
     integrations?: pulumi.Input<AirflowIntegrations>;
-    /** The image to deploy by digest (the AirflowImage component's `deployed`); defaults to airflow.image as configured. */
+    /** The image to deploy by digest (the AirflowImage component's `deployed`). Default: `airflow.image` as configured (prebuilt). */
     image?: pulumi.Input<DeployedImage>;
-    /** The chart's airflow_local_settings.py; defaults to reading local_settings/airflow_local_settings.py. */
+    /** The chart's airflow_local_settings.py. Default: the package's local_settings/airflow_local_settings.py (the dag-parser warm-up). */
     localSettings?: SourceFile;
 }
 
+/** Airflow 3 through the official apache-airflow chart, with every secret the chart needs generated once and kept stable. */
 export class Airflow extends pulumi.ComponentResource {
     /** Helm release name (== component name). */
     readonly releaseName: string;
+    /** Names of the Secrets the component generated (fernet key, API and JWT secrets, admin, metadata and result-backend connections, …). */
     readonly secretNames: AirflowSecretNames;
     /** The generated metadata DB password (secret): the Postgres component creates the role with it. */
     readonly metadataDbPassword: pulumi.Output<string>;
     /** Final chart values (contain secret names only, never secret values). */
     readonly values: pulumi.Output<HelmValues>;
+    /** The Helm release (helm.v4.Chart). */
     readonly chart: k8s.helm.v4.Chart;
 
     constructor(name: string, args: AirflowArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:index:Airflow", name, {}, opts);
         if (name.length > 40) {
-            throw new Error(`Airflow component name "${name}" is longer than 40 characters (the chart appends suffixes to it)`);
+            throw new ComponentArgsError("Airflow", name, "name", `longer than 40 characters (the chart appends suffixes to it)`);
         }
         this.releaseName = name;
         this.secretNames = airflowSecretNames(name);
@@ -145,7 +155,7 @@ export class Airflow extends pulumi.ComponentResource {
         }
         if (airflow.dags.source === "gitSync" && airflow.dags.auth === "ssh") {
             if (args.gitSyncSshKey === undefined) {
-                throw new Error(`Airflow "${name}": airflow.dags.auth is ssh but no gitSyncSshKey was given (pulumi config set --secret gitSyncSshKey)`);
+                throw new ComponentArgsError("Airflow", name, "gitSyncSshKey", 'required when airflow.dags.auth is "ssh"');
             }
             secrets.push(secret(names.gitSshKey, { gitSshKey: args.gitSyncSshKey }));
         }

@@ -6,43 +6,52 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as av from "./values/aws";
+import { ComponentArgsError, checkArgs } from "./errors";
 
 export interface WorkloadAccess {
     /** Kubernetes namespace and service accounts that may assume the role. */
     namespace: pulumi.Input<string>;
+    /** Service accounts (in `namespace`) that may assume the role; at least one. */
     serviceAccounts: string[];
+    /** What the role may do on which bucket (a key of `AwsStorageArgs.buckets`), under which prefix (`""`: the whole bucket). */
     grants: Array<{ bucket: av.BucketKey; access: av.Access; prefix: string }>;
-    /** Read Airflow's connections/variables from Secrets Manager. */
+    /** Read Airflow's connections/variables from Secrets Manager (needs `secretsManagerPrefix`). Default `false`. */
     secretsManagerRead?: boolean;
 }
 
 export interface AwsStorageArgs {
+    /** AWS region of the buckets and of the Secrets Manager policy. */
     region: string;
+    /** ARN of the EKS cluster's IAM OIDC provider (`arn:aws:iam::<account>:oidc-provider/<issuer>`); the IRSA roles trust it. */
     oidcProviderArn: string;
     /** Bucket names per kind (globally unique). */
     buckets: Record<av.BucketKey, string>;
     /** Workload name → what its role may do. */
     workloads: Record<string, WorkloadAccess>;
-    /** Prefix of Airflow's secrets in Secrets Manager (e.g. airflow-prod); unset = not used. */
+    /** Prefix of Airflow's secrets in Secrets Manager (e.g. airflow-prod). Default: Secrets Manager not used. */
     secretsManagerPrefix?: string;
-    /** KMS key for bucket encryption; unset = SSE-S3 (AES256). */
+    /** KMS key for bucket encryption. Default: SSE-S3 (AES256). */
     kmsKeyArn?: pulumi.Input<string>;
-    /** Vault's auto-unseal: a KMS key (rotated yearly) and an IRSA role for these service accounts that may only use it. */
+    /** Vault's auto-unseal: a KMS key (rotated yearly) and an IRSA role for these service accounts that may only use it. Default: none. */
     vaultUnseal?: { namespace: pulumi.Input<string>; serviceAccounts: string[] };
 }
 
+/** S3 buckets (encrypted, versioned, private, with lifecycle rules) and least-privilege IRSA roles for the workloads. */
 export class AwsStorage extends pulumi.ComponentResource {
+    /** Bucket name per kind. */
     public readonly bucketNames: Record<av.BucketKey, pulumi.Output<string>>;
+    /** Bucket ARN per kind. */
     public readonly bucketArns: Record<av.BucketKey, pulumi.Output<string>>;
     /** Workload name → IRSA role ARN (annotate the service accounts with eks.amazonaws.com/role-arn). */
     public readonly roleArns: Record<string, pulumi.Output<string>>;
+    /** Airflow's `[secrets]` backend (SecretsManagerBackend) when `secretsManagerPrefix` is set. */
     public readonly secretsBackend?: { backend: string; kwargs: Record<string, unknown> };
     /** The unseal key and the role Vault's service account assumes, when `vaultUnseal` is set. */
     public readonly vaultUnseal?: { kmsKeyId: pulumi.Output<string>; roleArn: pulumi.Output<string> };
 
     constructor(name: string, args: AwsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:AwsStorage", name, {}, opts);
-        av.oidcIssuer(args.oidcProviderArn); // fails early naming aws.oidcProviderArn
+        checkArgs("AwsStorage", name, "oidcProviderArn", (label) => av.oidcIssuer(args.oidcProviderArn, label)); // fails early, naming the arg
         const child = { parent: this };
         this.bucketNames = {} as Record<av.BucketKey, pulumi.Output<string>>;
         this.bucketArns = {} as Record<av.BucketKey, pulumi.Output<string>>;
@@ -86,10 +95,12 @@ export class AwsStorage extends pulumi.ComponentResource {
         this.roleArns = {};
         for (const [workload, access] of Object.entries(args.workloads)) {
             for (const g of access.grants) {
-                if (!(g.bucket in args.buckets)) throw new Error(`aws workload "${workload}": unknown bucket "${g.bucket}"`);
+                if (!(g.bucket in args.buckets)) {
+                    throw new ComponentArgsError("AwsStorage", name, `workloads.${workload}.grants`, `unknown bucket "${g.bucket}" (buckets: ${Object.keys(args.buckets).join(", ")})`);
+                }
             }
             if (access.secretsManagerRead && !args.secretsManagerPrefix) {
-                throw new Error(`aws workload "${workload}": secretsManagerRead needs the Secrets Manager prefix`);
+                throw new ComponentArgsError("AwsStorage", name, `workloads.${workload}.secretsManagerRead`, "needs secretsManagerPrefix");
             }
             const role = new aws.iam.Role(
                 `${name}-${workload}`,

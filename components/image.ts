@@ -23,9 +23,15 @@ import {
     imageLabels,
     imageRef,
 } from "./values/image";
+import { PACKAGE_ROOT } from "./values/paths";
+import { ComponentArgsError } from "./errors";
 
-/** The repository root: the build context image/Dockerfile is written for. */
-export const DEFAULT_CONTEXT_DIR = path.resolve(__dirname, "..");
+/**
+ * The package root: the build context image/Dockerfile is written for. The package ships image/ and
+ * python/requirements.lock, so the default context builds an image without DAGs; bundled DAGs need a
+ * `contextDir` holding dags/ too (this repository's root).
+ */
+export const DEFAULT_CONTEXT_DIR = PACKAGE_ROOT;
 
 /** What image/Dockerfile copies into every image (besides itself and its .dockerignore). */
 const CONTEXT_INPUTS = ["python/requirements.lock", "python/ml-requirements.lock"];
@@ -33,13 +39,15 @@ const CONTEXT_INPUTS = ["python/requirements.lock", "python/ml-requirements.lock
 const BUNDLED_DAGS = "dags";
 
 export interface AirflowImageArgs {
+    /** What to deploy: `prebuilt` (a repository and digest) or `build` (image/Dockerfile on `baseImage`, pushed to an ECR repository). */
     image: AirflowImageConfig;
     /** airflow.dags.source: "bundled" bakes dags/ into the image; with git-sync a DAG change does not rebuild it. */
     dagsSource: AirflowConfig["dags"]["source"];
-    /** Build context; defaults to the repository root. */
+    /** Build context holding image/Dockerfile, python/requirements.lock and, for bundled DAGs, dags/. Default: the package root (`DEFAULT_CONTEXT_DIR`). */
     contextDir?: string;
 }
 
+/** The Airflow image a stack deploys, always by digest: built and pushed to ECR, or a prebuilt repository@digest. */
 export class AirflowImage extends pulumi.ComponentResource {
     /** Repository the chart pulls from (the ECR repository URL in build mode). */
     readonly repository: pulumi.Output<string>;
@@ -59,7 +67,7 @@ export class AirflowImage extends pulumi.ComponentResource {
 
         if (image.mode === "build") {
             if (image.baseImage === null) {
-                throw new Error(`AirflowImage "${name}": airflow.image.baseImage is required when mode is build`);
+                throw new ComponentArgsError("AirflowImage", name, "image.baseImage", 'required when image.mode is "build"');
             }
             const contextDir = args.contextDir ?? DEFAULT_CONTEXT_DIR;
             const buildArgs = dockerBuildArgs(image.baseImage, args.dagsSource);

@@ -8,20 +8,29 @@ import * as k8s from "@pulumi/kubernetes";
 import * as kv from "./values/kafka";
 import { k8sName } from "./values/naming";
 import { ChartSource, chartLocation } from "./values/charts";
+import { checkArgs } from "./errors";
 
 export interface KafkaArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the Kafka cluster, its node pool and its topics (and of the operator, when installed). */
     namespace: pulumi.Input<string>;
+    /** Brokers (each also a KRaft controller: one dual-role node pool); also each topic's replication factor, capped at 3. */
     replicas: number;
+    /** Persistent volume size of each broker, in GiB. */
     storageGi: number;
+    /** The topics to create, each with its retention; `deadLetterRetentionMs` adds its `<name>.dlq` topic. */
     topics: kv.TopicInput[];
-    /** Install the Strimzi operator chart (false when the cluster already runs Strimzi 1.2). */
+    /** Install the Strimzi operator chart. Default `true`; `false` when the cluster already runs Strimzi 1.2 (one operator per cluster). */
     installOperator?: boolean;
 }
 
+/** A Strimzi Kafka cluster in KRaft mode with its topics. */
 export class Kafka extends pulumi.ComponentResource {
+    /** `host:port` of the plain listener inside the cluster (`<name>-kafka-bootstrap.<namespace>.svc.cluster.local:9092`). */
     public readonly bootstrapServers: pulumi.Output<string>;
+    /** The Strimzi cluster name (the `strimzi.io/cluster` label a KafkaTopic of this cluster carries). */
+    public readonly clusterName: string;
     /** The `kafka_default` connection (JSON form) for Airflow's secrets backend. */
     public readonly airflowConnection: pulumi.Output<Record<string, unknown>>;
     /** Every topic name created, dead-letter topics included. */
@@ -29,9 +38,10 @@ export class Kafka extends pulumi.ComponentResource {
 
     constructor(name: string, args: KafkaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:Kafka", name, {}, opts);
-        kv.validateTopics("kafka.topics", args.topics);
+        checkArgs("Kafka", name, "topics", (label) => kv.validateTopics(label, args.topics));
         const child = { parent: this };
         const clusterName = k8sName(name);
+        this.clusterName = clusterName;
         const ns = pulumi.output(args.namespace);
         const input = (n: string) => ({ name: clusterName, namespace: n, replicas: args.replicas, storageSize: `${args.storageGi}Gi` });
 
@@ -80,6 +90,42 @@ export class Kafka extends pulumi.ComponentResource {
         this.bootstrapServers = ns.apply((n) => kv.bootstrapServers(clusterName, n));
         this.airflowConnection = this.bootstrapServers.apply((b) => kv.kafkaAirflowConnection(b));
         this.registerOutputs({ bootstrapServers: this.bootstrapServers, topicNames: this.topicNames });
+    }
+}
+
+export interface KafkaTopicsArgs {
+    /** Namespace of the Kafka cluster (KafkaTopics must live in their cluster's namespace). */
+    namespace: pulumi.Input<string>;
+    /** Strimzi name of the existing cluster (`Kafka.clusterName`, or a platform stack's `kafka.clusterName` output). */
+    clusterName: pulumi.Input<string>;
+    /** Replication factor of each topic. Default `3`. */
+    replicas?: number;
+    /** The topics, each with its retention; `deadLetterRetentionMs` adds its `<name>.dlq` topic. */
+    topics: kv.TopicInput[];
+}
+
+/**
+ * Topics on a Kafka cluster this program does not own, such as the platform stack's (read its `kafka.clusterName`
+ * and `namespace` through a StackReference): one KafkaTopic each, the same resources `Kafka` creates for its own topics.
+ */
+export class KafkaTopics extends pulumi.ComponentResource {
+    /** Every topic name created, dead-letter topics included. */
+    public readonly topicNames: string[];
+
+    constructor(name: string, args: KafkaTopicsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("airflow-platform:platform:KafkaTopics", name, {}, opts);
+        checkArgs("KafkaTopics", name, "topics", (label) => kv.validateTopics(label, args.topics));
+        const replicas = args.replicas ?? 3;
+        const manifests = pulumi.all([args.clusterName, args.namespace]).apply(([c, n]) => kv.kafkaTopics(c, n, replicas, args.topics));
+        this.topicNames = kv.kafkaTopics("cluster", "", replicas, args.topics).map((t) => (t.spec as { topicName: string }).topicName);
+        this.topicNames.forEach((topic, i) => {
+            new k8s.apiextensions.CustomResource(
+                `${name}-${k8sName(topic)}`,
+                { apiVersion: kv.STRIMZI_API, kind: "KafkaTopic", ...fields(manifests.apply((m) => m[i])) },
+                { parent: this },
+            );
+        });
+        this.registerOutputs({ topicNames: this.topicNames });
     }
 }
 

@@ -12,18 +12,25 @@ import { ChartSource, chartLocation } from "./values/charts";
 export interface MarquezArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the release and its Secret. */
     namespace: pulumi.Input<string>;
     /** Environment name (dev/staging/prod): the OpenLineage namespace is airflow-<environment>. */
     environment: string;
+    /** Marquez's own Postgres database and login role (e.g. from the Postgres component's `host`, `port`). */
     db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; user: string };
     /** The database role's password (a Pulumi secret from the Postgres component). */
     dbPassword: pulumi.Input<string>;
+    /** Deploy the web UI next to the API. Default `true`. */
     web?: boolean;
 }
 
+/** Marquez, the OpenLineage backend, on an existing Postgres database (its chart's Bitnami Postgres stays off). */
 export class Marquez extends pulumi.ComponentResource {
+    /** The API's in-cluster URL (`http://<name>.<namespace>.svc.cluster.local:80`). */
     public readonly url: pulumi.Output<string>;
+    /** What Airflow's [openlineage] section needs: namespace `airflow-<environment>` and the HTTP transport to `url`. */
     public readonly openLineage: pulumi.Output<{ namespace: string; transport: Record<string, unknown> }>;
+    /** The chart's final values (a Secret name, never the password). */
     public readonly values: pulumi.Output<Record<string, unknown>>;
 
     constructor(name: string, args: MarquezArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -12,21 +12,27 @@ import { ChartSource, chartLocation } from "./values/charts";
 export interface MlflowArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the release and its Secrets. */
     namespace: pulumi.Input<string>;
+    /** Tracking server replicas; 2 or more also get a PodDisruptionBudget. */
     replicas: number;
+    /** The backend store: a Postgres database and the Secret (key `password`) of its role, e.g. from the Postgres component. */
     db: { host: pulumi.Input<string>; port: pulumi.Input<number>; database: string; secretName: pulumi.Input<string> };
-    /** S3 artifact store (bucket from the AWS component); omit for local artifacts (dev only). */
+    /** S3 artifact store (bucket from the AWS component). Default: local artifacts in the pod (dev only). */
     artifacts?: { bucket: pulumi.Input<string>; path: string };
-    /** IRSA role the MLflow service account assumes for S3 (from the AWS component). */
+    /** IRSA role the MLflow service account assumes for S3 (from the AWS component). Default: no role annotation. */
     roleArn?: pulumi.Input<string>;
 }
 
+/** The MLflow tracking server (community-charts chart) on Postgres, with S3 artifacts through IRSA. */
 export class Mlflow extends pulumi.ComponentResource {
+    /** In-cluster tracking URI (`http://<name>.<namespace>.svc.cluster.local:80`). */
     public readonly trackingUri: pulumi.Output<string>;
     /** The `mlflow_default` http connection (JSON form). */
     public readonly airflowConnection: pulumi.Output<Record<string, unknown>>;
     /** Service account name; the AWS component's IRSA role trusts exactly this one. */
     public readonly serviceAccountName: string;
+    /** The chart's final values (Secret names, never a password). */
     public readonly values: pulumi.Output<Record<string, unknown>>;
 
     constructor(name: string, args: MlflowArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -13,23 +13,31 @@ import { ChartSource, chartLocation } from "./values/charts";
 export interface MonitoringArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the release, the Secrets, the rules and the dashboard. */
     namespace: pulumi.Input<string>;
     /** Helm release of the Airflow chart whose statsd Service is scraped. */
     airflowRelease: pulumi.Input<string>;
+    /** Alertmanager routing: P1 → PagerDuty + incidents channel + leadership email, P2 → Slack + team email, P3 → Slack, P4 → log only. */
     alerting: Omit<mon.AlertingInput, "credentialsSecretName">;
     /** Notification credentials (Pulumi secrets from stack config). */
     credentials: { slackWebhookUrl: pulumi.Input<string>; pagerdutyRoutingKey: pulumi.Input<string>; smtpPassword: pulumi.Input<string> };
     /** Team label on the Airflow alerts (routes P2 to that team's email). */
     owningTeam: string;
+    /** Create a ServiceMonitor for the Airflow chart's statsd exporter (needs the Prometheus Operator's CRDs). */
     serviceMonitor: boolean;
+    /** Prometheus retention, e.g. `15d`. */
     retention: string;
+    /** Prometheus volume size in GiB. */
     storageGi: number;
-    /** Install kube-prometheus-stack (false: the cluster already runs the Prometheus Operator). */
+    /** Install kube-prometheus-stack. Default `true`; `false` when the cluster already runs the Prometheus Operator. */
     installStack?: boolean;
 }
 
+/** kube-prometheus-stack with Airflow's alert routing, rules, statsd scraping and a Grafana dashboard. */
 export class Monitoring extends pulumi.ComponentResource {
+    /** The Alertmanager configuration (credentials only as file paths of the mounted Secret). */
     public readonly alertmanagerConfig: Record<string, unknown>;
+    /** ConfigMap of the Grafana dashboard (labelled for Grafana's sidecar). */
     public readonly dashboardConfigMapName: pulumi.Output<string>;
 
     constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -8,11 +8,13 @@ import { k8sName } from "./values/naming";
 import { NetworkInput, networkPolicyEntries } from "./values/network";
 
 export interface NetworkPoliciesArgs {
+    /** Namespace the policies apply to (every pod in it). */
     namespace: pulumi.Input<string>;
     /** Which components are on and where the outside callers live; see NetworkInput. */
     topology: NetworkInput;
 }
 
+/** Default-deny NetworkPolicies for a namespace, with DNS and one allow per flow between the components. */
 export class NetworkPolicies extends pulumi.ComponentResource {
     /** Kubernetes names of the policies, default-deny first. */
     public readonly policyNames: string[];

@@ -25,43 +25,89 @@ import { k8sName } from "./values/naming";
 import * as pf from "./values/platform";
 import { AirflowPools } from "./pools";
 import { contractConnections, ServiceEndpoints, StackNeeds } from "./values/contract";
+import { withConfigKeys } from "./errors";
 
 export interface PlatformArgs {
+    /**
+     * The whole platform's configuration, one section per component (`stackConfigSchema` of `airflow-platform/config`
+     * validates it; `loadStackConfig` reads it from Pulumi config). Every key is required: no hidden defaults.
+     */
     config: StackConfig;
+    /** The secret inputs the config calls for (git-sync key, Vault token, alert credentials), as Pulumi secrets. */
     secrets: StackSecrets;
-    /** Environment name (OpenLineage namespace, Vault variable); defaults to the Pulumi stack name. */
+    /** Environment name (OpenLineage namespace, Vault variable). Default: the Pulumi stack name. */
     environment?: string;
-    /** Topics the DAGs declare in their needs.yaml files; created next to kafka.topics. */
+    /** Topics the DAGs declare in their needs.yaml files; created next to kafka.topics. Default none. */
     dagTopics?: pf.DagTopic[];
-    /** Variables the DAGs declare in their needs.yaml files (name -> value); written to Vault. */
+    /** Variables the DAGs declare in their needs.yaml files (name -> value); written to Vault. Default none. */
     dagVariables?: Record<string, unknown>;
-    /** Connections and pools the shipped DAGs declare (components/values/contract.ts stackContract). */
+    /** Connections and pools the shipped DAGs declare (`stackContract` of `airflow-platform/contract`). Default: none checked, no pools. */
     dagContract?: Pick<StackNeeds, "connections" | "pools">;
-    /** The Airflow chart's airflow_local_settings.py; defaults to reading local_settings/airflow_local_settings.py. */
+    /** The Airflow chart's airflow_local_settings.py. Default: the package's local_settings/airflow_local_settings.py. */
     localSettings?: SourceFile;
 }
 
 /** What other stacks consume (StackReference): endpoints and Secret names, never secret values. */
 export interface PlatformOutputs {
+    /** The namespace of Airflow and of every in-cluster component. */
     namespace: pulumi.Output<string>;
+    /** Helm release name of Airflow (its Services and service accounts start with it). */
     airflowRelease: string;
+    /** What a team's Job needs to run Airflow's CLI against this platform: the deployed image and the metadata DB Secret (key `connection`). */
+    airflow: { image: pulumi.Output<string>; metadataSecretName: string };
+    /** Postgres: host, port, and the Secret of each database (keys username, password, connection). */
     postgres?: { host: pulumi.Output<string>; port: pulumi.Output<number>; databaseSecrets: Record<string, pulumi.Output<string>> };
+    /** Redis: host, port and its Secret (keys password, connection). */
     redis?: { host: pulumi.Output<string>; port: pulumi.Output<number>; secretName: pulumi.Output<string> };
-    kafka?: { bootstrapServers: pulumi.Output<string>; topics: string[] };
+    /** Kafka: bootstrap address, topics, and the Strimzi cluster name a team's KafkaTopics target. */
+    kafka?: { bootstrapServers: pulumi.Output<string>; clusterName: string; topics: string[] };
+    /** MLflow's in-cluster tracking URI. */
     mlflow?: { trackingUri: pulumi.Output<string> };
+    /** Marquez's URL and Airflow's OpenLineage namespace. */
     marquez?: { url: pulumi.Output<string>; openLineageNamespace: pulumi.Output<string> };
+    /** Vault: address, KV mount (connections under `<mount>/connections/<conn_id>`), policy names. */
     vault?: { address: pulumi.Output<string>; mount: string; policies: string[] };
+    /** AWS: bucket name per kind and IRSA role ARN per workload. */
     aws?: { buckets: Record<string, pulumi.Output<string>>; roleArns: Record<string, pulumi.Output<string>> };
+    /** The Grafana dashboard ConfigMap. */
     monitoring?: { dashboardConfigMap: pulumi.Output<string> };
 }
 
+/** `PlatformOutputs` as another stack reads them (`StackReference.requireOutput("platform")`): plain values. */
+export type PlatformOutputValues = pulumi.Unwrap<PlatformOutputs>;
+
+/**
+ * Where each component's Args come from in the stack config, so a component's refusal of its Args
+ * (ComponentArgsError, in the component's vocabulary) reaches a stack's operator as the config key to fix.
+ */
+export const CONFIG_KEYS_OF_ARGS = {
+    postgres: {
+        databases: "postgres.databases", instances: "postgres.instances", passwords: "postgres.databases", rds: "postgres.rds",
+        "rds.subnetIds": "postgres.rds.subnetIds", "rds.clientSecurityGroupIds": "postgres.rds.vpcSecurityGroupIds",
+    },
+    kafka: { topics: "kafka.topics (with the topics the DAGs declare)" },
+    vault: {
+        declaredTeams: "teams", teams: "vault.teamPolicies", seal: "vault.seal", mode: "vault.mode",
+        token: "vaultToken (secret config: pulumi config set --secret vaultToken)",
+    },
+    aws: { oidcProviderArn: "aws.oidcProviderArn", workloads: "aws" },
+    image: { "image.baseImage": "airflow.image.baseImage", image: "airflow.image" },
+    airflow: { name: "the Platform's name", gitSyncSshKey: "gitSyncSshKey (secret config: pulumi config set --secret gitSyncSshKey)" },
+} as const;
+
 /** A value supplied after construction: breaks the Airflow ⇄ Postgres cycle (Airflow owns its DB password). */
-function deferred<T>(): { output: pulumi.Output<T>; resolve: (value: pulumi.Input<T>) => void } {
+function deferred<T>(): { output: pulumi.Output<T>; resolve: (value: pulumi.Input<T>) => void; fail: (error: unknown) => void } {
     let resolve!: (value: pulumi.Input<T>) => void;
-    const promise = new Promise<pulumi.Input<T>>((r) => (resolve = r));
-    return { output: pulumi.output(promise) as unknown as pulumi.Output<T>, resolve };
+    let fail!: (error: unknown) => void;
+    const promise = new Promise<pulumi.Input<T>>((res, rej) => ((resolve = res), (fail = rej)));
+    promise.catch(() => undefined); // a failure is the program's own error, reported where it is thrown
+    return { output: pulumi.output(promise) as unknown as pulumi.Output<T>, resolve, fail };
 }
 
+/**
+ * The whole platform from one stack configuration: every component switched on or off by its section,
+ * wired to each other and to Airflow. The components are also usable one by one.
+ */
 export class Platform extends pulumi.ComponentResource {
     readonly namespace: pulumi.Output<string>;
     readonly airflow: Airflow;
@@ -87,6 +133,10 @@ export class Platform extends pulumi.ComponentResource {
         const componentNames = { airflow: `${name}-airflow`, vault: `${name}-vault`, mlflow: `${name}-mlflow` };
         this.vaultRelease = k8sName(componentNames.vault);
         const problems = pf.platformConfigProblems(config, componentNames);
+        if (config.vault.enabled && !config.vault.install && secrets.vaultToken === undefined) {
+            // The Vault component would refuse its Args (token); said here, before anything is registered, in config keys.
+            problems.push("vaultToken: vault.install is false, so the Vault provider needs a token for the existing Vault (pulumi config set --secret vaultToken)");
+        }
         if (problems.length > 0) {
             throw new Error(`contradictory platform configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         }
@@ -113,11 +163,12 @@ export class Platform extends pulumi.ComponentResource {
         // Default-deny NetworkPolicies for the namespace, with one allow per flow between the components that talk.
         this.network = new NetworkPolicies(`${name}-network`, { namespace: ns, topology: networkInputFromConfig(config, name) }, child);
 
-        this.image = new AirflowImage(`${name}-image`, { image: config.airflow.image, dagsSource: config.airflow.dags.source }, { parent: this });
+        this.image = withConfigKeys(CONFIG_KEYS_OF_ARGS.image, () =>
+            new AirflowImage(`${name}-image`, { image: config.airflow.image, dagsSource: config.airflow.dags.source }, { parent: this }));
 
         if (config.aws.enabled) {
             const remote = config.airflow.logging.remote;
-            this.aws = new AwsStorage(
+            this.aws = withConfigKeys(CONFIG_KEYS_OF_ARGS.aws, () => new AwsStorage(
                 `${name}-aws`,
                 {
                     region: config.aws.region,
@@ -143,182 +194,194 @@ export class Platform extends pulumi.ComponentResource {
                     },
                 },
                 child,
-            );
+            ));
         }
 
         // Airflow generates its metadata DB password; Postgres creates the airflow role with it.
         const airflowDbPassword = deferred<string>();
-        if (config.postgres.enabled) {
-            const pg = config.postgres;
-            this.postgres = new Postgres(
-                `${name}-postgres`,
+        // Until Airflow exists, resources waiting on its password are pending: an error before then fails them too,
+        // or the program would wait for them forever instead of stopping with the error.
+        try {
+            if (config.postgres.enabled) {
+                const pg = config.postgres;
+                this.postgres = withConfigKeys(CONFIG_KEYS_OF_ARGS.postgres, () => new Postgres(
+                    `${name}-postgres`,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        mode: pg.mode,
+                        databases: pg.databases,
+                        instances: pg.instances,
+                        storageGi: pg.storageGi,
+                        storageClass: config.kubernetes.storageClass,
+                        passwords: { airflow: airflowDbPassword.output },
+                        rds: pg.rds
+                            ? {
+                                  instanceClass: pg.rds.instanceClass,
+                                  allocatedStorageGi: pg.rds.allocatedStorageGi,
+                                  engineVersion: pg.rds.engineVersion,
+                                  multiAz: pg.rds.multiAz,
+                                  subnetIds: pg.rds.subnetIds,
+                                  clientSecurityGroupIds: pg.rds.vpcSecurityGroupIds,
+                              }
+                            : undefined,
+                    },
+                    child,
+                ));
+            }
+            const postgres = this.postgres;
+
+            if (config.redis.enabled) {
+                this.redis = new Redis(
+                    `${name}-redis`,
+                    { namespace: ns, storageGi: config.redis.storageGi, persistence: config.redis.persistence, storageClass: config.kubernetes.storageClass },
+                    child,
+                );
+            }
+
+            if (config.kafka.enabled) {
+                this.kafka = withConfigKeys(CONFIG_KEYS_OF_ARGS.kafka, () => new Kafka(
+                    `${name}-kafka`,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        replicas: config.kafka.replicas,
+                        storageGi: config.kafka.storageGi,
+                        topics: pf.mergeTopics(pf.topicsFromConfig(config.kafka), args.dagTopics ?? []),
+                    },
+                    child,
+                ));
+            }
+
+            if (config.mlflow.enabled && postgres) {
+                this.mlflow = new Mlflow(
+                    componentNames.mlflow,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        replicas: config.mlflow.replicas,
+                        db: { host: postgres.host, port: postgres.port, database: "mlflow", secretName: postgres.databases.mlflow.secretName },
+                        artifacts: this.aws ? { bucket: this.aws.bucketNames.mlflowArtifacts, path: "artifacts" } : undefined,
+                        roleArn: this.aws?.roleArns.mlflow,
+                    },
+                    child,
+                );
+            }
+
+            if (config.marquez.enabled && postgres) {
+                this.marquez = new Marquez(
+                    `${name}-marquez`,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        environment,
+                        db: { host: postgres.host, port: postgres.port, database: "marquez", user: "marquez" },
+                        dbPassword: postgres.passwords.marquez,
+                        web: config.marquez.web,
+                    },
+                    child,
+                );
+            }
+
+            if (config.vault.enabled) {
+                const v = config.vault;
+                if (v.mode === "ha" && v.install && secrets.vaultToken === undefined) {
+                    pulumi.log.warn("vault.mode is ha and the secret config key vaultToken is not set: after the one-time init, " +
+                        "`pulumi config set --secret vaultToken <token>` (docs/runbooks/vault-bootstrap.md)", this);
+                }
+                this.vault = withConfigKeys(CONFIG_KEYS_OF_ARGS.vault, () => new Vault(
+                    componentNames.vault,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        mode: v.mode,
+                        seal: this.vaultSeal(v.seal, config.aws.region),
+                        replicas: v.replicas,
+                        storageGi: v.storageGi,
+                        installChart: v.install,
+                        address: v.address,
+                        token: secrets.vaultToken,
+                        mount: v.kvMount,
+                        airflow: { namespace: ns, serviceAccounts: airflowSAs },
+                        declaredTeams: Object.keys(config.teams),
+                        teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
+                        connections: this.withContractConnections(config, this.airflowConnections(config), args.dagContract, componentNames.airflow, ns,
+                            secrets.alerting?.slackWebhookUrl),
+                        variables: pf.airflowVariables(environment, args.dagVariables ?? {}),
+                    },
+                    child,
+                ));
+            }
+
+            if (config.monitoring.enabled) {
+                const m = config.monitoring;
+                if (!secrets.alerting) throw new Error("monitoring.enabled: the alert credentials (alertSlackWebhookUrl, alertPagerdutyRoutingKey, alertSmtpPassword) were not loaded");
+                this.monitoring = new Monitoring(
+                    `${name}-monitoring`,
+                    {
+                        chartSource: config.kubernetes.charts,
+                        namespace: ns,
+                        airflowRelease: componentNames.airflow,
+                        alerting: {
+                            slackChannel: m.alerting.slackChannel,
+                            incidentsChannel: m.alerting.incidentsChannel,
+                            leadershipEmail: m.alerting.leadershipEmail,
+                            defaultTeamEmail: m.alerting.defaultTeamEmail,
+                            teams: Object.fromEntries(Object.entries(config.teams).map(([team, t]) => [team, t.email])),
+                            smtp: m.alerting.smtp,
+                        },
+                        credentials: secrets.alerting,
+                        owningTeam: m.alerting.owningTeam,
+                        serviceMonitor: m.serviceMonitor,
+                        retention: m.retention,
+                        storageGi: m.storageGi,
+                    },
+                    child,
+                );
+            }
+
+            const integrations: pulumi.Output<AirflowIntegrations> = pulumi
+                .all([
+                    this.vault?.secretsBackend,
+                    this.marquez?.openLineage,
+                    this.aws?.roleArns.airflow,
+                    celery ? this.redis?.secretName : undefined,
+                ])
+                .apply(([vaultBackend, openLineage, roleArn, brokerSecret]) => ({
+                    ...(vaultBackend ? { secretsBackend: vaultBackend } : this.aws?.secretsBackend ? { secretsBackend: this.aws.secretsBackend } : {}),
+                    ...(openLineage ? { openLineage } : {}),
+                    ...(roleArn ? { serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": roleArn } } : {}),
+                    ...(brokerSecret ? { celeryBroker: { brokerUrlSecretName: brokerSecret } } : {}),
+                }));
+
+            if (!postgres) throw new Error("postgres.enabled: Airflow's metadata database needs postgres.enabled: true");
+            const metadataDatabase: pulumi.Input<MetadataDatabase> = postgres.host.apply((host) => ({
+                host,
+                port: 5432,
+                database: "airflow",
+                user: "airflow",
+                sslmode: postgres.sslmode,
+            }));
+            this.airflow = withConfigKeys(CONFIG_KEYS_OF_ARGS.airflow, () => new Airflow(
+                componentNames.airflow,
                 {
                     chartSource: config.kubernetes.charts,
                     namespace: ns,
-                    mode: pg.mode,
-                    databases: pg.databases,
-                    instances: pg.instances,
-                    storageGi: pg.storageGi,
-                    storageClass: config.kubernetes.storageClass,
-                    passwords: { airflow: airflowDbPassword.output },
-                    rds: pg.rds
-                        ? {
-                              instanceClass: pg.rds.instanceClass,
-                              allocatedStorageGi: pg.rds.allocatedStorageGi,
-                              engineVersion: pg.rds.engineVersion,
-                              multiAz: pg.rds.multiAz,
-                              subnetIds: pg.rds.subnetIds,
-                              clientSecurityGroupIds: pg.rds.vpcSecurityGroupIds,
-                          }
-                        : undefined,
+                    airflow: config.airflow,
+                    metadataDatabase,
+                    gitSyncSshKey: secrets.gitSyncSshKey,
+                    integrations,
+                    image: this.image.deployed,
+                    localSettings,
                 },
-                child,
-            );
+                { parent: this, dependsOn: namespace ? [namespace] : [] },
+            ));
+            airflowDbPassword.resolve(this.airflow.metadataDbPassword);
+        } catch (error) {
+            airflowDbPassword.fail(error);
+            throw error;
         }
         const postgres = this.postgres;
-
-        if (config.redis.enabled) {
-            this.redis = new Redis(
-                `${name}-redis`,
-                { namespace: ns, storageGi: config.redis.storageGi, persistence: config.redis.persistence, storageClass: config.kubernetes.storageClass },
-                child,
-            );
-        }
-
-        if (config.kafka.enabled) {
-            this.kafka = new Kafka(
-                `${name}-kafka`,
-                {
-                    chartSource: config.kubernetes.charts,
-                    namespace: ns,
-                    replicas: config.kafka.replicas,
-                    storageGi: config.kafka.storageGi,
-                    topics: pf.mergeTopics(pf.topicsFromConfig(config.kafka), args.dagTopics ?? []),
-                },
-                child,
-            );
-        }
-
-        if (config.mlflow.enabled && postgres) {
-            this.mlflow = new Mlflow(
-                componentNames.mlflow,
-                {
-                    chartSource: config.kubernetes.charts,
-                    namespace: ns,
-                    replicas: config.mlflow.replicas,
-                    db: { host: postgres.host, port: postgres.port, database: "mlflow", secretName: postgres.databases.mlflow.secretName },
-                    artifacts: this.aws ? { bucket: this.aws.bucketNames.mlflowArtifacts, path: "artifacts" } : undefined,
-                    roleArn: this.aws?.roleArns.mlflow,
-                },
-                child,
-            );
-        }
-
-        if (config.marquez.enabled && postgres) {
-            this.marquez = new Marquez(
-                `${name}-marquez`,
-                {
-                    chartSource: config.kubernetes.charts,
-                    namespace: ns,
-                    environment,
-                    db: { host: postgres.host, port: postgres.port, database: "marquez", user: "marquez" },
-                    dbPassword: postgres.passwords.marquez,
-                    web: config.marquez.web,
-                },
-                child,
-            );
-        }
-
-        if (config.vault.enabled) {
-            const v = config.vault;
-            this.vault = new Vault(
-                componentNames.vault,
-                {
-                    chartSource: config.kubernetes.charts,
-                    namespace: ns,
-                    mode: v.mode,
-                    seal: this.vaultSeal(v.seal, config.aws.region),
-                    replicas: v.replicas,
-                    storageGi: v.storageGi,
-                    installChart: v.install,
-                    address: v.address,
-                    token: secrets.vaultToken,
-                    mount: v.kvMount,
-                    airflow: { namespace: ns, serviceAccounts: airflowSAs },
-                    declaredTeams: Object.keys(config.teams),
-                    teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
-                    connections: this.withContractConnections(config, this.airflowConnections(config), args.dagContract, componentNames.airflow, ns,
-                        secrets.alerting?.slackWebhookUrl),
-                    variables: pf.airflowVariables(environment, args.dagVariables ?? {}),
-                },
-                child,
-            );
-        }
-
-        if (config.monitoring.enabled) {
-            const m = config.monitoring;
-            if (!secrets.alerting) throw new Error("monitoring.enabled: the alert credentials (alertSlackWebhookUrl, alertPagerdutyRoutingKey, alertSmtpPassword) were not loaded");
-            this.monitoring = new Monitoring(
-                `${name}-monitoring`,
-                {
-                    chartSource: config.kubernetes.charts,
-                    namespace: ns,
-                    airflowRelease: componentNames.airflow,
-                    alerting: {
-                        slackChannel: m.alerting.slackChannel,
-                        incidentsChannel: m.alerting.incidentsChannel,
-                        leadershipEmail: m.alerting.leadershipEmail,
-                        defaultTeamEmail: m.alerting.defaultTeamEmail,
-                        teams: Object.fromEntries(Object.entries(config.teams).map(([team, t]) => [team, t.email])),
-                        smtp: m.alerting.smtp,
-                    },
-                    credentials: secrets.alerting,
-                    owningTeam: m.alerting.owningTeam,
-                    serviceMonitor: m.serviceMonitor,
-                    retention: m.retention,
-                    storageGi: m.storageGi,
-                },
-                child,
-            );
-        }
-
-        const integrations: pulumi.Output<AirflowIntegrations> = pulumi
-            .all([
-                this.vault?.secretsBackend,
-                this.marquez?.openLineage,
-                this.aws?.roleArns.airflow,
-                celery ? this.redis?.secretName : undefined,
-            ])
-            .apply(([vaultBackend, openLineage, roleArn, brokerSecret]) => ({
-                ...(vaultBackend ? { secretsBackend: vaultBackend } : this.aws?.secretsBackend ? { secretsBackend: this.aws.secretsBackend } : {}),
-                ...(openLineage ? { openLineage } : {}),
-                ...(roleArn ? { serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": roleArn } } : {}),
-                ...(brokerSecret ? { celeryBroker: { brokerUrlSecretName: brokerSecret } } : {}),
-            }));
-
-        if (!postgres) throw new Error("postgres.enabled: Airflow's metadata database needs postgres.enabled: true");
-        const metadataDatabase: pulumi.Input<MetadataDatabase> = postgres.host.apply((host) => ({
-            host,
-            port: 5432,
-            database: "airflow",
-            user: "airflow",
-            sslmode: postgres.sslmode,
-        }));
-        this.airflow = new Airflow(
-            componentNames.airflow,
-            {
-                chartSource: config.kubernetes.charts,
-                namespace: ns,
-                airflow: config.airflow,
-                metadataDatabase,
-                gitSyncSshKey: secrets.gitSyncSshKey,
-                integrations,
-                image: this.image.deployed,
-                localSettings,
-            },
-            { parent: this, dependsOn: namespace ? [namespace] : [] },
-        );
-        airflowDbPassword.resolve(this.airflow.metadataDbPassword);
 
         if (args.dagContract && Object.keys(args.dagContract.pools).length > 0) {
             this.pools = new AirflowPools(`${name}-pools`, {
@@ -332,6 +395,7 @@ export class Platform extends pulumi.ComponentResource {
         this.outputs = {
             namespace: this.namespace,
             airflowRelease: this.airflow.releaseName,
+            airflow: { image: this.image.imageRef, metadataSecretName: this.airflow.secretNames.metadata },
             ...(postgres
                 ? {
                       postgres: {
@@ -342,7 +406,7 @@ export class Platform extends pulumi.ComponentResource {
                   }
                 : {}),
             ...(this.redis ? { redis: { host: this.redis.host, port: this.redis.port, secretName: this.redis.secretName } } : {}),
-            ...(this.kafka ? { kafka: { bootstrapServers: this.kafka.bootstrapServers, topics: this.kafka.topicNames } } : {}),
+            ...(this.kafka ? { kafka: { bootstrapServers: this.kafka.bootstrapServers, clusterName: this.kafka.clusterName, topics: this.kafka.topicNames } } : {}),
             ...(this.mlflow ? { mlflow: { trackingUri: this.mlflow.trackingUri } } : {}),
             ...(this.marquez ? { marquez: { url: this.marquez.url, openLineageNamespace: this.marquez.openLineage.apply((o) => o.namespace) } } : {}),
             ...(this.vault ? { vault: { address: this.vault.address, mount: this.vault.mount, policies: this.vault.policyNames } } : {}),

@@ -10,6 +10,7 @@ import { poolsImportDocument } from "./values/contract";
 import { RESTRICTED_CONTAINER, resources, restrictedPod, SIZES } from "./values/security";
 
 export interface AirflowPoolsArgs {
+    /** Namespace of the import Job and its ConfigMap: Airflow's, where the metadata Secret is. */
     namespace: pulumi.Input<string>;
     /** Pool name → slots. */
     pools: Record<string, number>;
@@ -37,7 +38,9 @@ export function poolsJobPodSpec(configMapName: string, image: string, metadataSe
     };
 }
 
+/** Airflow pools, set by a Job running `airflow pools import` (idempotent; re-run only when the pools change). */
 export class AirflowPools extends pulumi.ComponentResource {
+    /** The pool names, sorted. */
     public readonly poolNames: string[];
 
     constructor(name: string, args: AirflowPoolsArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -10,70 +10,93 @@ import { GeneratedSecret } from "./secrets";
 import * as pv from "./values/postgres";
 import { k8sName, serviceHost } from "./values/naming";
 import { ChartSource, chartLocation } from "./values/charts";
+import { ComponentArgsError, checkArgs } from "./errors";
 
+/** Where Postgres runs: CloudNativePG in the cluster, one StatefulSet on the official image, or AWS RDS. */
 export type PostgresMode = "cnpg" | "statefulset" | "rds";
 
+/** The RDS instance of `mode: "rds"`. */
 export interface RdsArgs {
+    /** Instance class, e.g. `db.m6g.large`. */
     instanceClass: pulumi.Input<string>;
+    /** Allocated gp3 storage in GiB. */
     allocatedStorageGi: pulumi.Input<number>;
+    /** Postgres engine version, e.g. `17.4`. */
     engineVersion: pulumi.Input<string>;
+    /** Run a standby in a second availability zone. */
     multiAz: pulumi.Input<boolean>;
-    /** At least two private subnets in different AZs. */
+    /** At least two private subnets in different AZs (the instance's subnet group; its VPC is the first one's). */
     subnetIds: string[];
-    /** Security groups (EKS nodes) allowed to reach the database on 5432. */
+    /** Security groups (EKS nodes) allowed to reach the database on 5432; at least one. */
     clientSecurityGroupIds: string[];
+    /** Days of automated backups. Default `14`. */
     backupRetentionDays?: number;
+    /** Refuse deletion of the instance. Default `true`. */
     deletionProtection?: boolean;
 }
 
 export interface PostgresArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the database's workloads and of the per-database Secrets. */
     namespace: pulumi.Input<string>;
+    /** `cnpg` (CloudNativePG operator + Cluster), `statefulset` (one pod, official image) or `rds` (needs `rds`). */
     mode: PostgresMode;
+    /** Databases to create, each with a login role of the same name; at least one, no duplicates. With cnpg the first is initdb's. */
     databases: string[];
+    /** Postgres instances (cnpg: primary + replicas; statefulset: exactly 1; rds: ignored, see `rds.multiAz`). */
     instances: number;
+    /** Volume size per instance in GiB (cnpg, statefulset). */
     storageGi: number;
+    /** StorageClass of the volumes (statefulset); `null` or unset uses the cluster default. */
     storageClass?: string | null;
-    /** cnpg: install the operator chart (false when the cluster already runs it). */
+    /** cnpg: install the CloudNativePG operator chart. Default `true`; `false` when the cluster already runs it. */
     installOperator?: boolean;
-    /** Passwords owned by another component (Airflow generates its metadata DB password). */
+    /** Passwords owned by another component, per database (Airflow generates its metadata DB password); the others are generated. */
     passwords?: Record<string, pulumi.Input<string>>;
+    /** The RDS instance; required when `mode` is `rds`. */
     rds?: RdsArgs;
 }
 
+/** One database of the Postgres component. */
 export interface DatabaseOutput {
+    /** Database name. */
     name: string;
+    /** Its login role (same as the name). */
     user: string;
-    /** Secret with keys username, password, connection. */
+    /** Secret (type kubernetes.io/basic-auth) with keys username, password, connection (a postgresql:// URI with sslmode). */
     secretName: pulumi.Output<string>;
 }
 
+/** Postgres with one database and login role per entry of `databases`, each with its own Secret. */
 export class Postgres extends pulumi.ComponentResource {
+    /** Host clients connect to (the cnpg `-rw` Service, the StatefulSet's Service, or the RDS endpoint). */
     public readonly host: pulumi.Output<string>;
+    /** Always 5432. */
     public readonly port: pulumi.Output<number>;
+    /** `require` for RDS, `prefer` in the cluster; the `connection` URIs carry it. */
     public readonly sslmode: "prefer" | "require";
+    /** Database name → its role and Secret. */
     public readonly databases: Record<string, DatabaseOutput>;
     /** Each database's password, a Pulumi secret (for components that need their own Secret layout). */
     public readonly passwords: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:Postgres", name, {}, opts);
-        pv.validateDatabases("postgres.databases", args.databases);
+        const refuse = (argPath: string, problem: string): never => {
+            throw new ComponentArgsError("Postgres", name, argPath, problem);
+        };
+        checkArgs("Postgres", name, "databases", (label) => pv.validateDatabases(label, args.databases));
         for (const db of Object.keys(args.passwords ?? {})) {
-            if (!args.databases.includes(db)) throw new Error(`postgres.databases: "${db}" has a supplied password but is not listed`);
+            if (!args.databases.includes(db)) refuse(`passwords.${db}`, `"${db}" has a supplied password but is not in databases`);
         }
         if (args.mode === "rds") {
-            if (!args.rds) throw new Error("postgres.rds: required when postgres.mode is rds");
-            if (args.rds.subnetIds.length < 2) {
-                throw new Error(`postgres.rds.subnetIds: RDS needs at least two subnets (got ${args.rds.subnetIds.length})`);
-            }
-            if (args.rds.clientSecurityGroupIds.length === 0) {
-                throw new Error("postgres.rds.vpcSecurityGroupIds: name at least one security group allowed to connect");
-            }
+            if (!args.rds) refuse("rds", 'required when mode is "rds"');
+            if (args.rds!.subnetIds.length < 2) refuse("rds.subnetIds", `RDS needs at least two subnets (got ${args.rds!.subnetIds.length})`);
+            if (args.rds!.clientSecurityGroupIds.length === 0) refuse("rds.clientSecurityGroupIds", "name at least one security group allowed to connect");
         }
         if (args.mode === "statefulset" && args.instances !== 1) {
-            throw new Error(`postgres.instances: statefulset mode runs 1 instance (got ${args.instances})`);
+            refuse("instances", `statefulset mode runs 1 instance (got ${args.instances})`);
         }
         const child = { parent: this };
         const ns = pulumi.output(args.namespace);

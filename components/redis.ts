@@ -10,17 +10,25 @@ import * as rv from "./values/redis";
 import { k8sName } from "./values/naming";
 
 export interface RedisArgs {
+    /** Namespace of the StatefulSet, its Service and its Secret. */
     namespace: pulumi.Input<string>;
+    /** Persistent volume size in GiB. */
     storageGi: number;
+    /** `aof` keeps every write (appendonly), `rdb` snapshots only, `none` is memory only. Default `aof`. */
     persistence?: rv.RedisInput["persistence"];
+    /** StorageClass of the volume; `null` or unset uses the cluster default. */
     storageClass?: string | null;
 }
 
+/** Redis (the Celery broker) on the official image, with a generated password. */
 export class Redis extends pulumi.ComponentResource {
+    /** The Service's in-cluster host name. */
     public readonly host: pulumi.Output<string>;
+    /** Always 6379. */
     public readonly port: pulumi.Output<number>;
     /** Secret with keys `password` and `connection` (the Celery broker URL). */
     public readonly secretName: pulumi.Output<string>;
+    /** The generated password, a Pulumi secret. */
     public readonly password: pulumi.Output<string>;
 
     constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {

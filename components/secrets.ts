@@ -4,8 +4,9 @@ import * as random from "@pulumi/random";
 
 /** One generated value: a random password of `length` characters. */
 export interface GeneratedKey {
+    /** Characters. Default `32`. */
     length?: number;
-    /** Punctuation is off by default: the values end up in URIs (postgresql://user:pw@host). */
+    /** Include punctuation. Default `false`: the values end up in URIs (postgresql://user:pw@host). */
     special?: boolean;
 }
 
@@ -14,19 +15,20 @@ export interface GeneratedSecretArgs {
     namespace: pulumi.Input<string>;
     /** Name of the Kubernetes Secret; other resources reference it by this name. */
     secretName: pulumi.Input<string>;
-    /** Keys generated with @pulumi/random, stable across updates (random resources keep their state). */
+    /** Keys generated with @pulumi/random, stable across updates (random resources keep their state). Default none. */
     generate?: Record<string, GeneratedKey>;
     /**
      * Extra keys derived from the generated values (for example a connection URI). Each gets the
-     * generated values and returns the key's content; the result is kept as a Pulumi secret.
+     * generated values and returns the key's content; the result is kept as a Pulumi secret. Default none.
      */
     derive?: Record<string, (generated: Record<string, pulumi.Output<string>>) => pulumi.Input<string>>;
-    /** Values supplied from outside (stack config secrets); kept as Pulumi secrets. */
+    /** Values supplied from outside (stack config secrets); kept as Pulumi secrets. Default none. */
     provided?: Record<string, pulumi.Input<string>>;
-    /** Plain, non-secret keys (usernames). */
+    /** Plain, non-secret keys (usernames). Default none. */
     plain?: Record<string, pulumi.Input<string>>;
-    /** Kubernetes Secret type, e.g. kubernetes.io/basic-auth for CloudNativePG roles. */
+    /** Kubernetes Secret type, e.g. kubernetes.io/basic-auth for CloudNativePG roles. Default `Opaque`. */
     type?: pulumi.Input<string>;
+    /** Labels of the Kubernetes Secret. Default none. */
     labels?: Record<string, pulumi.Input<string>>;
 }
 

@@ -11,52 +11,70 @@ import { GeneratedSecret } from "./secrets";
 import * as vv from "./values/vault";
 import { k8sName } from "./values/naming";
 import { ChartSource, chartLocation } from "./values/charts";
+import { ComponentArgsError, checkArgs } from "./errors";
 
+/** A team that gets its own KV subtree (`variables/teams/<name>/`), policy and Kubernetes auth role. */
 export interface VaultTeam {
+    /** Team name (lower-case, digits, '-'); one of `declaredTeams`. */
     name: string;
     /** Service accounts of the team's workloads (namespace: the team's own or Airflow's). */
     serviceAccounts: string[];
+    /** Namespace of those service accounts. */
     namespace: pulumi.Input<string>;
 }
 
 export interface VaultArgs {
     /** Where the Helm chart comes from: its repository at the pinned version (default) or a folder of local tarballs. */
     chartSource?: ChartSource;
+    /** Namespace of the release (and of its root-token Secret in dev mode). */
     namespace: pulumi.Input<string>;
+    /** `dev`: one in-memory dev-mode server with a generated root token. `ha`: a raft cluster (needs `seal`, and `token` once initialised). */
     mode: vv.VaultMode;
+    /** Servers (ha mode). */
     replicas: number;
+    /** Raft volume size per server in GiB (ha mode). */
     storageGi: number;
-    /** Install the chart (false: use an existing Vault at `address`). */
+    /** Install the chart. Default `true`; `false` configures an existing Vault at `address` (needs `token`). */
     installChart?: boolean;
-    /** Address Pulumi's Vault provider and Airflow use; defaults to the in-cluster service. */
+    /** Address Pulumi's Vault provider and Airflow use. Default: the in-cluster service (`http://<name>.<namespace>.svc.cluster.local:8200`). */
     address?: pulumi.Input<string>;
-    /** Token for the provider. Dev mode generates the root token itself; HA needs one from stack config. */
+    /**
+     * Token of the Pulumi Vault provider. Default: dev mode generates its root token; ha mode without it deploys the
+     * servers only (before the one-time init, see `bootstrapPending`); required with `installChart: false`.
+     */
     token?: pulumi.Input<string>;
+    /** Path of the KV v2 mount holding `connections/` and `variables/`, e.g. `airflow`. */
     mount: string;
+    /** Airflow's namespace and service accounts: the `airflow` Kubernetes auth role (read on connections and variables) binds them. */
     airflow: { namespace: pulumi.Input<string>; serviceAccounts: string[] };
-    /** Declared teams (for error messages) and the teams that get a KV subtree and policy. */
+    /** Every team known to the organisation; `teams` may only name these. */
     declaredTeams: string[];
+    /** The teams that get a KV subtree, a policy and a Kubernetes auth role. */
     teams: VaultTeam[];
     /** conn_id → connection in Airflow's JSON form; written as <mount>/connections/<conn_id>. */
     connections: Record<string, pulumi.Input<Record<string, unknown>>>;
     /** name → value; written as <mount>/variables/<name> with key "value". */
     variables: Record<string, pulumi.Input<string>>;
-    /** API server address the Kubernetes auth backend validates tokens against. */
+    /** API server address the Kubernetes auth backend validates tokens against. Default `https://kubernetes.default.svc`. */
     kubernetesHost?: string;
     /**
      * HA mode: how the servers unseal. awskms names the KMS key and the IRSA role of the server's service account
-     * (AwsStorage's `vaultUnseal` creates both); shamir leaves unsealing to an operator.
+     * (AwsStorage's `vaultUnseal` creates both); shamir leaves unsealing to an operator. Required in ha mode.
      */
     seal?: { type: "awskms"; region: string; kmsKeyId: pulumi.Input<string>; roleArn: pulumi.Input<string> } | { type: "shamir" };
 }
 
 export const AIRFLOW_VAULT_ROLE = "airflow";
 
+/** HashiCorp Vault as Airflow's secrets backend: the chart, a KV v2 mount, least-privilege policies and auth roles, and the KV content. */
 export class Vault extends pulumi.ComponentResource {
+    /** The address Airflow and the provider use. */
     public readonly address: pulumi.Output<string>;
+    /** The KV v2 mount path. */
     public readonly mount: string;
     /** `[secrets]` backend for Airflow: VaultBackend with Kubernetes auth. */
     public readonly secretsBackend: pulumi.Output<{ backend: string; kwargs: Record<string, unknown> }>;
+    /** Names of the policies created (`<name>-airflow-read`, `<name>-team-<team>`, …); empty while `bootstrapPending`. */
     public readonly policyNames: string[];
     /** The Vault layout this component creates (policies, AppRole and Kubernetes roles), rendered from config/vault-layout.json. */
     public readonly layout: pulumi.Output<vv.RenderedVaultLayout | undefined>;
@@ -68,7 +86,7 @@ export class Vault extends pulumi.ComponentResource {
 
     constructor(name: string, args: VaultArgs, opts?: pulumi.ComponentResourceOptions) {
         super("airflow-platform:platform:Vault", name, {}, opts);
-        vv.validateTeams("teams", args.declaredTeams, "vault.teamPolicies", args.teams.map((t) => t.name));
+        checkArgs("Vault", name, "teams", () => vv.validateTeams("declaredTeams", args.declaredTeams, "teams", args.teams.map((t) => t.name)));
         const child = { parent: this };
         const release = k8sName(name);
         this.mount = args.mount;
@@ -77,7 +95,7 @@ export class Vault extends pulumi.ComponentResource {
             : pulumi.output(args.namespace).apply((ns) => vv.vaultAddress(release, ns));
 
         if (args.mode === "ha" && args.installChart !== false && !args.seal) {
-            throw new Error("vault: HA mode needs a seal (awskms with a KMS key and role, or shamir)");
+            throw new ComponentArgsError("Vault", name, "seal", "HA mode needs a seal (awskms with a KMS key and role, or shamir)");
         }
         let token: pulumi.Input<string> | undefined = args.token;
         const deps: pulumi.Resource[] = [];
@@ -127,12 +145,12 @@ export class Vault extends pulumi.ComponentResource {
         this.bootstrapPending = token === undefined;
         if (token === undefined) {
             if (args.mode !== "ha" || args.installChart === false) {
-                throw new Error("vault: an existing Vault needs the provider token from the secret config key vaultToken (pulumi config set --secret vaultToken)");
+                throw new ComponentArgsError("Vault", name, "token", "required to configure an existing Vault (one this component does not install)");
             }
             pulumi.log.warn(
                 "vault: the HA servers are deployed but not initialised yet, so no token exists: its mounts, policies, auth and " +
                     "Airflow's connections wait. Run the one-time init (docs/runbooks/vault-bootstrap.md), then " +
-                    "`pulumi config set --secret vaultToken <token>` and `pulumi up` again.",
+                    "pass its root token as the component's `token` and run `pulumi up` again.",
                 this,
             );
             this.policyNames = [];

@@ -4,12 +4,12 @@
  * a plain value, so these are tested directly and validated against the chart's values.schema.json.
  */
 import * as fs from "fs";
-import * as path from "path";
 import * as yaml from "js-yaml";
 import type { AirflowConfig } from "../../config/schema";
 import { DeployedImage, chartImageValues, configuredImage, startupInstallEnv } from "./image";
 import { HelmValues, mergeValues } from "./merge";
 import { RESTRICTED_CONTAINER } from "./security";
+import { packagePath } from "./paths";
 
 /** The released chart this package is written and validated against (see /work/shared/airflow-chart/SOURCE.md). */
 export const AIRFLOW_CHART = {
@@ -18,14 +18,15 @@ export const AIRFLOW_CHART = {
     repo: "https://airflow.apache.org",
 } as const;
 
-export const BASE_VALUES_FILE = path.resolve(__dirname, "..", "..", "helm-values", "airflow.yaml");
+/** The chart's base values (helm-values/airflow.yaml, shipped with the package), deep-merged under the computed values. */
+export const BASE_VALUES_FILE = packagePath("helm-values", "airflow.yaml");
 
 export function loadBaseValues(file: string = BASE_VALUES_FILE): HelmValues {
     return (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as HelmValues;
 }
 
 /** The platform's airflow_local_settings.py, shared with the local platform; the chart mounts it into every Airflow pod. */
-export const LOCAL_SETTINGS_FILE = path.resolve(__dirname, "..", "..", "local_settings", "airflow_local_settings.py");
+export const LOCAL_SETTINGS_FILE = packagePath("local_settings", "airflow_local_settings.py");
 
 /** A file's text together with where it came from, so an error can name the file. */
 export interface SourceFile {

@@ -12,9 +12,9 @@ export interface PolicyDocument {
 }
 
 /** The OIDC issuer host/path, as IAM condition keys spell it: the ARN's part after "oidc-provider/". */
-export function oidcIssuer(providerArn: string): string {
+export function oidcIssuer(providerArn: string, label = "oidcProviderArn"): string {
     const at = providerArn.indexOf("oidc-provider/");
-    if (at < 0) throw new Error(`aws.oidcProviderArn: "${providerArn}" is not an IAM OIDC provider ARN`);
+    if (at < 0) throw new Error(`${label}: "${providerArn}" is not an IAM OIDC provider ARN`);
     return providerArn.slice(at + "oidc-provider/".length);
 }
 

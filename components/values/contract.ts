@@ -12,8 +12,10 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import Ajv2020 from "ajv/dist/2020";
 import type { StackConfig } from "../../config/schema";
+import { PACKAGE_ROOT } from "./paths";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+/** The package root: the repository from source, the installed package when compiled (./paths). */
+export const REPO_ROOT = PACKAGE_ROOT;
 export const NEEDS_SCHEMA_PATH = path.join(REPO_ROOT, "contract", "needs.schema.json");
 
 export const SERVICES = [

@@ -19,8 +19,11 @@ export const KAFKA_PLAIN_PORT = 9092;
 /** Suffix of a topic's dead-letter topic. */
 export const DLQ_SUFFIX = ".dlq";
 
+/** One Kafka topic. */
 export interface TopicInput {
+    /** Topic name (letters, digits, `.`, `_`, `-`). */
     name: string;
+    /** Number of partitions (at least 1). */
     partitions: number;
     /** Required: every topic states how long it keeps data. */
     retentionMs: number;

@@ -19,12 +19,17 @@ export const ALERT_SECRET_KEYS = { slackWebhook: "slack-webhook-url", pagerdutyK
 export interface AlertingInput {
     /** Secret mounted into Alertmanager at /etc/alertmanager/secrets/<name>/. */
     credentialsSecretName: string;
+    /** Slack channel of P2 and P3 alerts, e.g. `#airflow-alerts`. */
     slackChannel: string;
+    /** Slack channel of P1 alerts (besides PagerDuty), e.g. `#incidents`. */
     incidentsChannel: string;
+    /** Email address P1 alerts also go to. */
     leadershipEmail: string;
     /** team name → team email; P2 alerts labelled team=<name> go to that address. */
     teams: Record<string, string>;
+    /** Email address of P2 alerts with no (or an unknown) team label. */
     defaultTeamEmail: string;
+    /** SMTP relay (`host:port`), sender and login; the password is `credentials.smtpPassword`. */
     smtp: { smarthost: string; from: string; username: string };
 }
 

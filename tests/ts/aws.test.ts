@@ -106,7 +106,7 @@ describe("AwsStorage", () => {
     });
 
     test("a malformed OIDC provider ARN names the key", async () => {
-        await expect(run({ ...args, oidcProviderArn: "arn:aws:iam::1:role/x" })).rejects.toThrow(/aws\.oidcProviderArn/);
+        await expect(run({ ...args, oidcProviderArn: "arn:aws:iam::1:role/x" })).rejects.toThrow(/: oidcProviderArn: "arn:aws:iam::1:role\/x" is not an IAM OIDC provider ARN/);
     });
 
     test("two instances don't collide", async () => {

@@ -47,10 +47,10 @@ describe("Kafka", () => {
         expect(r.resources.filter((x) => x.type.includes("v1beta2"))).toEqual([]);
     });
 
-    test("a topic without retention is refused, naming the key", async () => {
+    test("a topic without retention is refused, naming the component and its arg", async () => {
         await expect(
             runProgram(() => void new Kafka("bus", { ...args, topics: [{ name: "x", partitions: 1, retentionMs: 0 }] }), { stack: "dev" }),
-        ).rejects.toThrow(/kafka\.topics\[0\]\.retentionMs/);
+        ).rejects.toThrow(/^Kafka "bus": topics\[0\]\.retentionMs: expected a positive integer/);
     });
 
     test("two clusters in one stack don't collide", async () => {

@@ -162,6 +162,12 @@ describe("contradictory config names the keys", () => {
         );
     });
 
+    test("an existing Vault without the token secret names the config key", async () => {
+        await expect(runStack("dev", { mutateConfig: (c) => editConfigObject(c, "vault", (v) => (v.install = false)) })).rejects.toThrow(
+            /vaultToken: vault\.install is false, so the Vault provider needs a token .*pulumi config set --secret vaultToken/,
+        );
+    });
+
     test("two secrets backends at once", async () => {
         await expect(runStack("prod", { mutateConfig: (c) => editConfigObject(c, "aws", (a) => (a.secretsManagerPrefix = "airflow-prod")) })).rejects.toThrow(
             /aws\.secretsManagerPrefix: .*vault\.enabled/,
@@ -191,7 +197,7 @@ describe("components switched off", () => {
         const types = new Set(r.resources.map((x) => x.type));
         for (const t of ["Kafka", "Mlflow", "Marquez", "Vault", "Monitoring"]) expect(types.has(`airflow-platform:platform:${t}`)).toBe(false);
         expect(getResource(r.resources, "kubernetes:helm.sh/v4:Chart", "platform-airflow").inputs.values.config.secrets).toBeUndefined();
-        expect(Object.keys(r.outputs.platform as object).sort()).toEqual(["airflowRelease", "namespace", "postgres", "redis"]);
+        expect(Object.keys(r.outputs.platform as object).sort()).toEqual(["airflow", "airflowRelease", "namespace", "postgres", "redis"]);
     });
 });
 

@@ -74,7 +74,7 @@ describe("Postgres / StatefulSet (dev)", () => {
     });
 
     test("more than one instance is refused, naming the key", async () => {
-        await expect(run({ ...base, mode: "statefulset", instances: 2 })).rejects.toThrow(/postgres\.instances/);
+        await expect(run({ ...base, mode: "statefulset", instances: 2 })).rejects.toThrow(/^Postgres "pg": instances: statefulset mode runs 1 instance/);
     });
 });
 
@@ -100,7 +100,8 @@ describe("Postgres / RDS", () => {
     });
 
     test("RDS with too few subnets or no settings names the key", async () => {
-        await expect(run({ ...rds, rds: { ...rds.rds!, subnetIds: ["subnet-a"] } })).rejects.toThrow(/postgres\.rds\.subnetIds/);
-        await expect(run({ ...rds, rds: undefined })).rejects.toThrow(/postgres\.rds: required/);
+        await expect(run({ ...rds, rds: { ...rds.rds!, subnetIds: ["subnet-a"] } })).rejects.toThrow(/^Postgres "pg": rds\.subnetIds: RDS needs at least two subnets/);
+        await expect(run({ ...rds, rds: undefined })).rejects.toThrow(/^Postgres "pg": rds: required when mode is "rds"/);
+        await expect(run({ ...rds, rds: { ...rds.rds!, clientSecurityGroupIds: [] } })).rejects.toThrow(/^Postgres "pg": rds\.clientSecurityGroupIds: /);
     });
 });

@@ -59,8 +59,8 @@ describe("Vault", () => {
         expect(r.resources.filter((x) => x.type.startsWith("vault:") || x.type === "pulumi:providers:vault")).toEqual([]);
         // Airflow is still pointed at the role the next `up` creates.
         expect(r.outputs.backend.kwargs).toMatchObject({ auth_type: "kubernetes", kubernetes_role: "airflow", auth_mount_point: "vault-kubernetes" });
-        // An existing Vault (no chart) without a token is refused, naming the key to set.
-        await expect(run({ ...ha, installChart: false })).rejects.toThrow(/vaultToken/);
+        // An existing Vault (no chart) without a token is refused, naming the arg to give.
+        await expect(run({ ...ha, installChart: false })).rejects.toThrow(/: token: required to configure an existing Vault/);
     });
 
     test("HA with awskms: the seal names the key, the service account carries the IRSA role, readiness counts a sealed server", async () => {
@@ -148,7 +148,7 @@ describe("Vault", () => {
 
     test("a team policy for an undeclared team names the keys", async () => {
         await expect(run({ ...args, teams: [{ name: "ghosts", serviceAccounts: ["x"], namespace: "x" }] })).rejects.toThrow(
-            /vault\.teamPolicies\[0\]: team "ghosts" is not declared in teams/,
+            /: teams\[0\]: team "ghosts" is not declared in declaredTeams/,
         );
     });
 
