@@ -4,7 +4,13 @@
  * It exports the program as a function (Pulumi calls it and uses the result as stack outputs), so
  * importing this file has no side effects; the mock harness calls it once per stack.
  */
-import { loadStackConfig } from "./config/load";
+// This program is one consumer of the airflow-platform package: it imports only the package's public entry points
+// (package.json "exports": "./config" → config/index.ts, "./platform" → components/platform.ts, "./contract" →
+// components/values/contract.ts), by relative path rather than through a self-reference (`airflow-platform/platform`).
+// A self-reference resolves through "exports" to the compiled dist/, so `pulumi up`, synth and jest would run stale
+// JavaScript unless every run compiled first; the relative paths are the same modules, from source.
+// tests/ts/package.test.ts fails if this file imports anything that is not an entry point.
+import { loadStackConfig } from "./config";
 import { Platform } from "./components/platform";
 import { stackContract } from "./components/values/contract";
 

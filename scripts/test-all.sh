@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test suite of the project, on a fresh machine: set-up, services, lint, type-check, jest, synth, pytest.
+# Every test suite of the project, on a fresh machine: set-up, services, lint, type-check, jest, synth, the packed
+# package's examples, pytest.
 # Prints each runner's own summary line, then one closing line `N passed, N failed` summing all suites.
 # Exit status is non-zero if anything failed.
 set -uo pipefail
@@ -68,6 +69,11 @@ read -r jp jf < <(node -e '
 [ "$jest_rc" -ne 0 ] && [ "$jf" -eq 0 ] && jf=1
 echo "jest: $jp passed, $jf failed"
 record jest "$jp" "$jf"
+
+printf '\n==> examples (npm pack; each example of examples/ installs the tarball in a fresh copy and runs its own tests)\n'
+bash scripts/test-examples.sh "$RESULTS" 2>&1 | tee "$RESULTS/examples.log" | grep -E '^(npm pack|[a-z-]+: )' | tail -n 20
+read -r ep ef 2>/dev/null <"$RESULTS/examples.counts" || { ep=0; ef=1; echo "examples: the script stopped before its summary (log: $RESULTS/examples.log)"; }
+record examples "$ep" "$ef"
 
 printf '\n==> pytest\n'
 .venv/bin/pytest tests -p no:cacheprovider -q -rfE --junitxml="$RESULTS/pytest.xml" 2>&1 | tee "$RESULTS/pytest.log" | grep -vE '^\s*$' | tail -n 30
