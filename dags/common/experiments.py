@@ -1,8 +1,11 @@
-"""A/B testing (phase 18): experiment config, deterministic traffic allocation, significance with scipy, the winner.
+"""A/B testing (phase 18): experiment config, the model each variant serves, deterministic traffic allocation,
+the prediction log's outcomes per variant, significance with scipy, the winner.
 
-Allocation hashes (experiment, unit) so a user always sees the same variant across runs and processes; the
-significance test is a two-sided two-proportion z-test with a chi-square cross-check from scipy; a winner is only
-declared when the result is significant, the sample is large enough and the uplift clears the minimum effect.
+Allocation hashes (experiment, unit) so a user always sees the same variant across runs and processes. Each variant
+is a real scikit-learn model (`VariantModel`: estimator kind, features, hyper-parameters). The metric compared is
+the share of logged predictions that the eventual outcome proved right; the significance test is a two-sided
+two-proportion z-test with a chi-square cross-check from scipy; a winner is only declared when the result is
+significant, the sample is large enough and the uplift clears the minimum effect.
 """
 
 from __future__ import annotations
@@ -72,17 +75,106 @@ def allocation_counts(exp: Experiment, unit_ids: Iterable[str]) -> dict[str, int
     return counts
 
 
-def simulate_outcomes(exp: Experiment, unit_ids: Sequence[str], true_rates: Mapping[str, float],
-                      seed: int = 7) -> dict[str, dict[str, int]]:
-    """Demo traffic: each unit converts with its variant's true rate (seeded, reproducible)."""
-    import numpy as np
+MODEL_KINDS = ("logistic_regression", "gradient_boosting", "random_forest")
 
-    rng = np.random.default_rng(seed)
-    result = {v: {"users": 0, "conversions": 0} for v in exp.variants}
-    for unit in unit_ids:
-        variant = assign_variant(exp, unit)
-        result[variant]["users"] += 1
-        result[variant]["conversions"] += int(rng.random() < true_rates[variant])
+
+@dataclass(frozen=True)
+class VariantModel:
+    """What a variant serves: a scikit-learn estimator kind, the features it sees and its hyper-parameters."""
+
+    kind: str
+    features: tuple[str, ...]
+    params: dict[str, Any]
+
+    @classmethod
+    def from_mapping(cls, variant: str, raw: Mapping[str, Any]) -> VariantModel:
+        from common.churn_data import FEATURES
+
+        unknown = sorted(set(raw) - {"kind", "features", "params"})
+        if unknown:
+            raise ExperimentConfigError(f"variant {variant}: unknown key(s) {unknown}")
+        kind = raw.get("kind")
+        if kind not in MODEL_KINDS:
+            raise ExperimentConfigError(f"variant {variant}: kind must be one of {list(MODEL_KINDS)}, got {kind!r}")
+        features = tuple(raw.get("features") or ())
+        if not features or set(features) - set(FEATURES):
+            raise ExperimentConfigError(f"variant {variant}: features must be a non-empty subset of {list(FEATURES)}")
+        return cls(kind, features, dict(raw.get("params") or {}))
+
+    @property
+    def trusted_types(self) -> tuple[str, ...]:
+        """Types MLflow's skops format must be told to trust to load this model back (tree node storage)."""
+        from common.mlflow_registry import TREE_TYPES
+
+        return () if self.kind == "logistic_regression" else TREE_TYPES
+
+    def estimator(self) -> Any:
+        from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if self.kind == "logistic_regression":
+            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, **self.params))
+        if self.kind == "gradient_boosting":
+            return GradientBoostingClassifier(random_state=0, **self.params)
+        return RandomForestClassifier(random_state=0, **self.params)
+
+
+def variant_models(exp: Experiment, raw: Mapping[str, Mapping[str, Any]]) -> dict[str, VariantModel]:
+    """Every variant of the experiment needs a model, and every model a variant."""
+    if set(raw) != set(exp.variants):
+        raise ExperimentConfigError(f"{exp.name}: models for {sorted(raw)} but variants {sorted(exp.variants)}")
+    return {v: VariantModel.from_mapping(v, spec) for v, spec in raw.items()}
+
+
+def train_variant(spec: VariantModel, records: Sequence[Mapping[str, Any]], seed: int = 0) -> tuple[Any, dict[str, float]]:
+    """Fit the variant on 75% of the labelled records; holdout accuracy and ROC AUC on the rest."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    from common.churn_data import labels, matrix
+
+    x, y = matrix(records, spec.features), labels(records)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
+    model = spec.estimator().fit(x_tr, y_tr)
+    proba = model.predict_proba(x_te)[:, 1]
+    return model, {"accuracy": float(accuracy_score(y_te, (proba >= 0.5).astype(int))),
+                   "roc_auc": float(roc_auc_score(y_te, proba)), "train_rows": float(len(y_tr))}
+
+
+def serve(exp: Experiment, models: Mapping[str, Any], specs: Mapping[str, VariantModel], versions: Mapping[str, str],
+          requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Route each request to its variant (stable hash of the customer) and score it with that variant's model.
+
+    Returns one prediction-log row per request: the variant, the model version that answered, score and decision.
+    """
+    from common.churn_data import matrix
+
+    by_variant: dict[str, list[Mapping[str, Any]]] = {v: [] for v in exp.variants}
+    for request in requests:
+        by_variant[assign_variant(exp, request["customer_id"])].append(request)
+    log = []
+    for variant, batch in by_variant.items():
+        if not batch:
+            continue
+        scores = models[variant].predict_proba(matrix(batch, specs[variant].features))[:, 1]
+        for request, score in zip(batch, scores, strict=True):
+            log.append({"request_id": f"{exp.name}:{request['customer_id']}", "customer_id": request["customer_id"],
+                        "variant": variant, "model_version": versions[variant], "score": float(score),
+                        "predicted": int(score >= 0.5)})
+    return log
+
+
+def outcomes_from_log(log: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per variant: logged predictions with an outcome (`users`) and correct ones (`conversions`); pending excluded."""
+    result: dict[str, dict[str, int]] = {}
+    for row in log:
+        if row.get("outcome") is None:
+            continue
+        entry = result.setdefault(row["variant"], {"users": 0, "conversions": 0})
+        entry["users"] += 1
+        entry["conversions"] += int(int(row["predicted"]) == int(row["outcome"]))
     return result
 
 
@@ -106,6 +198,9 @@ def two_proportion_test(conv_a: int, n_a: int, conv_b: int, n_b: int) -> dict[st
 
 def decide(exp: Experiment, outcomes: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
     """Compare every treatment with control (Bonferroni-corrected alpha); pick the best significant one, else control."""
+    missing = sorted(set(exp.variants) - set(outcomes))
+    if missing:
+        raise ValueError(f"{exp.name}: no logged outcomes for variant(s) {missing}")
     control = outcomes[exp.control]
     treatments = [v for v in exp.variants if v != exp.control]
     alpha = exp.alpha / len(treatments)

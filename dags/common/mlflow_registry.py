@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# The node storage of every scikit-learn tree model (decision trees, random forests, gradient boosting): our own models.
+TREE_TYPES = ("sklearn.tree._tree.Tree",)
+
 
 def log_sklearn_model(tracking_uri: str, experiment: str, model: Any, metrics: Mapping[str, float],
-                      tags: Mapping[str, str]) -> str:
+                      tags: Mapping[str, str], params: Mapping[str, Any] | None = None,
+                      artifacts: Mapping[str, Any] | None = None, trusted_types: Sequence[str] = ()) -> str:
     """Log `model` and its metrics in a new run; returns the model URI (artifacts live in the tracking server's store,
-    so later tasks on other workers load the model from there, not from a local file)."""
+    so later tasks on other workers load the model from there, not from a local file). MLflow stores it with skops,
+    which refuses to load types not named as trusted: tree models need `trusted_types=TREE_TYPES`."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -18,7 +23,11 @@ def log_sklearn_model(tracking_uri: str, experiment: str, model: Any, metrics: M
     mlflow.set_experiment(experiment)
     with mlflow.start_run(tags=dict(tags)):
         mlflow.log_metrics(dict(metrics))
-        info = mlflow.sklearn.log_model(model, name="model")
+        if params:
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+        for artifact, content in (artifacts or {}).items():
+            mlflow.log_dict(content, artifact)
+        info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=list(trusted_types) or None)
     return str(info.model_uri)
 
 
@@ -45,9 +54,11 @@ def load_sklearn_model(tracking_uri: str, model_uri: str) -> Any:
 
 
 def register_sklearn_model(tracking_uri: str, name: str, model: Any, metrics: Mapping[str, float],
-                           tags: Mapping[str, str]) -> str:
-    """Log and register in one go; returns the new version."""
-    return register_model(tracking_uri, name, log_sklearn_model(tracking_uri, name, model, metrics, tags), tags)
+                           tags: Mapping[str, str], params: Mapping[str, Any] | None = None,
+                           trusted_types: Sequence[str] = ()) -> tuple[str, str]:
+    """Log and register in one go; returns (new version, model URI)."""
+    uri = log_sklearn_model(tracking_uri, name, model, metrics, tags, params, trusted_types=trusted_types)
+    return register_model(tracking_uri, name, uri, tags), uri
 
 
 def version_metrics(tracking_uri: str, name: str, version: str) -> dict[str, float]:
@@ -58,23 +69,12 @@ def version_metrics(tracking_uri: str, name: str, version: str) -> dict[str, flo
     return dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
 
 
-def ensure_variant_versions(tracking_uri: str, name: str, variants: Sequence[str]) -> dict[str, str]:
-    """One registered version per experiment variant (tag `variant`), created on first use, reused afterwards."""
+def load_run_dict(tracking_uri: str, name: str, version: str, artifact: str) -> dict[str, Any]:
+    """A JSON artifact logged with a version's run (e.g. the training reference the drift check compares with)."""
+    import mlflow
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-    from sklearn.dummy import DummyClassifier
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    found: dict[str, str] = {}
-    try:
-        for mv in client.search_model_versions(f"name='{name}'"):
-            variant = (mv.tags or {}).get("variant")
-            if variant in variants and variant not in found:
-                found[variant] = str(mv.version)
-    except MlflowException:
-        pass
-    for variant in variants:
-        if variant not in found:
-            policy = DummyClassifier(strategy="constant", constant=1).fit([[0], [1]], [0, 1])
-            found[variant] = register_sklearn_model(tracking_uri, name, policy, {}, {"variant": variant})
-    return found
+    mv = client.get_model_version(name, version)
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{artifact}")

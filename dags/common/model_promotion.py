@@ -149,18 +149,115 @@ def tracking_uri_from_connection(conn_id: str = "mlflow_default") -> str:
     return http_base_url(conn_id, "the MLflow tracking server")
 
 
-def train_churn_model(seed: int = 0, n: int = 2000, shift: float = 0.0) -> tuple[Any, dict[str, float]]:
-    """A small, real scikit-learn model on synthetic churn data; `shift` simulates drifted training data."""
-    import numpy as np
+def train_churn_model(records: Sequence[Mapping[str, Any]], seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """A real scikit-learn model (scaled logistic regression) on labelled churn records; holdout metrics and the
+    holdout itself (so the champion can be measured on exactly the same rows)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from common.churn_data import labels, matrix
+
+    train, holdout = holdout_split(records, seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(matrix(train), labels(train))
+    return model, {**evaluate(model, holdout), "train_rows": len(train), "holdout": holdout}
+
+
+def holdout_split(records: Sequence[Mapping[str, Any]], seed: int = 0) -> tuple[list[Any], list[Any]]:
+    """(train, holdout): the same rows every time for the same records, so champion and challenger meet on one holdout."""
     from sklearn.model_selection import train_test_split
 
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 3)) + shift
-    logits = 1.5 * x[:, 0] - 1.0 * x[:, 1] + 0.5 * x[:, 2]
-    y = (logits + rng.normal(scale=0.5, size=n) > 0).astype(int)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, random_state=seed)
-    model = LogisticRegression(max_iter=500).fit(x_tr, y_tr)
-    proba = model.predict_proba(x_te)[:, 1]
-    return model, {"accuracy": float(accuracy_score(y_te, (proba > 0.5).astype(int))), "roc_auc": float(roc_auc_score(y_te, proba))}
+    from common.churn_data import labels
+
+    train, holdout = train_test_split(list(records), test_size=0.25, random_state=seed, stratify=labels(records))
+    return train, holdout
+
+
+def evaluate(model: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    from common.churn_data import labels, matrix
+
+    y = labels(records)
+    proba = model.predict_proba(matrix(records))[:, 1]
+    auc = float(roc_auc_score(y, proba)) if len(set(y)) > 1 else float("nan")
+    return {"accuracy": float(accuracy_score(y, (proba >= 0.5).astype(int))), "roc_auc": auc}
+
+
+def score_requests(model: Any, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Serve requests one at a time as a live endpoint would: per request the latency, the prediction, or the error.
+
+    A request the model can't score (bad features, an exception) is an error of this arm, not a dropped request.
+    """
+    import time
+
+    from common.churn_data import LABEL, feature_problems, matrix
+
+    scored = []
+    for request in requests:
+        start = time.perf_counter()
+        row: dict[str, Any] = {"customer_id": request.get("customer_id"), "outcome": request.get(LABEL)}
+        try:
+            problems = feature_problems(request, labelled=False)
+            if problems:
+                raise ValueError("; ".join(problems))
+            row["predicted"] = int(model.predict_proba(matrix([request]))[0, 1] >= 0.5)
+            row["error"] = None
+        except Exception as exc:  # noqa: BLE001 — every failure of the arm counts against it
+            row["predicted"], row["error"] = None, f"{type(exc).__name__}: {exc}"
+        row["latency_ms"] = (time.perf_counter() - start) * 1000
+        scored.append(row)
+    return scored
+
+
+def arm_stats(scored: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
+    """Requests, errors, error rate, accuracy over requests whose outcome is known, p95 latency."""
+    import numpy as np
+
+    n = len(scored)
+    errors = sum(1 for s in scored if s["error"])
+    judged = [s for s in scored if not s["error"] and s.get("outcome") is not None]
+    correct = sum(1 for s in judged if int(s["predicted"]) == int(s["outcome"]))
+    latencies = [s["latency_ms"] for s in scored]
+    return {"requests": n, "errors": errors, "error_rate": errors / n if n else 1.0, "judged": len(judged),
+            "correct": correct, "accuracy": correct / len(judged) if judged else 0.0,
+            "p95_latency_ms": float(np.percentile(latencies, 95)) if latencies else 0.0}
+
+
+@dataclass(frozen=True)
+class CanarySlo:
+    """What a healthy canary is: no worse error rate, accuracy not significantly lower than the champion's on the
+    same traffic (one-sided two-proportion test), a latency budget; without a champion, an absolute accuracy floor."""
+
+    max_p95_latency_ms: float = 50.0
+    max_accuracy_drop: float = 0.02
+    alpha: float = 0.05
+    min_accuracy: float = 0.7
+    min_requests: int = 50
+
+
+def canary_verdict(champion: Mapping[str, Any] | None, canary: Mapping[str, Any], slo: CanarySlo = CanarySlo()) -> dict[str, Any]:
+    """Healthy or not, with every reason, from the two arms' measured stats."""
+    from common.experiments import two_proportion_test
+
+    reasons = []
+    if canary["requests"] < slo.min_requests:
+        reasons.append(f"only {canary['requests']} canary requests (< {slo.min_requests})")
+    if canary["p95_latency_ms"] > slo.max_p95_latency_ms:
+        reasons.append(f"p95 latency {canary['p95_latency_ms']:.2f} ms > {slo.max_p95_latency_ms} ms")
+    comparison = None
+    if champion is None:
+        if canary["error_rate"] > 0.01:
+            reasons.append(f"error rate {canary['error_rate']:.3f} > 0.01")
+        if canary["accuracy"] < slo.min_accuracy:
+            reasons.append(f"accuracy {canary['accuracy']:.3f} < {slo.min_accuracy} (no champion to compare with)")
+    else:
+        if not canary_healthy(champion["errors"], champion["requests"], canary["errors"], canary["requests"]):
+            reasons.append(f"error rate {canary['error_rate']:.3f} vs champion {champion['error_rate']:.3f}")
+        if canary["judged"] and champion["judged"]:
+            comparison = two_proportion_test(champion["correct"], champion["judged"], canary["correct"], canary["judged"])
+            drop = comparison["rate_a"] - comparison["rate_b"]
+            if drop > slo.max_accuracy_drop and comparison["p_value"] / 2 < slo.alpha:
+                reasons.append(f"accuracy {comparison['rate_b']:.3f} vs champion {comparison['rate_a']:.3f} "
+                               f"(one-sided p={comparison['p_value'] / 2:.2g})")
+    return {"healthy": not reasons, "reasons": reasons, "accuracy_test": comparison}

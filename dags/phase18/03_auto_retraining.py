@@ -1,12 +1,21 @@
-"""Automated retraining: drift-triggered, champion/challenger through MLflow registry aliases, staged rollout
-(Train → Validate → Register → Stage → Canary → Production), shadow and canary traffic, and rollback.
+"""Automated retraining: drift measured on the batch behind the triggering asset event, champion/challenger through
+MLflow registry aliases, staged rollout (Train → Validate → Register → Stage → Canary → Production) judged on scored
+requests, and rollback.
 
-Scheduled on the `churn_model_retrain_request` asset, which phase14_03_dataset_patterns emits when feature drift
-crosses its threshold or a retraining request arrives on Kafka — retraining is data-driven, not a cron guess.
-Steps: confirm drift with common.drift (KS + PSI) → train a real scikit-learn model → validation gates → register
-a new version (alias `challenger`) → `staging` → shadow scoring against the champion → `canary` with a stable 10%
-traffic split and an error-rate health check → `champion` (production; the old one becomes
-`previous_champion`). An unhealthy canary triggers `rollback`, which restores the previous champion.
+Teaches: retraining driven by data, promotion driven by measurements. The DAG is scheduled on the
+`churn_model_retrain_request` asset; the event's extra points to the batch of labelled churn records that prompted
+it (path, rows, sha256 — checked, so the DAG reads exactly what the producer announced). read_batch quarantines
+broken records in the warehouse (`ml_quarantine`) instead of dropping them. detect_drift compares the batch with
+the champion's training reference (logged with the champion's MLflow run) by KS + PSI (common.drift): no drift,
+no retraining; no champion yet, the first model is trained. The batch is split by arrival order: the earlier 60%
+trains a scikit-learn model (logged to MLflow with its own reference), the later 40% is the traffic that followed,
+with its observed outcomes. validate applies the offline gates; register creates a version (alias `challenger`);
+stage measures the champion on the challenger's holdout (same rows) and stages the challenger unless it is worse;
+shadow has both models score the traffic (only the champion answers) and stops a challenger that disagrees wildly;
+canary routes a stable 20% of the traffic to the challenger (alias `canary`), scores every request one at a time
+and measures per arm the error rate, p95 latency and accuracy against the observed outcomes. A canary that is not
+significantly less accurate than the champion, no more error-prone and within the latency budget becomes `champion`
+(the old one `previous_champion`); otherwise rollback removes the canary and keeps or restores the champion.
 """
 
 from __future__ import annotations
@@ -19,7 +28,21 @@ from airflow.sdk.exceptions import AirflowFailException
 from common.assets import MODEL_RETRAIN_REQUEST
 from common.defaults import platform_default_args
 
+WAREHOUSE_CONN_ID = "postgres_default"
+MLFLOW_CONN_ID = "mlflow_default"
 MLFLOW_TASK = {"retries": 2, "retry_delay": timedelta(seconds=10), "execution_timeout": timedelta(minutes=10)}
+TRAIN_FRACTION = 0.6  # earlier records train; the later ones are the traffic that followed
+CANARY_PERCENT = 20
+MIN_SHADOW_AGREEMENT = 0.5
+MIN_BATCH = 200
+
+
+def _batch_parts(extra: dict) -> tuple[list, list]:
+    """(training window, traffic window) of the batch's valid records, re-read from the event's batch."""
+    from common.churn_data import read_event_batch, split_valid, time_split
+
+    return time_split(split_valid(read_event_batch(extra))[0], TRAIN_FRACTION)
+
 
 with DAG(
     dag_id="phase18_03_auto_retraining",
@@ -30,43 +53,78 @@ with DAG(
     default_args=platform_default_args("team-ml"),
     params={
         "model_name": Param("churn_classifier", type="string"),
-        "drift_shift": Param(0.8, type="number", description="simulated shift of the current feature batch"),
-        "canary_error_rate": Param(0.02, type="number", minimum=0, maximum=1,
-                                   description="observed canary error rate (simulated live traffic)"),
         "force": Param(False, type="boolean", description="retrain even without drift"),
+        "max_p95_latency_ms": Param(50.0, type="number", minimum=0, description="canary latency budget (SLO)"),
     },
     tags=["phase18", "mlops", "retraining", "champion-challenger", "team:ml"],
     doc_md=__doc__,
 ):
 
-    @task
-    def detect_drift(**context) -> dict:
-        import numpy as np
+    @task(**MLFLOW_TASK)
+    def read_batch(**context) -> dict:
+        """The batch behind the newest retrain-request event; broken records go to the warehouse quarantine."""
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        from airflow.sdk.exceptions import AirflowSkipException
 
+        from common import ml_store
+        from common.assets import latest_events
+        from common.churn_data import BatchError, read_event_batch, split_valid
+
+        event = latest_events(context.get("triggering_asset_events") or {}).get(MODEL_RETRAIN_REQUEST.name)
+        if event is None or not event.extra.get("path"):
+            raise AirflowSkipException(f"no retrain-request event with a batch to measure (event: {event}); nothing to do")
+        try:
+            records = read_event_batch(event.extra)
+        except BatchError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        valid, bad = split_valid(records)
+        conn = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_conn()
+        try:
+            ml_store.ensure_tables(conn)
+            ml_store.replace_quarantine(conn, context["dag"].dag_id, context["run_id"], event.extra["path"], bad)
+            conn.commit()
+        finally:
+            conn.close()
+        if len(valid) < MIN_BATCH:
+            raise AirflowFailException(f"only {len(valid)} valid records in {event.extra['path']} (< {MIN_BATCH})")
+        return {"extra": event.extra, "source_dag_id": event.source_dag_id, "valid": len(valid), "quarantined": len(bad)}
+
+    @task(**MLFLOW_TASK)
+    def detect_drift(batch: dict, **context) -> dict:
+        """KS + PSI of the batch against the champion's training reference; no drift → skip, no champion → bootstrap."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from common.churn_data import columns, read_event_batch, split_valid
         from common.drift import detect_drift as drift_report
+        from common.mlflow_registry import load_run_dict
+        from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        rng = np.random.default_rng(42)
-        reference = {f: rng.normal(size=1000).tolist() for f in ("tenure", "spend", "tickets")}
-        shift = float(context["params"]["drift_shift"])
-        current = {f: (rng.normal(size=1000) + shift).tolist() for f in reference}
-        report = drift_report(reference, current).to_dict()
-        events = context.get("triggering_asset_events") or {}
-        report["triggered_by"] = [str(getattr(k, "name", k)) for k in events]
+        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
+        name = context["params"]["model_name"]
+        champion = MlflowAliases(name, uri).version_for("champion")
+        if champion is None:
+            return {"status": "bootstrap", "drifted": [], "reference_version": None, "features": []}
+        reference = load_run_dict(uri, name, champion, "reference.json")
+        report = drift_report(reference, columns(split_valid(read_event_batch(batch["extra"]))[0])).to_dict()
+        report["reference_version"] = champion
         if report["status"] != "alert" and not context["params"]["force"]:
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"no drift beyond threshold ({report['status']}); champion stays")
+            raise AirflowSkipException(f"no drift beyond threshold against champion v{champion} ({report['status']})")
         return report
 
     @task(**MLFLOW_TASK)
-    def train(report: dict, **context) -> dict:
+    def train(batch: dict, report: dict, **context) -> dict:
+        from common.churn_data import columns
         from common.mlflow_registry import log_sklearn_model
         from common.model_promotion import tracking_uri_from_connection, train_churn_model
 
-        model, metrics = train_churn_model(seed=len(context["run_id"]), shift=float(context["params"]["drift_shift"]))
-        uri = log_sklearn_model(tracking_uri_from_connection(conn_id="mlflow_default"), context["params"]["model_name"],
-                                model, metrics, {"trigger": "drift", "drifted": ",".join(report["drifted"])})
-        return {"model_uri": uri, "metrics": metrics, "drifted": report["drifted"]}
+        window, _ = _batch_parts(batch["extra"])
+        model, metrics = train_churn_model(window)
+        metrics.pop("holdout")
+        tags = {"trigger": report["status"], "drifted": ",".join(report["drifted"]), "batch": batch["extra"]["path"]}
+        uri = log_sklearn_model(tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID), context["params"]["model_name"],
+                                model, metrics, tags, {"train_fraction": TRAIN_FRACTION},
+                                {"reference.json": columns(window)})
+        return {"model_uri": uri, "metrics": metrics, "drifted": report["drifted"], "batch": batch["extra"]}
 
     @task
     def validate(trained: dict) -> dict:
@@ -82,57 +140,86 @@ with DAG(
         from common.mlflow_registry import register_model
         from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        uri = tracking_uri_from_connection(conn_id="mlflow_default")
+        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
         name = context["params"]["model_name"]
-        version = register_model(uri, name, validated["model_uri"], {"trigger": "drift", "drifted": ",".join(validated["drifted"])})
+        version = register_model(uri, name, validated["model_uri"],
+                                 {"trigger": "drift", "drifted": ",".join(validated["drifted"]), "batch": validated["batch"]["path"]})
         MlflowAliases(name, uri).promote(version, "registered")
-        return {"version": version, "metrics": validated["metrics"], "model_uri": validated["model_uri"]}
+        return {**validated, "version": version}
 
     @task(**MLFLOW_TASK)
     def stage(registered: dict, **context) -> dict:
-        from common.mlflow_registry import version_metrics
-        from common.model_promotion import MlflowAliases, challenger_beats_champion, tracking_uri_from_connection
+        """Champion and challenger measured on the same holdout rows of the new batch."""
+        from common.mlflow_registry import load_sklearn_model
+        from common.model_promotion import (
+            MlflowAliases,
+            challenger_beats_champion,
+            evaluate,
+            holdout_split,
+            tracking_uri_from_connection,
+        )
 
-        uri = tracking_uri_from_connection(conn_id="mlflow_default")
+        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
         aliases = MlflowAliases(context["params"]["model_name"], uri)
         champion = aliases.version_for("champion")
-        champion_metrics = version_metrics(uri, aliases.name, champion) if champion else None
+        champion_metrics = None
+        if champion:
+            holdout = holdout_split(_batch_parts(registered["batch"])[0])[1]
+            champion_metrics = evaluate(load_sklearn_model(uri, f"models:/{aliases.name}/{champion}"), holdout)
         if not challenger_beats_champion(registered["metrics"], champion_metrics, min_gain=-0.02):
-            raise AirflowFailException(f"challenger {registered['version']} is worse than champion {champion}")
+            raise AirflowFailException(f"challenger {registered['version']} is worse than champion {champion} "
+                                       f"on the same holdout: {registered['metrics']} vs {champion_metrics}")
         aliases.promote(registered["version"], "staging")
-        return {**registered, "champion": champion}
+        return {**registered, "champion": champion, "champion_holdout_metrics": champion_metrics}
 
     @task(**MLFLOW_TASK)
     def shadow(staged: dict, **context) -> dict:
-        """Shadow mode: the challenger scores the same requests as the champion; only the champion's answer is served."""
-        import numpy as np
-
+        """Shadow mode: the challenger scores the same traffic as the champion; only the champion's answer is served."""
+        from common.churn_data import matrix
         from common.mlflow_registry import load_sklearn_model
-        from common.model_promotion import shadow_agreement, tracking_uri_from_connection, train_churn_model
+        from common.model_promotion import shadow_agreement, tracking_uri_from_connection
 
-        uri = tracking_uri_from_connection(conn_id="mlflow_default")
+        if not staged["champion"]:
+            return {**staged, "shadow_agreement": None}
+        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
+        traffic = matrix(_batch_parts(staged["batch"])[1])
+        champion = load_sklearn_model(uri, f"models:/{context['params']['model_name']}/{staged['champion']}")
         challenger = load_sklearn_model(uri, staged["model_uri"])
-        if staged["champion"]:
-            champion_model = load_sklearn_model(uri, f"models:/{context['params']['model_name']}@champion")
-        else:  # first model ever: compare with a baseline trained on the reference window
-            champion_model, _ = train_churn_model(seed=1)
-        requests = np.random.default_rng(7).normal(size=(500, 3))
-        agreement = shadow_agreement(champion_model.predict(requests).tolist(), challenger.predict(requests).tolist())
-        if agreement < 0.6:
-            raise AirflowFailException(f"shadow agreement {agreement:.2f} too low: challenger behaves too differently")
+        agreement = shadow_agreement(champion.predict(traffic).tolist(), challenger.predict(traffic).tolist())
+        if agreement < MIN_SHADOW_AGREEMENT:
+            raise AirflowFailException(f"shadow agreement {agreement:.2f} < {MIN_SHADOW_AGREEMENT}: challenger behaves too differently")
         return {**staged, "shadow_agreement": agreement}
 
     @task(**MLFLOW_TASK)
     def canary(shadowed: dict, **context) -> dict:
-        from common.model_promotion import MlflowAliases, canary_healthy, canary_split, tracking_uri_from_connection
+        """A stable share of the traffic is served by the canary; both arms' requests are scored and measured."""
+        from common.mlflow_registry import load_sklearn_model
+        from common.model_promotion import (
+            CanarySlo,
+            MlflowAliases,
+            arm_stats,
+            canary_split,
+            canary_verdict,
+            score_requests,
+            tracking_uri_from_connection,
+        )
 
-        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id="mlflow_default"))
+        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
+        aliases = MlflowAliases(context["params"]["model_name"], uri)
         aliases.promote(shadowed["version"], "canary")
-        routes = canary_split([f"req-{i}" for i in range(5000)], canary_percent=10)
-        canary_n, champ_n = len(routes["canary"]), len(routes["champion"])
-        canary_errors = round(canary_n * float(context["params"]["canary_error_rate"]))
-        healthy = canary_healthy(round(champ_n * 0.02), champ_n, canary_errors, canary_n)
-        return {**shadowed, "canary_requests": canary_n, "canary_errors": canary_errors, "healthy": healthy}
+        traffic = {r["customer_id"]: r for r in _batch_parts(shadowed["batch"])[1]}
+        routes = canary_split(sorted(traffic), canary_percent=CANARY_PERCENT)
+        canary_model = load_sklearn_model(uri, f"models:/{aliases.name}@canary")
+        canary_stats = arm_stats(score_requests(canary_model, [traffic[c] for c in routes["canary"]]))
+        champion_stats = None
+        if shadowed["champion"]:
+            champion_model = load_sklearn_model(uri, f"models:/{aliases.name}/{shadowed['champion']}")
+            champion_stats = arm_stats(score_requests(champion_model, [traffic[c] for c in routes["champion"]]))
+        verdict = canary_verdict(champion_stats, canary_stats,
+                                 CanarySlo(max_p95_latency_ms=float(context["params"]["max_p95_latency_ms"])))
+        for key in ("accuracy", "error_rate", "p95_latency_ms"):
+            aliases.client.set_model_version_tag(aliases.name, shadowed["version"], f"canary_{key}", f"{canary_stats[key]:.4f}")
+        return {**shadowed, "canary": canary_stats, "champion_arm": champion_stats, **verdict}
 
     @task.branch
     def decide(canaried: dict) -> str:
@@ -142,7 +229,7 @@ with DAG(
     def promote_to_production(canaried: dict, **context) -> dict:
         from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id="mlflow_default"))
+        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID))
         aliases.promote(canaried["version"], "production")
         return aliases.aliases()
 
@@ -151,12 +238,14 @@ with DAG(
         """The canary is unhealthy: it never becomes champion; if a bad champion slipped through, restore the previous."""
         from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id="mlflow_default"))
+        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID))
         aliases.client.delete_registered_model_alias(aliases.name, "canary")
-        aliases.client.set_model_version_tag(aliases.name, canaried["version"], "rolled_back", "unhealthy canary")
+        reason = "unhealthy canary: " + "; ".join(canaried["reasons"])
+        aliases.client.set_model_version_tag(aliases.name, canaried["version"], "rolled_back", reason[:500])
         if aliases.version_for("champion") == canaried["version"]:
-            aliases.rollback("unhealthy canary")
+            aliases.rollback(reason)
         return aliases.aliases()
 
-    canaried = canary(shadow(stage(register(validate(train(detect_drift()))))))
+    batch = read_batch()
+    canaried = canary(shadow(stage(register(validate(train(batch, detect_drift(batch)))))))
     decide(canaried) >> [promote_to_production(canaried), rollback(canaried)]
