@@ -106,7 +106,7 @@ def quarantined(conn: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     with conn.cursor() as cur:
         cur.execute("SELECT source, record, reasons FROM ml_quarantine WHERE dag_id = %s AND run_id = %s ORDER BY id",
                     (dag_id, run_id))
-        return [{"source": s, "record": r if isinstance(r, dict) else json.loads(r), "reasons": list(reasons)}
+        return [{"source": s, "record": r, "reasons": list(reasons)}  # the driver decodes JSONB
                 for s, r, reasons in cur.fetchall()]
 
 

@@ -46,6 +46,49 @@ def test_canary_health_and_shadow_agreement() -> None:
         mp.shadow_agreement([1], [1, 0])
 
 
-def test_training_produces_a_model_that_passes_the_gates() -> None:
-    model, metrics = mp.train_churn_model(seed=3, n=800)
+def test_training_on_records_produces_a_model_that_passes_the_gates_and_a_reproducible_holdout() -> None:
+    from common.churn_data import customer_batch
+
+    records = customer_batch(1200, seed=3)
+    model, metrics = mp.train_churn_model(records)
+    holdout = metrics.pop("holdout")
     assert mp.gate_failures(metrics) == [] and hasattr(model, "predict_proba")
+    assert holdout == mp.holdout_split(records)[1] and len(holdout) == 300
+    assert mp.evaluate(model, holdout) == {k: metrics[k] for k in ("accuracy", "roc_auc")}
+
+
+def _arm(n: int, correct: int, errors: int = 0, latency: float = 1.0) -> list[dict]:
+    rows = [{"predicted": 1, "outcome": 1 if i < correct else 0, "error": None, "latency_ms": latency} for i in range(n - errors)]
+    return rows + [{"predicted": None, "outcome": 1, "error": "ValueError: x", "latency_ms": latency}] * errors
+
+
+def test_arm_stats_measure_errors_accuracy_and_latency() -> None:
+    stats = mp.arm_stats(_arm(100, 80, errors=10, latency=2.0))
+    assert stats == {"requests": 100, "errors": 10, "error_rate": 0.1, "judged": 90, "correct": 80,
+                     "accuracy": pytest.approx(80 / 90), "p95_latency_ms": 2.0}
+
+
+def test_canary_verdict_from_scored_arms() -> None:
+    champion = mp.arm_stats(_arm(800, 680))
+    assert mp.canary_verdict(champion, mp.arm_stats(_arm(200, 168)))["healthy"]
+    worse = mp.canary_verdict(champion, mp.arm_stats(_arm(200, 120)))
+    assert not worse["healthy"] and worse["reasons"][0].startswith("accuracy 0.600 vs champion 0.850")
+    slightly = mp.canary_verdict(champion, mp.arm_stats(_arm(200, 166)))  # 0.83 vs 0.85: not significant
+    assert slightly["healthy"], slightly
+    erroring = mp.canary_verdict(champion, mp.arm_stats(_arm(200, 168, errors=20)))
+    assert not erroring["healthy"] and "error rate" in erroring["reasons"][0]
+    slow = mp.canary_verdict(champion, mp.arm_stats(_arm(200, 170, latency=80.0)))
+    assert slow["reasons"] == ["p95 latency 80.00 ms > 50.0 ms"]
+    first = mp.canary_verdict(None, mp.arm_stats(_arm(200, 120)))
+    assert first["reasons"] == ["accuracy 0.600 < 0.7 (no champion to compare with)"]
+    assert mp.canary_verdict(None, mp.arm_stats(_arm(20, 20)))["reasons"] == ["only 20 canary requests (< 50)"]
+
+
+def test_score_requests_counts_unscorable_requests_as_errors() -> None:
+    from common.churn_data import customer_batch
+
+    records = customer_batch(600, seed=4)
+    model, _ = mp.train_churn_model(records)
+    scored = mp.score_requests(model, [records[0], {**records[1], "tenure_months": None}])
+    assert scored[0]["error"] is None and scored[0]["predicted"] in (0, 1) and scored[0]["latency_ms"] > 0
+    assert scored[1]["predicted"] is None and "tenure_months: missing" in scored[1]["error"]
