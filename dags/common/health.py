@@ -21,7 +21,8 @@ from typing import Any, Literal
 Status = Literal["healthy", "degraded", "unhealthy"]
 COMPONENTS = ("database", "api", "storage", "queue", "airflow")
 # A component down is not equally urgent everywhere: losing the metadata DB or the queue stops every pipeline.
-SEVERITY_BY_COMPONENT: dict[str, str] = {"database": "P1", "airflow": "P1", "queue": "P2", "api": "P2", "storage": "P2"}
+SEVERITY_BY_COMPONENT: dict[str, str] = {"database": "P1", "airflow": "P1", "queue": "P2", "api": "P2", "storage": "P2",
+                                         "failed_tasks": "P2"}
 SLOW_PROBE_MS = 2000.0
 
 
@@ -172,7 +173,12 @@ def heal(
         if result.status != "unhealthy" or action is None or result.component not in recheck:
             healed.append(result)
             continue
-        note = action(result)
+        try:
+            note = action(result)
+        except Exception as exc:  # a remediation that cannot run leaves the component to escalation, it is no crash
+            healed.append(HealthResult(result.component, result.status, result.latency_ms,
+                                       f"{result.detail} (remediation failed: {type(exc).__name__}: {exc})"))
+            continue
         again = recheck[result.component]()
         healed.append(HealthResult(again.component, again.status, again.latency_ms,
                                    f"{again.detail} (after remediation: {note})", remediated=again.status == "healthy"))

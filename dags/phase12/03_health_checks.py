@@ -5,10 +5,14 @@ Teaches:
   call on http_api_default; 429 = degraded), storage (write/read/delete on the data volume), the message queue
   (Kafka broker on kafka_default) and Airflow itself (/api/v2/monitor/health on airflow_api: metadatabase,
   scheduler, triggerer, dag-processor). Targets come from connections; a missing one is reported by name.
-- Self-healing: a registered remediation (recreate the storage directory, wait out a transient DB/API fault)
-  runs, then the component is probed again; a successful heal is recorded as `remediated`.
+- Failed tasks: DAGs tagged `self-heal:clear` (idempotent tasks) opt in; their failed task instances of the last
+  24 h are found through the REST API.
+- Self-healing: a registered remediation runs, then the component is probed again; a successful heal is recorded as
+  `remediated`. Failed tasks are cleared through the REST API (`clearTaskInstances`, only failed, run reset) and
+  the scheduler re-runs them; a missing storage directory is recreated; a transient DB/API fault is waited out.
 - Escalation: still unhealthy → P1 components (database, Airflow) page on-call and fail the run; others open a
-  ticket (P2); degraded components open a P3 ticket. The report is one JSON document for dashboards.
+  ticket (P2); degraded components open a P3 ticket. Tickets are rows in the warehouse's `ops.health_tickets`
+  (one per run and component), where on-call tooling reads them. The report is one JSON document for dashboards.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def probe_components() -> list[dict[str, Any]]:
     return [asdict(r) for r in run_all()]
 
 
-@task(retries=0, execution_timeout=timedelta(minutes=3))
+@task(retries=0, execution_timeout=timedelta(minutes=10))  # waits for cleared tasks to re-run
 def self_heal(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from common.health import HealthResult, heal
     from common.health_targets import REMEDIATIONS, recheckers
@@ -44,15 +48,17 @@ def self_heal(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @task(retries=0)
-def escalate_and_report(results: list[dict[str, Any]]) -> dict[str, Any]:
+def escalate_and_report(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
     from common.health import HealthReport, HealthResult, enforce_health, escalate
+    from common.health_targets import open_tickets
 
     checked = [HealthResult(**r) for r in results]
     report = HealthReport(checked, escalate(checked))
     for escalation in report.escalations:
         log.error("health_escalation %s", json.dumps(asdict(escalation), sort_keys=True))
+    tickets = open_tickets(report.escalations, context["run_id"])
     enforce_health(report)
-    return report.to_dict()
+    return {**report.to_dict(), "tickets": tickets}
 
 
 with DAG(

@@ -3,7 +3,9 @@
 Teaches: the CLOSED → OPEN → HALF_OPEN → CLOSED state machine (common.circuit_breaker), with the state in a Postgres
 row so it survives across task tries, runs and workers. While OPEN, calls are refused without touching the service
 and the run reports itself degraded instead of failing; after `cooldown_seconds` one trial call decides whether the
-circuit closes again. The dependency is the `flaky_service` HTTP connection.
+circuit closes again. The dependency is the `flaky_service` HTTP connection. With `require_success` a run with no
+successful call fails; the DAG is tagged `self-heal:clear`, so phase12_03's health checks clear and re-run it once the
+dependency is back.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def call_through_breaker(params: dict[str, Any]) -> dict[str, Any]:
         except Exception:  # the breaker recorded it; this run degrades instead of failing
             outcomes.append("failed")
     state = store.load()
+    if params.get("require_success") and "ok" not in outcomes:
+        raise RuntimeError(f"no call to {BREAKER_NAME} succeeded: {outcomes} (breaker {state.state})")
     return {
         "outcomes": outcomes,
         "state": state.state,
@@ -63,7 +67,9 @@ with DAG(
         "calls": Param(5, type="integer", minimum=1, maximum=100, description="calls this run makes"),
         "failure_threshold": Param(3, type="integer", minimum=1, description="consecutive failures that open it"),
         "cooldown_seconds": Param(30, type="number", minimum=0, description="how long it stays OPEN before a trial"),
+        "require_success": Param(False, type="boolean", description="fail the run when no call succeeded"),
     },
-    tags=["phase7", "resilience", "circuit-breaker", "team:platform", "severity:P2"],
+    # Its task is idempotent (a breaker state row and calls to a read-only service): the health checks may re-run it.
+    tags=["phase7", "resilience", "circuit-breaker", "team:platform", "severity:P2", "self-heal:clear"],
 ) as dag:
     report(call_through_breaker())

@@ -163,3 +163,52 @@ def test_airflow_down_is_escalated_as_p1_and_fails_the_run(dagbag, live_health_s
     healed = {r["component"]: r for r in xcom_value(run, "self_heal")}
     assert healed["airflow"]["status"] == "unhealthy" and "Connection refused" in healed["airflow"]["detail"]
     assert healed["database"]["status"] == "healthy"
+
+
+def _flaky(mode: str) -> None:
+    from local.services import http_standins
+
+    request = urllib.request.Request(f"{http_standins.base_url()}/_control/flaky/default", method="POST",
+                                     data=json.dumps({"mode": mode}).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def test_a_failed_task_is_cleared_and_rerun_through_the_api_and_tickets_land_in_postgres(dagbag, live_health_services, monkeypatch) -> None:
+    """The real repair: phase7_03 (tagged self-heal:clear) fails while its dependency is down; once it is back, the
+    health checks find the failed task through the REST API, clear it, the scheduler re-runs it and it succeeds.
+    Anything still wrong becomes a row in ops.health_tickets, read back here."""
+    from common.warehouse_governance import connect
+    from local.airflow_client import AirflowClient
+
+    breaker = "phase7_03_circuit_breaker"
+    client = AirflowClient()
+    _flaky("down")
+    try:
+        run_id = client.trigger(breaker, {"require_success": True, "calls": 1, "failure_threshold": 50, "cooldown_seconds": 0})
+        assert client.wait(breaker, run_id)["state"] == "failed"
+    finally:
+        _flaky("up")
+
+    # The partner API unreachable (a closed port): a P2 component that stays down, so a ticket, not a page.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    api = json.loads(os.environ["AIRFLOW_CONN_HTTP_API_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_HTTP_API_DEFAULT", json.dumps({**api, "host": "127.0.0.1", "port": closed, "schema": "http"}))
+    run = get_dag(dagbag, HEALTH).test()
+    assert run.state == "success", task_states(run)
+    probed = {r["component"]: r for r in xcom_value(run, "probe_components")}
+    assert probed["failed_tasks"]["status"] == "unhealthy" and f"{breaker}/{run_id}" in probed["failed_tasks"]["detail"]
+    healed = {r["component"]: r for r in xcom_value(run, "self_heal")}
+    assert healed["failed_tasks"]["remediated"] is True, healed["failed_tasks"]
+    assert client.run(breaker, run_id)["state"] == "success", "the cleared run was re-run by the scheduler and passed"
+    tries = {t["task_id"]: t["try_number"] for t in client.task_instances(breaker, run_id)}
+    assert tries["call_through_breaker"] > 1
+
+    report = xcom_value(run, "escalate_and_report")
+    with connect(conn_id="postgres_default") as db, db.cursor() as cur:
+        cur.execute("SELECT id, component, severity, summary FROM ops.health_tickets WHERE run_id = %s ORDER BY id", (run.run_id,))
+        rows = cur.fetchall()
+    tickets = [e for e in report["escalations"] if e["action"] == "ticket"]
+    assert ("api", "P2") in [(r[1], r[2]) for r in rows], rows
+    assert [r[0] for r in rows] == report["tickets"] and [(r[1], r[2]) for r in rows] == [(t["component"], t["severity"]) for t in tickets]
