@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as ts from "typescript";
 import { byType, REPO_ROOT, runProgram, runStack } from "./harness";
 import { ComponentArgsError, withConfigKeys } from "../../components/errors";
 import { CONFIG_KEYS_OF_ARGS } from "../../components/platform";
@@ -69,6 +70,24 @@ describe("index.ts, the stack program", () => {
 });
 
 describe("components", () => {
+    test("every field of every exported interface (Args, outputs) has JSDoc", () => {
+        const undocumented: string[] = [];
+        let fields = 0;
+        for (const file of fs.readdirSync(path.join(REPO_ROOT, "components")).filter((f) => f.endsWith(".ts"))) {
+            const source = ts.createSourceFile(file, fs.readFileSync(path.join(REPO_ROOT, "components", file), "utf8"), ts.ScriptTarget.ES2022, true);
+            source.forEachChild((node) => {
+                if (!ts.isInterfaceDeclaration(node) || !node.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) return;
+                for (const member of node.members) {
+                    if (!ts.isPropertySignature(member)) continue;
+                    fields++;
+                    if (ts.getJSDocCommentsAndTags(member).length === 0) undocumented.push(`${file}: ${node.name.text}.${member.name.getText(source)}`);
+                }
+            });
+        }
+        expect(fields).toBeGreaterThan(100);
+        expect(undocumented).toEqual([]);
+    });
+
     test("every resource of the dev stack is a descendant of the Platform (no child left at the stack's root)", async () => {
         const r = await runStack("dev");
         const byUrn = new Map(r.resources.map((x) => [x.urn, x]));
