@@ -215,3 +215,29 @@ def test_the_token_endpoint_refuses_a_wrong_password(airflow_service) -> None:  
                              json={"username": airflow.ADMIN_USER, "password": "wrong-" + airflow.admin_password()})
     assert response.status_code == 401, response.text
     assert "access_token" not in json.dumps(response.json())
+
+
+def test_access_control_roles_are_collected_per_role() -> None:
+    from types import SimpleNamespace
+
+    from local.airflow_provision import access_control_roles
+
+    dags = [SimpleNamespace(dag_id="b", access_control={"team_x_operator": {}, "team_x_viewer": {}}),
+            SimpleNamespace(dag_id="a", access_control={"team_x_viewer": {}}), SimpleNamespace(dag_id="c", access_control=None)]
+    assert access_control_roles(dags) == {"team_x_operator": ["b"], "team_x_viewer": ["a", "b"]}
+
+
+def test_fab_provisioning_is_idempotent_and_keeps_the_admins_login(airflow_service) -> None:  # noqa: ANN001
+    """A second provisioning on the live DB changes nothing: the admin is unchanged, no role is created, the
+    password never reaches the output, and the admin still logs in."""
+    from local import paths, proc
+
+    if airflow.auth() != "fab":
+        pytest.skip("LOCAL_AIRFLOW_AUTH=simple keeps no users in the DB")
+    result = proc.run([str(paths.PYTHON), "-m", "local.airflow_provision", "--auth"], env=airflow.environment(),
+                      cwd=paths.REPO, timeout=900)
+    assert f"FAB admin '{airflow.ADMIN_USER}': unchanged" in result.stdout, result.stdout[-2000:]
+    assert "(created)" not in result.stdout
+    assert "FAB role team_security_operator: access_control of phase16_02_rbac_patterns" in result.stdout
+    assert airflow.admin_password() not in result.stdout + result.stderr
+    assert airflow.token()
