@@ -6,10 +6,8 @@ through XCom; invalid orders are split off with their reasons so they can be qua
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 REGIONS = ("us", "eu", "apac")
@@ -105,11 +103,3 @@ def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
-def write_quarantine(records: Iterable[Mapping[str, Any]], directory: str | Path, name: str) -> Path:
-    """Write rejected records as JSON lines to `<directory>/<name>.jsonl` (a rerun replaces, never duplicates)."""
-    target = Path(directory) / f"{name}.jsonl"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(dict(record), sort_keys=True) + "\n")
-    return target

@@ -7,12 +7,15 @@ functions: they take seconds to import and DAG files must parse fast.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+# One quarantine writer and one file-name rule for every DAG, re-exported for this module's callers.
+from common.records import safe_file_name as safe_file_name
+from common.records import write_quarantine as write_quarantine
 
 # spec name -> (GX expectation class, kwargs it requires)
 EXPECTATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -150,24 +153,6 @@ def split_quarantine(
         else:
             good.append(dict(record))
     return good, bad
-
-
-def write_quarantine(rows: Sequence[Mapping[str, Any]], directory: str | Path, name: str) -> Path | None:
-    """Append quarantined rows as JSON lines under `directory`; returns the file (None when nothing to write)."""
-    if not rows:
-        return None
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{name}.jsonl"
-    with path.open("a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def safe_file_name(run_id: str) -> str:
-    """Run ids contain ':' and '+'; keep file names portable across filesystems and object stores."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
 def quarantine_dir() -> Path:

@@ -55,15 +55,27 @@ def _type_names(expected: type | tuple[type, ...]) -> str:
     return "|".join(t.__name__ for t in types)
 
 
-def write_quarantine(directory: Path, batch_id: str, rejected: list[dict[str, Any]]) -> Path:
-    """Append rejected records as JSON lines to <directory>/<batch_id>.jsonl; the path is returned for the audit trail."""
-    safe_batch = "".join(c if c.isalnum() or c in "-_." else "_" for c in batch_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{safe_batch}.jsonl"
-    with path.open("a", encoding="utf-8") as handle:
-        for item in rejected:
-            handle.write(json.dumps(item, sort_keys=True, default=str) + "\n")
-    return path
+def safe_file_name(name: str) -> str:
+    """Run ids contain ':' and '+'; keep file names portable across filesystems and object stores."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def write_quarantine(rows: Iterable[Mapping[str, Any]], directory: str | Path, name: str) -> Path | None:
+    """The quarantined rows of one batch as JSON lines in `<directory>/<name>.jsonl` (name made file-safe).
+
+    Idempotent: the file is written whole to a temporary name and renamed over the batch's file, so a retried task
+    replaces what its earlier try wrote (never duplicates it) and a reader never sees half a file. No rows: no file
+    (an earlier try's file is removed), and None is returned; else the path, for the audit trail."""
+    target = Path(directory) / f"{safe_file_name(name)}.jsonl"
+    items = [json.dumps(dict(row), sort_keys=True, default=str) for row in rows]
+    if not items:
+        target.unlink(missing_ok=True)
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".jsonl.partial")
+    partial.write_text("".join(f"{line}\n" for line in items), encoding="utf-8")
+    partial.replace(target)
+    return target
 
 
 QUARANTINE_DIR_ENV = "PLATFORM_QUARANTINE_DIR"

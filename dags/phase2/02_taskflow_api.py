@@ -14,7 +14,8 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from common.defaults import platform_default_args
-from common.orders import sample_orders, split_valid, summarize, write_quarantine
+from common.orders import sample_orders, split_valid, summarize
+from common.records import write_quarantine
 from common.run_dates import batch_date, batch_date_nodash
 
 

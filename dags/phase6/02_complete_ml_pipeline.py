@@ -34,12 +34,12 @@ def ingest() -> list[dict[str, Any]]:
 @task
 def validate(records: list[dict[str, Any]], params: dict[str, Any], dag_run: Any = None) -> dict[str, Any]:
     from common.mlflow_utils import validate_measurement
-    from common.records import quarantine_dir, split_records, write_quarantine
+    from common.records import quarantine_dir, safe_file_name, split_records, write_quarantine
 
     split = split_records(records, validate_measurement)
     quarantine_file = None
     if split.quarantined:
-        quarantine_file = str(write_quarantine(quarantine_dir(dag_run.dag_id), dag_run.run_id, split.quarantined))
+        quarantine_file = str(write_quarantine(split.quarantined, quarantine_dir(dag_run.dag_id), safe_file_name(dag_run.run_id)))
     if len(split.valid) < params["min_rows"]:
         raise ValueError(f"only {len(split.valid)} valid rows (minimum {params['min_rows']}); see {quarantine_file}")
     return {"rows": split.valid, "quarantined": len(split.quarantined), "quarantine_file": quarantine_file}

@@ -42,12 +42,12 @@ def fetch_rates(params: dict[str, Any], ti: Any = None) -> dict[str, Any]:
 @task
 def validate_rates(fetched: dict[str, Any], dag_run: Any = None, ti: Any = None) -> dict[str, Any]:
     from common.exchange_rates import validate_rate
-    from common.records import quarantine_dir, split_records, write_quarantine
+    from common.records import quarantine_dir, safe_file_name, split_records, write_quarantine
 
     split = split_records(fetched["records"], validate_rate)
     quarantine_file = None
     if split.quarantined:
-        quarantine_file = str(write_quarantine(quarantine_dir(dag_run.dag_id), dag_run.run_id, split.quarantined))
+        quarantine_file = str(write_quarantine(split.quarantined, quarantine_dir(dag_run.dag_id), safe_file_name(dag_run.run_id)))
     if not split.valid:
         raise ValueError(f"no valid exchange rates among {split.total} records; all quarantined in {quarantine_file}")
     if not fetched["degraded"]:

@@ -46,7 +46,7 @@ def fetch_all_items(params: dict[str, Any]) -> dict[str, Any]:
 @task
 def validate_items(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, Any]:
     from common.partner_api import validate_item
-    from common.records import quarantine_dir, split_records, write_quarantine
+    from common.records import quarantine_dir, safe_file_name, split_records, write_quarantine
 
     split = split_records(fetched["items"], validate_item)
     ids = [item["id"] for item in split.valid]
@@ -54,7 +54,7 @@ def validate_items(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, An
         raise ValueError("pagination returned duplicate item ids: pages overlapped")
     quarantine_file = None
     if split.quarantined:
-        quarantine_file = str(write_quarantine(quarantine_dir(dag_run.dag_id), dag_run.run_id, split.quarantined))
+        quarantine_file = str(write_quarantine(split.quarantined, quarantine_dir(dag_run.dag_id), safe_file_name(dag_run.run_id)))
     return {
         "valid": len(split.valid),
         "quarantined": len(split.quarantined),

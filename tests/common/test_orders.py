@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from common.orders import (
@@ -15,7 +13,6 @@ from common.orders import (
     sample_orders,
     split_valid,
     summarize,
-    write_quarantine,
 )
 
 
@@ -84,7 +81,3 @@ def test_chunk_batches_cover_all_items_in_order():
         chunk([1], 0)
 
 
-def test_write_quarantine_replaces_the_days_file(tmp_path):
-    target = write_quarantine([{"order_id": "a", "problems": ["x"]}, {"order_id": "b", "problems": ["y"]}], tmp_path, "day")
-    target = write_quarantine([{"order_id": "a", "problems": ["x"]}], tmp_path, "day")
-    assert [json.loads(line)["order_id"] for line in target.read_text().splitlines()] == ["a"]
