@@ -126,9 +126,12 @@ export function vaultAddress(releaseName: string, namespace: string): string {
 }
 
 /** The declarative layout (config/vault-layout.json); the local harness renders the same file (local/vault_layout.py). */
-interface LayoutRule { path: string; capabilities: string[] }
-interface LayoutPolicy { description: string; rules: LayoutRule[] }
-interface LayoutAuth { description: string; roles: Record<string, { policies: string[]; boundTo?: "airflow" }>; teamRoles: boolean }
+/** One path of a policy: `{mount}`/`{team}` placeholders and Vault capabilities. */
+export interface LayoutRule { path: string; capabilities: string[] }
+/** A least-privilege policy of the layout, rendered to HCL by policyHcl(). */
+export interface LayoutPolicy { description: string; rules: LayoutRule[] }
+/** An auth method of the layout: its fixed roles (each naming layout policies) and whether each team gets a role. */
+export interface LayoutAuth { description: string; roles: Record<string, { policies: string[]; boundTo?: "airflow" }>; teamRoles: boolean }
 export const VAULT_LAYOUT = layoutFile as unknown as {
     paths: { connections: string; variables: string; teams: string };
     tokenTtlSeconds: number;
@@ -147,7 +150,8 @@ export interface VaultLayoutInput {
     teams: Array<{ name: string; namespace: string; serviceAccounts: string[] }>;
 }
 
-interface RoleTtls { token_policies: string[]; token_ttl: number; token_max_ttl: number }
+/** The token settings every role of the layout carries. */
+export interface RoleTtls { token_policies: string[]; token_ttl: number; token_max_ttl: number }
 export type AppRoleRole = RoleTtls;
 export type KubernetesRole = RoleTtls & { bound_service_account_names: string[]; bound_service_account_namespaces: string[] };
 

@@ -21,6 +21,7 @@ significantly less accurate than the champion, no more error-prone and within th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
@@ -35,6 +36,14 @@ TRAIN_FRACTION = 0.6  # earlier records train; the later ones are the traffic th
 CANARY_PERCENT = 20
 MIN_SHADOW_AGREEMENT = 0.5
 MIN_BATCH = 200
+
+
+def _registry(context: dict) -> tuple[str, Any]:
+    """(MLflow tracking URI, the aliases of the run's model) from the mlflow_default connection and the params."""
+    from common.model_promotion import MlflowAliases, tracking_uri_from_connection
+
+    uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
+    return uri, MlflowAliases(context["params"]["model_name"], uri)
 
 
 def _batch_parts(extra: dict) -> tuple[list, list]:
@@ -152,15 +161,12 @@ with DAG(
         """Champion and challenger measured on the same holdout rows of the new batch."""
         from common.mlflow_registry import load_sklearn_model
         from common.model_promotion import (
-            MlflowAliases,
             challenger_beats_champion,
             evaluate,
             holdout_split,
-            tracking_uri_from_connection,
         )
 
-        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
-        aliases = MlflowAliases(context["params"]["model_name"], uri)
+        uri, aliases = _registry(context)
         champion = aliases.version_for("champion")
         champion_metrics = None
         if champion:
@@ -196,16 +202,13 @@ with DAG(
         from common.mlflow_registry import load_sklearn_model
         from common.model_promotion import (
             CanarySlo,
-            MlflowAliases,
             arm_stats,
             canary_split,
             canary_verdict,
             score_requests,
-            tracking_uri_from_connection,
         )
 
-        uri = tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID)
-        aliases = MlflowAliases(context["params"]["model_name"], uri)
+        uri, aliases = _registry(context)
         aliases.promote(shadowed["version"], "canary")
         traffic = {r["customer_id"]: r for r in _batch_parts(shadowed["batch"])[1]}
         routes = canary_split(sorted(traffic), canary_percent=CANARY_PERCENT)
@@ -227,18 +230,16 @@ with DAG(
 
     @task(**MLFLOW_TASK)
     def promote_to_production(canaried: dict, **context) -> dict:
-        from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID))
+        _, aliases = _registry(context)
         aliases.promote(canaried["version"], "production")
         return aliases.aliases()
 
     @task(**MLFLOW_TASK)
     def rollback(canaried: dict, **context) -> dict:
         """The canary is unhealthy: it never becomes champion; if a bad champion slipped through, restore the previous."""
-        from common.model_promotion import MlflowAliases, tracking_uri_from_connection
 
-        aliases = MlflowAliases(context["params"]["model_name"], tracking_uri_from_connection(conn_id=MLFLOW_CONN_ID))
+        _, aliases = _registry(context)
         aliases.client.delete_registered_model_alias(aliases.name, "canary")
         reason = "unhealthy canary: " + "; ".join(canaried["reasons"])
         aliases.client.set_model_version_tag(aliases.name, canaried["version"], "rolled_back", reason[:500])

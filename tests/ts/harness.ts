@@ -6,6 +6,7 @@
  * independent because each one installs a fresh mock monitor and replaces the whole config map, and
  * index.ts exports a program function instead of doing work when it is imported.
  */
+import { isSecretMarker, stripSecretMarkers } from "../../components/testing";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -19,8 +20,6 @@ export const SHARED_DIR = [path.resolve(REPO_ROOT, "..", "shared"), "/work/share
 export const PROJECT_NAME = readProjectName();
 
 /** Pulumi marks secrets in deserialized inputs with this signature (runtime/rpc.ts). */
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 export interface RecordedResource {
     type: string;
@@ -79,23 +78,8 @@ function readProjectName(): string {
     return doc?.name ?? "airflow-platform";
 }
 
-export function isSecretMarker(value: unknown): value is { value: unknown } {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
-}
-
-/** Removes Pulumi's secret markers, leaving plain values. */
-export function stripSecretMarkers(value: unknown): any {
-    if (isSecretMarker(value)) {
-        return stripSecretMarkers(value.value);
-    }
-    if (Array.isArray(value)) {
-        return value.map(stripSecretMarkers);
-    }
-    if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stripSecretMarkers(v)]));
-    }
-    return value;
-}
+// One implementation for this repo's tests and for programs that install the package (airflow-platform/testing).
+export { isSecretMarker, stripSecretMarkers };
 
 /** Deterministic pseudo-random text so mocked secrets are stable and distinct per resource. */
 function mockDigest(seed: string, bytes: number): Buffer {

@@ -3,20 +3,11 @@
  * it registers is recorded, and the tests check what the three components create and what the stack exports.
  */
 import * as pulumi from "@pulumi/pulumi";
+// The package's own mock helper: mocked inputs keep Pulumi's secret markers; the tests read the values inside.
+import { stripSecretMarkers as unsecret } from "airflow-platform/testing";
 
 interface Registered { type: string; name: string; inputs: any; custom: boolean }
 const registered: Registered[] = [];
-
-/** Mocked inputs keep Pulumi's secret markers ({<sig>: <secret sig>, value}); the tests read the values inside. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function unsecret(value: any): any {
-    if (Array.isArray(value)) return value.map(unsecret);
-    if (value && typeof value === "object") {
-        if (SECRET_SIG in value) return unsecret(value.value);
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsecret(v)]));
-    }
-    return value;
-}
 
 pulumi.runtime.setMocks(
     {

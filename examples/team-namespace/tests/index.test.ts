@@ -3,6 +3,8 @@
  * dev outputs; the tests check that the team's namespace, Vault connection, pool Job and topics target them.
  */
 import * as pulumi from "@pulumi/pulumi";
+// The package's own mock helper: mocked inputs keep Pulumi's secret markers; the tests read the values inside.
+import { stripSecretMarkers as unsecret } from "airflow-platform/testing";
 import type { PlatformOutputValues } from "airflow-platform/platform";
 import type * as Program from "../index";
 
@@ -17,17 +19,6 @@ const PLATFORM: Partial<PlatformOutputValues> = {
 interface Registered { type: string; name: string; inputs: any }
 const registered: Registered[] = [];
 const stackReferences: string[] = [];
-
-/** Mocked inputs keep Pulumi's secret markers ({<sig>: <secret sig>, value}); the tests read the values inside. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function unsecret(value: any): any {
-    if (Array.isArray(value)) return value.map(unsecret);
-    if (value && typeof value === "object") {
-        if (SECRET_SIG in value) return unsecret(value.value);
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsecret(v)]));
-    }
-    return value;
-}
 
 pulumi.runtime.setMocks(
     {
