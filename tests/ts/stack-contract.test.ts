@@ -16,7 +16,7 @@ describe.each(["dev", "staging", "prod"])("stack %s", (stack) => {
     test("ships every DAG except the ones excluded on purpose", () => {
         const dags = (run.outputs as any).dags as { shipped: string[]; excluded: string[] };
         expect(dags.shipped.length + dags.excluded.length).toBe(Object.keys(manifest.dags).length);
-        expect(dags.excluded).toEqual(stack === "dev" ? ["phase9_03_cloud_integration"] : []);
+        expect(dags.excluded).toEqual(stack === "dev" ? ["phase17_01_openlineage", "phase9_03_cloud_integration"] : []);
     });
 
     test("every connection a shipped DAG declares is written to Vault KV", () => {
