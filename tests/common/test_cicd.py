@@ -91,10 +91,11 @@ def test_smoke_test_reads_what_is_live(bundle: Path, tmp_path: Path, airflow_db:
 
 
 def test_promotion_gate_lists_every_reason() -> None:
-    clean = {"lint": {"findings": []}, "validate": {"import_errors": {}, "policy_violations": {}},
-             "smoke_staging": {"dag_ids": ["a"]}}
-    assert promotion_gate(clean, approved=True) == {"promote": True}
-    dirty = {"lint": {"findings": [{}]}, "validate": {"import_errors": {"x.py": "boom"}, "policy_violations": {}},
-             "smoke_staging": {}}
-    with pytest.raises(StageFailed, match=r"1 lint finding\(s\); import errors in \['x.py'\]; staging smoke test did not pass; no production approval"):
-        promotion_gate(dirty, approved=False)
+    clean = {"lint": {"findings": []}, "test": {"passed": 4, "failed": 0, "meets_threshold": True},
+             "validate": {"import_errors": {}, "policy_violations": {}}, "smoke_staging": {"dag_ids": ["a"]}}
+    assert promotion_gate(clean) == {"promote": True}
+    dirty = {"lint": {"findings": [{}]}, "test": {"passed": 4, "failed": 0, "meets_threshold": False},
+             "validate": {"import_errors": {"x.py": "boom"}, "policy_violations": {}}, "smoke_staging": {}}
+    with pytest.raises(StageFailed, match=r"1 lint finding\(s\); tests did not pass at the coverage threshold; "
+                                          r"import errors in \['x.py'\]; staging smoke test did not pass"):
+        promotion_gate(dirty)
