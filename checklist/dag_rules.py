@@ -439,15 +439,36 @@ def _constants(path: Path, pattern: str) -> list[str]:
     return found
 
 
+def drift_gate_problems(detect: Callable[..., Any], gate: Callable[..., Any]) -> list[str]:
+    """The drift gate judged on data: a shifted feature must stop it, the same distribution must pass it."""
+    import random
+
+    rng = random.Random(7)
+    reference = {"x": [rng.gauss(0, 1) for _ in range(2000)]}
+    problems = []
+    try:
+        gate(detect(reference, {"x": [rng.gauss(0, 1) for _ in range(2000)]}))
+    except Exception as exc:  # noqa: BLE001 - any refusal of stable data is the problem being reported
+        problems.append(f"a batch from the reference distribution was refused: {exc}")
+    try:
+        gate(detect(reference, {"x": [rng.gauss(1.5, 1) for _ in range(2000)]}))
+        problems.append("a batch shifted by 1.5 sd passed the drift gate")
+    except Exception:  # noqa: BLE001 - the gate raising is the expected outcome
+        pass
+    return problems
+
+
 @rule(MLOPS, "Model drift detection thresholds set")
 def drift_thresholds(ctx: Context) -> tuple[bool, list[str]]:
     from dataclasses import asdict as as_dict
 
-    from common.drift import DriftThresholds
+    from common.drift import DriftThresholds, detect_drift, enforce_drift_gate
 
-    defaults = as_dict(DriftThresholds())
     users = [d.dag_id for d in ctx.dags() if "common.drift" in _dag_source(d) or "from common import drift" in _dag_source(d)]
-    return bool(defaults) and bool(users), [f"common.drift.DriftThresholds defaults {defaults}", f"drift gates in {', '.join(users)}"]
+    problems = drift_gate_problems(detect_drift, enforce_drift_gate)
+    evidence = [f"common.drift.DriftThresholds defaults {as_dict(DriftThresholds())}",
+                "a 1.5 sd shift stops the gate, a same-distribution batch passes", f"drift gates in {', '.join(users)}"]
+    return not problems and bool(users), problems or evidence
 
 
 @rule(MLOPS, "Champion/Challenger framework in place")
@@ -457,10 +478,31 @@ def champion_challenger(ctx: Context) -> tuple[bool, list[str]]:
     return ok, ["MLflow registry aliases champion/challenger (common.model_promotion), phase18_03_auto_retraining"]
 
 
+def ab_decision_problems(decide: Callable[..., Any], experiment: Any) -> list[str]:
+    """The A/B decision judged on outcomes: a clear uplift on enough users must win, noise and small samples not."""
+    def outcomes(control: tuple[int, int], treatment: tuple[int, int]) -> dict[str, dict[str, int]]:
+        return {"control": {"users": control[0], "conversions": control[1]},
+                "treatment": {"users": treatment[0], "conversions": treatment[1]}}
+
+    problems = []
+    if decide(experiment, outcomes((5000, 500), (5000, 650)))["winner"] != "treatment":
+        problems.append("a 30% uplift on 5,000 users per arm did not win")
+    if decide(experiment, outcomes((5000, 500), (5000, 505)))["winner"] != "control":
+        problems.append("a 1% difference (noise) won")
+    if decide(experiment, outcomes((50, 5), (50, 9)))["winner"] != "control":
+        problems.append("50 users per arm were enough to decide")
+    return problems
+
+
 @rule(MLOPS, "A/B test statistical significance defined")
 def ab_significance(ctx: Context) -> tuple[bool, list[str]]:
-    found = _constants(DAGS / "common" / "experiments.py", r"alpha|significance|power")
-    return ctx.dag("phase18_02_ab_testing") is not None and bool(found), found
+    from common.experiments import Experiment, decide
+
+    experiment = Experiment("checklist", {"control": 0.5, "treatment": 0.5}, "control")
+    problems = ab_decision_problems(decide, experiment)
+    evidence = [f"common.experiments.decide: alpha {experiment.alpha}, min {experiment.min_samples_per_variant} per arm",
+                "a clear uplift wins; noise and small samples keep control", "used by phase18_02_ab_testing"]
+    return ctx.dag("phase18_02_ab_testing") is not None and not problems, problems or evidence
 
 
 @rule(MLOPS, "Automated retraining triggers configured")
@@ -469,11 +511,42 @@ def retraining_triggers(ctx: Context) -> tuple[bool, list[str]]:
     return schedule is not None, [f"phase18_03_auto_retraining schedule: {schedule}"]
 
 
+ROLLBACK_RUNBOOK = REPO / "docs" / "runbooks" / "model-rollback.md"
+_TRIGGER = re.compile(r"airflow dags trigger (\S+) --conf '(\{.*?\})'")
+
+
+def runbook_trigger_problems(ctx: Context, text: str) -> tuple[list[str], list[str]]:
+    """(evidence, problems) for each `airflow dags trigger <dag> --conf '<json>'` of a runbook: the DAG must exist and
+    take every conf key as a param, with a value its Param accepts (enum)."""
+    evidence: list[str] = []
+    problems: list[str] = []
+    for dag_id, raw in _TRIGGER.findall(text):
+        dag = ctx.dag(dag_id)
+        if dag is None:
+            problems.append(f"{dag_id}: no such DAG")
+            continue
+        conf = json.loads(raw)
+        params = dict(dag.params.items()) if getattr(dag, "params", None) else {}
+        for key, value in conf.items():
+            if key not in params:
+                problems.append(f"{dag_id}: conf key {key!r} is not a param ({', '.join(sorted(params))})")
+                continue
+            allowed = (getattr(dag.params.get_param(key), "schema", None) or {}).get("enum")
+            if allowed is not None and value not in allowed:
+                problems.append(f"{dag_id}: {key}={value!r} is not one of {allowed}")
+        evidence.append(f"{dag_id} --conf {raw}")
+    return evidence, problems
+
+
 @rule(MLOPS, "Model rollback procedures documented")
 def rollback_doc(ctx: Context) -> tuple[bool, list[str]]:
-    doc = REPO / "docs" / "runbooks" / "model-rollback.md"
-    ok = doc.exists() and len(_source(doc).strip()) > 200
-    return ok, [f"{doc.relative_to(REPO)} ({'present' if ok else 'missing or empty'})"]
+    """The runbook's rollback command must be one the DAG really takes (a documented path that doesn't exist fails)."""
+    if not ROLLBACK_RUNBOOK.exists():
+        return False, [f"{ROLLBACK_RUNBOOK.relative_to(REPO)} missing"]
+    evidence, problems = runbook_trigger_problems(ctx, _source(ROLLBACK_RUNBOOK))
+    if not evidence:
+        return False, [f"{ROLLBACK_RUNBOOK.relative_to(REPO)} documents no rollback trigger"]
+    return not problems, problems or [f"{ROLLBACK_RUNBOOK.relative_to(REPO)}: {e}" for e in evidence]
 
 
 def evaluate() -> list[Result]:

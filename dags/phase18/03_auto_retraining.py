@@ -64,16 +64,38 @@ with DAG(
         "model_name": Param("churn_classifier", type="string"),
         "force": Param(False, type="boolean", description="retrain even without drift"),
         "max_p95_latency_ms": Param(50.0, type="number", minimum=0, description="canary latency budget (SLO)"),
+        "action": Param("retrain", enum=["retrain", "rollback"],
+                        description="rollback: point champion back at previous_champion (docs/runbooks/model-rollback.md)"),
+        "reason": Param("", type="string", description="why (an incident id): tagged on the rolled-back version"),
     },
     tags=["phase18", "mlops", "retraining", "champion-challenger", "team:ml"],
     doc_md=__doc__,
 ):
 
     @task(**MLFLOW_TASK)
+    def manual_rollback(**context) -> dict:
+        """The runbook's path (docs/runbooks/model-rollback.md): action=rollback moves champion back to
+        previous_champion and tags the bad version with the reason; a retrain run skips this task."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        params = context["params"]
+        if params["action"] != "rollback":
+            raise AirflowSkipException("action is retrain")
+        if not params["reason"].strip():
+            raise AirflowFailException("a rollback needs a reason (an incident id): --conf '{\"reason\": \"INC-1234 ...\"}'")
+        _, aliases = _registry(context)
+        bad = aliases.version_for("champion")
+        restored = aliases.rollback(params["reason"])
+        return {"champion": restored, "rolled_back": bad, "reason": params["reason"]}
+
+    @task(**MLFLOW_TASK)
     def read_batch(**context) -> dict:
         """The batch behind the newest retrain-request event; broken records go to the warehouse quarantine."""
         from airflow.providers.postgres.hooks.postgres import PostgresHook
         from airflow.sdk.exceptions import AirflowSkipException
+
+        if context["params"]["action"] == "rollback":
+            raise AirflowSkipException("a rollback run retrains nothing")
 
         from common import ml_store
         from common.assets import latest_events
@@ -247,6 +269,7 @@ with DAG(
             aliases.rollback(reason)
         return aliases.aliases()
 
+    manual_rollback()
     batch = read_batch()
     canaried = canary(shadow(stage(register(validate(train(batch, detect_drift(batch)))))))
     decide(canaried) >> [promote_to_production(canaried), rollback(canaried)]

@@ -31,9 +31,10 @@ def test_platform_conventions(dagbag, dag_id: str) -> None:
 def test_retraining_is_scheduled_on_the_retrain_request_asset(dagbag) -> None:
     dag = get_dag(dagbag, RETRAIN)
     assert [a.uri for a in dag.timetable.asset_condition.objects] == [MODEL_RETRAIN_REQUEST.uri]
-    order = [t.task_id for t in dag.topological_sort()]
+    order = [t.task_id for t in dag.topological_sort() if t.task_id != "manual_rollback"]
     stages = ["read_batch", "detect_drift", "train", "validate", "register", "stage", "shadow", "canary", "decide"]
     assert order[: len(stages)] == stages and set(order[len(stages):]) == {"promote_to_production", "rollback"}
+    assert dag.get_task("manual_rollback").upstream_task_ids == set(), "the runbook's rollback waits for nothing"
 
 
 # ---------------------------------------------------------------------------------------------- Feast + Redis
@@ -260,5 +261,10 @@ def test_drift_of_the_event_batch_retrains_and_scored_canary_traffic_decides_pro
     assert aliases.version_for("champion") == v3 and aliases.version_for("previous_champion") == v1
     assert float(aliases.client.get_model_version(model, v3).tags["canary_accuracy"]) > 0.75
 
-    # a champion that turns out bad in production is rolled back to the previous one
-    assert aliases.rollback("incident") == v1 and aliases.version_for("champion") == v1
+    # a champion that turns out bad in production: the runbook's rollback run restores the previous one
+    undo = dag.test(run_conf={**conf, "action": "rollback", "reason": "INC-1234 error rate 4x"})
+    states = task_states(undo)
+    assert states["manual_rollback"] == "success" and states["read_batch"] == "skipped", states
+    assert xcom_value(undo, "manual_rollback") == {"champion": v1, "rolled_back": v3, "reason": "INC-1234 error rate 4x"}
+    assert aliases.version_for("champion") == v1
+    assert aliases.client.get_model_version(model, v3).tags["rolled_back"] == "INC-1234 error rate 4x"
