@@ -169,6 +169,8 @@ export class Vault extends pulumi.ComponentResource {
         const after = { ...v, dependsOn: [...deps, mount] };
 
         // Policies and auth roles come from the one layout (config/vault-layout.json) the local harness renders too.
+        // Namespaces are Inputs, so this synchronous rendering only names the resources and their policies; each
+        // Kubernetes role's bound namespace is set from the Input below, and `layout` (an Output) has them all.
         const layout = vv.vaultLayout({
             mount: args.mount,
             prefix: release,
