@@ -194,7 +194,7 @@ class Vault(Service):
             f'storage "file" {{\n  path = "{storage}"\n}}',
             f'listener "tcp" {{\n  address     = "{ports.HOST}:{ports.port("vault")}"\n  tls_disable = 1\n}}',
             f'api_addr = "{base_url()}"',
-            # mlock needs CAP_IPC_LOCK, which an unprivileged local process lacks; the storage is on local disk only.
+            # mlock (keeping secrets out of swap) needs CAP_IPC_LOCK, which the unprivileged local platform lacks.
             "disable_mlock = true",
             "ui = true",
             'log_level = "warn"',
