@@ -248,13 +248,40 @@ def validation_before_load(ctx: Context) -> tuple[bool, list[str]]:
     return not broken and bool(evidence), broken or evidence
 
 
+SCHEMAS_DIR = DAGS / "phase10" / "schemas"
+
+
+def schema_versioning_problems(registry: Any) -> tuple[list[str], list[str]]:
+    """(evidence, problems) for a loaded registry: every subject has versions, and registering a breaking next version
+    (a new required field the previous version's writers never send) is refused."""
+    evidence: list[str] = []
+    problems: list[str] = []
+    for subject in sorted(registry.subjects):
+        versions = registry.versions(subject)
+        latest = registry.get(subject)
+        breaking = {**latest, "properties": {**latest.get("properties", {}), "checklist_probe": {"type": "string"}},
+                    "required": [*latest.get("required", []), "checklist_probe"]}
+        try:
+            registry.register(subject, breaking)
+            problems.append(f"{subject}: a breaking v{versions[-1] + 1} (new required field) was accepted")
+        except Exception as exc:  # noqa: BLE001 - the refusal is the behaviour being checked
+            evidence.append(f"{subject}: v{', v'.join(map(str, versions))} loaded; a breaking next version refused ({type(exc).__name__})")
+        if len(versions) < 2:
+            problems.append(f"{subject}: only one version, nothing is versioned")
+    if not registry.subjects:
+        problems.append("no schema subjects")
+    return evidence, problems
+
+
 @rule(CORE, "Schema versioning for data contracts")
 def schema_versioning(ctx: Context) -> tuple[bool, list[str]]:
-    from common import schema_registry
+    from common.schema_registry import SchemaRegistry
 
-    versions = sorted(p.name for p in (DAGS / "phase10" / "schemas").rglob("*.json"))
-    ok = ctx.dag("phase10_02_schema_validation") is not None and len(versions) >= 2 and hasattr(schema_registry, "__file__")
-    return ok, [f"versioned schemas: {', '.join(versions) or 'none'}", "compatibility rules in common/schema_registry.py"]
+    # Loading checks every stored version against the one before it (BACKWARD): a break in the files fails here.
+    evidence, problems = schema_versioning_problems(SchemaRegistry.from_directory(SCHEMAS_DIR))
+    if ctx.dag("phase10_02_schema_validation") is None:
+        problems.append("phase10_02_schema_validation, which validates against the registry, is missing")
+    return not problems, problems or evidence
 
 
 @rule(CORE, "Unit tests for business logic")

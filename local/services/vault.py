@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from local import paths, ports, proc, vault_layout
+from local.secrets import read_secret, write_secret
 from local.services.base import Endpoint, Service, ServiceError
 
 VERSION = "v1.21.4"
@@ -78,26 +79,8 @@ def approle_path() -> str:
     return rendered_layout()["auth"]["approle"]["path"]
 
 
-def _read_secret(name: str) -> str | None:
-    path = paths.SECRETS / name
-    return path.read_text().strip() if path.exists() else None
-
-
-def _write_secret(name: str, value: str) -> None:
-    """Writes (or replaces) a secret file with mode 0600 from the start, never readable by others even briefly."""
-    import os
-
-    paths.ensure_dirs()
-    tmp = paths.SECRETS / f".{name}.tmp"
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    tmp.replace(paths.SECRETS / name)
-
-
 def root_token() -> str:
-    token = _read_secret(ROOT_TOKEN_FILE)
+    token = read_secret(ROOT_TOKEN_FILE)
     if token is None:
         raise ServiceError(f"vault: no root token in {paths.SECRETS / ROOT_TOKEN_FILE}: start the platform "
                            "(./platform up vault) so the harness initialises the server")
@@ -135,7 +118,7 @@ def _status() -> dict[str, Any] | None:
 
 def approle_credentials(role: str) -> dict[str, str]:
     """role_id/secret_id of an AppRole role of the layout, written at provisioning (.local/secrets, 0600)."""
-    raw = _read_secret(f"vault_approle_{role}")
+    raw = read_secret(f"vault_approle_{role}")
     if raw is None:
         raise ServiceError(f"vault: no AppRole credentials for role {role!r} in {paths.SECRETS}: the role is not in "
                            "config/vault-layout.json or the platform's Vault was not provisioned (./platform up vault)")
@@ -221,17 +204,17 @@ class Vault(Service):
         super().wait_healthy(max(deadline - time.monotonic(), 5))
 
     def _initialise(self) -> None:
-        if _read_secret(UNSEAL_KEY_FILE) or _read_secret(ROOT_TOKEN_FILE):
+        if read_secret(UNSEAL_KEY_FILE) or read_secret(ROOT_TOKEN_FILE):
             # Keys from a previous data directory would not open this one; keep them for the operator to decide.
             for name in (UNSEAL_KEY_FILE, ROOT_TOKEN_FILE):
                 if (paths.SECRETS / name).exists():
                     (paths.SECRETS / name).replace(paths.SECRETS / f"{name}.previous")
         answer = request("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1}, token="")
-        _write_secret(UNSEAL_KEY_FILE, answer["keys_base64"][0])
-        _write_secret(ROOT_TOKEN_FILE, answer["root_token"])
+        write_secret(UNSEAL_KEY_FILE, answer["keys_base64"][0])
+        write_secret(ROOT_TOKEN_FILE, answer["root_token"])
 
     def _unseal(self) -> None:
-        key = _read_secret(UNSEAL_KEY_FILE)
+        key = read_secret(UNSEAL_KEY_FILE)
         if key is None:
             raise ServiceError(f"vault: the server in {self.data_dir()} is sealed and {paths.SECRETS / UNSEAL_KEY_FILE} "
                                "is missing, so it cannot be unsealed. Restore that file, or remove the data directory "
@@ -270,7 +253,7 @@ class Vault(Service):
 
     def _ensure_approle_credentials(self, path: str, role: str) -> None:
         """Keeps a working role_id/secret_id pair per role: the stored one if it still logs in, else a new one."""
-        stored = _read_secret(f"vault_approle_{role}")
+        stored = read_secret(f"vault_approle_{role}")
         if stored is not None:
             creds = json.loads(stored)
             try:
@@ -280,7 +263,7 @@ class Vault(Service):
                 pass  # a recreated role or a wiped server: issue a new secret_id below
         role_id = request("GET", f"/v1/auth/{path}/role/{role}/role-id")["data"]["role_id"]
         secret_id = request("POST", f"/v1/auth/{path}/role/{role}/secret-id", {})["data"]["secret_id"]
-        _write_secret(f"vault_approle_{role}", json.dumps({"role_id": role_id, "secret_id": secret_id}))
+        write_secret(f"vault_approle_{role}", json.dumps({"role_id": role_id, "secret_id": secret_id}))
 
     def _write_if_changed(self, path: str, data: dict[str, Any], *, only_if_absent: bool = False) -> None:
         """A new KV version only when the value differs, so restarts don't pile up versions."""
