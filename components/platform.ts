@@ -41,8 +41,8 @@ export interface PlatformArgs {
     dagTopics?: pf.DagTopic[];
     /** Variables the DAGs declare in their needs.yaml files (name -> value); written to Vault. Default none. */
     dagVariables?: Record<string, unknown>;
-    /** Connections and pools the shipped DAGs declare (`stackContract` of `airflow-platform/contract`). Default: none checked, no pools. */
-    dagContract?: Pick<StackNeeds, "connections" | "pools">;
+    /** Connections, pools and FAB roles the shipped DAGs declare (`stackContract` of `airflow-platform/contract`). Default: none checked, no pools or roles. */
+    dagContract?: Pick<StackNeeds, "connections" | "pools"> & Partial<Pick<StackNeeds, "roles">>;
     /** The Airflow chart's airflow_local_settings.py. Default: the package's local_settings/airflow_local_settings.py. */
     localSettings?: SourceFile;
 }
@@ -142,7 +142,7 @@ export class Platform extends pulumi.ComponentResource {
         }
         if (args.dagContract) {
             // Every connection the shipped DAGs declare must have an endpoint here; fail before registering anything.
-            const needs = { connections: args.dagContract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
+            const needs = { connections: args.dagContract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [], roles: [] };
             contractConnections(needs, [...Platform.platformConnectionIds(config), ...Platform.declaredPostgresIds(config, args.dagContract)], this.contractEndpoints(config, componentNames.airflow, "ns",
                 config.mlflow.enabled ? "http://mlflow" : undefined, config.marquez.enabled ? "http://marquez" : undefined,
                 config.monitoring.enabled ? "https://slack" : undefined));
@@ -383,10 +383,12 @@ export class Platform extends pulumi.ComponentResource {
         }
         const postgres = this.postgres;
 
-        if (args.dagContract && Object.keys(args.dagContract.pools).length > 0) {
+        const dagRoles = args.dagContract?.roles ?? [];
+        if (args.dagContract && (Object.keys(args.dagContract.pools).length > 0 || dagRoles.length > 0)) {
             this.pools = new AirflowPools(`${name}-pools`, {
                 namespace: ns,
                 pools: args.dagContract.pools,
+                roles: dagRoles,
                 image: this.image.imageRef,
                 metadataSecretName: this.airflow.secretNames.metadata,
             }, { parent: this, dependsOn: [this.airflow] });
@@ -457,7 +459,7 @@ export class Platform extends pulumi.ComponentResource {
     ): Record<string, pulumi.Input<Record<string, unknown>>> {
         if (!contract) return provided;
         provided = { ...provided, ...this.declaredPostgresConnections(contract, Object.keys(provided)) };
-        const needs = { connections: contract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [] };
+        const needs = { connections: contract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [], roles: [] };
         const ids = Object.keys(contractConnections(needs, Object.keys(provided),
             this.contractEndpoints(config, airflowRelease, "ns", this.mlflow && "http://mlflow", this.marquez && "http://marquez", slackWebhookUrl && "https://slack")));
         const built = pulumi.all([this.mlflow?.trackingUri, this.marquez?.url, namespace, slackWebhookUrl])

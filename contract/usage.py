@@ -185,12 +185,14 @@ class DagUsage:
     produces: set[str] = field(default_factory=set)
     consumes: set[str] = field(default_factory=set)
     connections: set[str] = field(default_factory=set)
+    roles: set[str] = field(default_factory=set)  # FAB roles the DAG's access_control names
 
 
 def from_dag(dag: Any) -> DagUsage:
     found = DagUsage()
     timetable = getattr(dag, "timetable", None)
     found.consumes |= _asset_uris(getattr(timetable, "asset_condition", None))
+    found.roles |= set(getattr(dag, "access_control", None) or {})
     for task in dag.tasks:
         if task.pool and task.pool != DEFAULT_POOL:
             found.pools.add(task.pool)

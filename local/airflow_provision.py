@@ -1,5 +1,6 @@
 """Run with the Airflow environment of local.services.airflow: migrate the metadata DB, upsert the manifests' pools, and
-under the FAB auth manager create the generated admin and every role a DAG's `access_control` names.
+under the FAB auth manager create the generated admin and every role the manifests declare (`roles`: what DAGs'
+`access_control` names).
 
     python -m local.airflow_provision            # all of it
     python -m local.airflow_provision --auth     # only the FAB admin and roles (the DB is already migrated)
@@ -11,10 +12,10 @@ Every step is idempotent: run twice, the second run changes nothing. The admin's
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from local import contract, paths
+from local import contract
 from local.services import airflow as airflow_service
 
 ADMIN_ROLE = "Admin"
@@ -33,16 +34,6 @@ def migrate_and_pools() -> None:
                                        include_deferred=False, session=session)
             print(f"pool {name}: {pool['slots']} slots")
     print("airflow metadata DB migrated; pools provisioned")
-
-
-def access_control_roles(dags: Iterable[Any]) -> dict[str, list[str]]:
-    """role → the DAG ids whose `access_control` names it. The dag-processor refuses (as an import error) a DAG
-    naming a role that does not exist, so these must exist before it starts."""
-    roles: dict[str, list[str]] = {}
-    for dag in dags:
-        for role in sorted(getattr(dag, "access_control", None) or {}):
-            roles.setdefault(role, []).append(dag.dag_id)
-    return {role: sorted(dag_ids) for role, dag_ids in sorted(roles.items())}
 
 
 def ensure_admin(security_manager: Any, username: str, password: str) -> str:
@@ -84,11 +75,11 @@ def ensure_roles(security_manager: Any, wanted: Mapping[str, list[str]]) -> list
 
 
 def provision_fab() -> None:
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
-    bag = DagBag(dag_folder=str(paths.REPO / "dags"))  # LOAD_EXAMPLES is off in this environment
-    roles = access_control_roles(bag.dags.values())
+    # The manifests' `roles`, as the cluster's bootstrap Job creates them; tests/contract checks them against the
+    # DagBag's access_control.
+    roles = contract.load().roles
     with get_application_builder() as appbuilder:
         security_manager = appbuilder.sm
         security_manager.sync_roles()  # Admin, Viewer, User, Op, Public with their permissions

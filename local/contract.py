@@ -31,6 +31,7 @@ class Needs:
     buckets: set[str] = field(default_factory=set)
     databases: set[str] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
+    roles: dict[str, list[str]] = field(default_factory=dict)  # FAB role → the DAGs whose access_control names it
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -90,6 +91,9 @@ def load(files: Iterable[Path] | None = None) -> Needs:
                 _merge("pool", name, pool, needs.pools, needs.sources, dag_id)
             for topic in dag_needs["topics"]:
                 _merge("topic", topic["name"], topic, needs.topics, needs.sources, dag_id)
+            for role in dag_needs.get("roles", []):
+                needs.roles.setdefault(role, []).append(dag_id)
+    needs.roles = {role: sorted(dag_ids) for role, dag_ids in sorted(needs.roles.items())}
     return needs
 
 
@@ -129,9 +133,12 @@ def service_connection(service: str, conn_type: str, *, database: str | None = N
         return {"host": ports.HOST, "port": ports.port("postgres"), "login": db,
                 "password": postgres.password(db), "schema": db}
     if service == "redis":
+        from local import airflow_profile
         from local.services import redis
 
-        return {"host": ports.HOST, "port": ports.port("redis"), "password": redis.password(), "extra": {"db": 0}}
+        # The database of config/airflow-profile.json `redisDatabases`, as in the cluster's redis_default.
+        db = airflow_profile.redis_database("redis_default")
+        return {"host": ports.HOST, "port": ports.port("redis"), "password": redis.password(), "extra": {"db": db}}
     if service == "kafka":
         # group.id: consumers that subscribe (the AssetWatcher's AwaitMessageTrigger) need one; a manifest may override.
         return {"extra": {"bootstrap.servers": f"{ports.HOST}:{ports.port('kafka')}", "group.id": "airflow",

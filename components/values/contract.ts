@@ -50,6 +50,8 @@ export interface DagNeeds {
     databases: string[];
     buckets: string[];
     packages: string[];
+    /** FAB roles the DAG's `access_control` names; created before the dag-processor parses it. Optional: none. */
+    roles?: string[];
 }
 
 /** dag_id → needs, with the manifest each came from. */
@@ -226,6 +228,8 @@ export interface StackNeeds {
     databases: string[];
     buckets: string[];
     packages: string[];
+    /** FAB roles the shipped DAGs' access_control names, sorted. */
+    roles: string[];
 }
 
 function mergeSame<T>(kind: string, key: string, value: T, into: Record<string, T>, owner: Record<string, string>, dagId: string): void {
@@ -246,6 +250,7 @@ export function aggregateNeeds(manifest: Manifest, shipped: readonly string[]): 
     const databases = new Set<string>();
     const buckets = new Set<string>();
     const packages = new Set<string>();
+    const roles = new Set<string>();
     for (const dagId of shipped) {
         const needs = manifest.dags[dagId];
         for (const [connId, conn] of Object.entries(needs.connections)) {
@@ -267,6 +272,7 @@ export function aggregateNeeds(manifest: Manifest, shipped: readonly string[]): 
         needs.databases.forEach((d) => databases.add(d));
         needs.buckets.forEach((b) => buckets.add(b));
         needs.packages.forEach((p) => packages.add(p));
+        (needs.roles ?? []).forEach((r) => roles.add(r));
     }
     for (const t of Object.values(topics)) {
         if (t.dead_letter_for && !(t.dead_letter_for in topics)) {
@@ -281,6 +287,7 @@ export function aggregateNeeds(manifest: Manifest, shipped: readonly string[]): 
         databases: [...databases].sort(),
         buckets: [...buckets].sort(),
         packages: [...packages].sort(),
+        roles: [...roles].sort(),
     };
 }
 

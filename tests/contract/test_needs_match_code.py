@@ -1,6 +1,7 @@
 """The dependency manifests (dags/phaseN/needs.yaml) say exactly what the DAG code uses: no less, no more.
 
-Found two ways: DagBag introspection of the real parsed DAGs (pools, assets, operator connection ids) and
+Found two ways: DagBag introspection of the real parsed DAGs (pools, assets, operator connection ids, the FAB roles
+of access_control) and
 static analysis of each DAG file and the common modules it imports (connection ids, variables).
 """
 
@@ -40,6 +41,8 @@ def test_pools_assets_and_operator_connections_match(dagbag, dag_id: str) -> Non
     assert found.produces == set(declared["assets"]["produces"]), "assets in outlets vs declared produces"
     assert found.consumes == set(declared["assets"]["consumes"]), "assets scheduled on / in inlets vs declared consumes"
     assert found.connections <= set(declared["connections"]), "connection ids held by operators must be declared"
+    # The cluster creates exactly the declared roles before parsing; an undeclared one would be an import error there.
+    assert found.roles == set(declared.get("roles", [])), "FAB roles named by access_control vs declared roles"
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)

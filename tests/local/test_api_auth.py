@@ -217,14 +217,16 @@ def test_the_token_endpoint_refuses_a_wrong_password(airflow_service) -> None:  
     assert "access_token" not in json.dumps(response.json())
 
 
-def test_access_control_roles_are_collected_per_role() -> None:
-    from types import SimpleNamespace
+def test_declared_roles_are_collected_per_role(tmp_path) -> None:  # noqa: ANN001
+    """The manifests' `roles` become role → the DAGs naming it; a DAG without the key names none."""
+    from local import contract
 
-    from local.airflow_provision import access_control_roles
-
-    dags = [SimpleNamespace(dag_id="b", access_control={"team_x_operator": {}, "team_x_viewer": {}}),
-            SimpleNamespace(dag_id="a", access_control={"team_x_viewer": {}}), SimpleNamespace(dag_id="c", access_control=None)]
-    assert access_control_roles(dags) == {"team_x_operator": ["b"], "team_x_viewer": ["a", "b"]}
+    base = {"services": [], "connections": {}, "variables": {}, "pools": {}, "assets": {"produces": [], "consumes": []},
+            "topics": [], "databases": [], "buckets": [], "packages": []}
+    manifest = tmp_path / "needs.yaml"
+    manifest.write_text(json.dumps({"phase1_02_b": {**base, "roles": ["team_x_operator", "team_x_viewer"]},
+                                    "phase1_01_a": {**base, "roles": ["team_x_viewer"]}, "phase1_03_c": base}))
+    assert contract.load([manifest]).roles == {"team_x_operator": ["phase1_02_b"], "team_x_viewer": ["phase1_01_a", "phase1_02_b"]}
 
 
 def test_fab_provisioning_is_idempotent_and_keeps_the_admins_login(airflow_service) -> None:  # noqa: ANN001

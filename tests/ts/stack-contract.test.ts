@@ -4,6 +4,7 @@
  */
 import { byType, editConfigObject, runStack, unwrap } from "./harness";
 import { loadManifest } from "../../components/values/contract";
+import { FAB_AUTH_MANAGER } from "../../components/pools";
 
 const manifest = loadManifest();
 
@@ -30,10 +31,20 @@ describe.each(["dev", "staging", "prod"])("stack %s", (stack) => {
         const job = byType(run.resources, "kubernetes:batch/v1:Job").find((r) => r.name.startsWith("platform-pools-import-"));
         expect(job).toBeDefined();
         const spec = await unwrap(job!.inputs.spec);
-        expect(spec.template.spec.containers[0].args).toEqual(["airflow", "pools", "import", "/pools/pools.json"]);
+        expect(spec.template.spec.containers[0].args.slice(0, 3)).toEqual(["bash", "-c", 'airflow pools import /pools/pools.json && exec airflow roles create "$@"']);
         const configMap = byType(run.resources, "kubernetes:core/v1:ConfigMap").find((r) => r.name === "platform-pools-definitions")!;
         const pools = JSON.parse(configMap.inputs.data["pools.json"]);
         expect(pools.phase5_warehouse_pool.slots).toBe(2);
+    });
+
+    test("every FAB role a shipped DAG's access_control names is created by the same Job, under the FAB auth manager", async () => {
+        const shipped = new Set((run.outputs as any).dags.shipped as string[]);
+        const declared = [...new Set(Object.entries(manifest.dags).filter(([id]) => shipped.has(id)).flatMap(([, n]) => n.roles ?? []))].sort();
+        expect(declared).toEqual(expect.arrayContaining(["team_security_operator", "tenant_acme"]));
+        const job = byType(run.resources, "kubernetes:batch/v1:Job").find((r) => r.name.startsWith("platform-pools-import-"))!;
+        const container = (await unwrap(job.inputs.spec)).template.spec.containers[0];
+        expect(container.args.slice(container.args.indexOf("--") + 1)).toEqual(declared);
+        expect(container.env).toContainEqual({ name: "AIRFLOW__CORE__AUTH_MANAGER", value: FAB_AUTH_MANAGER });
     });
 
     test("every declared topic, dead-letter topics included, is a KafkaTopic", () => {
