@@ -1,5 +1,6 @@
 """Phase 4 (control flow): XCom push/pull, branches skipping the right tasks, trigger rules reacting to a
-real failure, and mapped tasks expanding to as many instances as the data needs — all in dag.test()."""
+real failure, setup/teardown tasks managing a real Postgres scratch schema (local platform's Postgres, warehouse DB),
+and mapped tasks expanding to as many instances as the data needs — all in dag.test()."""
 
 from __future__ import annotations
 
@@ -51,16 +52,36 @@ def test_branching_skips_the_branches_not_taken(dagbag, row_count, logical_date,
     assert states["loaded"] == states["published"] == "success"
 
 
+TRIGGER_RULES = "phase4_03_trigger_rules"
+
+
 def test_every_trigger_rule_is_shown(dagbag):
     from airflow.sdk import TriggerRule
 
-    dag = get_dag(dagbag, "phase4_03_trigger_rules")
-    rules = {task.trigger_rule for task in dag.tasks if task.task_id not in ("extract_orders", "extract_payments")}
-    # all_done_setup_success only applies to setup/teardown tasks
-    assert rules == set(TriggerRule) - {TriggerRule.ALL_DONE_SETUP_SUCCESS}
+    dag = get_dag(dagbag, TRIGGER_RULES)
+    work = ("create_scratch", "extract_orders", "extract_payments")
+    rules = {task.trigger_rule for task in dag.tasks if task.task_id not in work}
+    # the twelve reactions show every rule but all_done_setup_success, which is the teardown's
+    assert rules == set(TriggerRule)
+    assert dag.get_task("drop_scratch").trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
+
+
+def test_scratch_setup_and_teardown_enclose_the_whole_run(dagbag):
+    dag = get_dag(dagbag, TRIGGER_RULES)
+    setup, teardown = dag.get_task("create_scratch"), dag.get_task("drop_scratch")
+    assert setup.is_setup and not setup.is_teardown
+    assert teardown.is_teardown and not teardown.is_setup
+    assert teardown.on_failure_fail_dagrun is False, "a teardown that decides the run's state would mask failures"
+    assert setup.task_id in teardown.upstream_task_ids, "the teardown is paired with its setup"
+    # every work task sits between the two: downstream of the setup, upstream of the teardown
+    work = set(dag.task_ids) - {setup.task_id, teardown.task_id}
+    assert work <= setup.get_flat_relative_ids(upstream=False)
+    assert work <= teardown.get_flat_relative_ids(upstream=True)
+    assert teardown.downstream_task_ids == set()
 
 
 FAILURE_OUTCOME = {
+    "create_scratch": "success",
     "extract_orders": "success",
     "extract_payments": "failed",
     "publish": "upstream_failed",
@@ -75,17 +96,36 @@ FAILURE_OUTCOME = {
     "escalate_total_outage": "skipped",
     "note_nothing_ran": "skipped",
     "record_run": "success",
+    "drop_scratch": "success",
 }
 
 
-def test_one_failed_fires_after_a_real_failure(dagbag):
-    run = get_dag(dagbag, "phase4_03_trigger_rules").test(run_conf={"simulate_failure": True})
+def _schema_exists(schema: str) -> bool:
+    from common.scratch import schema_exists
+
+    return schema_exists(schema, postgres_conn_id="postgres_default")
+
+
+def test_one_failed_fires_after_a_real_failure_and_the_teardown_still_drops_the_scratch(
+    dagbag, postgres_service, platform_connections
+):
+    run = get_dag(dagbag, TRIGGER_RULES).test(run_conf={"simulate_failure": True})
     assert task_states(run) == FAILURE_OUTCOME
+    # the teardown succeeded after the failure, yet the run is failed: a teardown does not mask the failure
     assert run.state == "failed"
+    scratch = xcom_value(run, "create_scratch")
+    assert scratch.startswith("scratch_")
+    dropped = xcom_value(run, "drop_scratch")
+    # the scratch was real and shared: orders staged their rows in it, the failed payments extract none
+    assert dropped == {"schema": scratch, "dropped_tables": {"staged_rows": 5}}
+    assert xcom_value(run, "extract_orders") == 5
+    assert not _schema_exists(scratch), "the teardown ran although a work task failed: no scratch schema left"
 
 
-def test_without_a_failure_one_failed_is_skipped(dagbag):
-    run = get_dag(dagbag, "phase4_03_trigger_rules").test(run_conf={"simulate_failure": False})
+def test_without_a_failure_one_failed_is_skipped_and_the_scratch_is_gone(
+    dagbag, postgres_service, platform_connections
+):
+    run = get_dag(dagbag, TRIGGER_RULES).test(run_conf={"simulate_failure": False})
     states = task_states(run)
     assert run.state == "success", states
     assert states["alert_on_failure"] == "skipped"
@@ -93,6 +133,18 @@ def test_without_a_failure_one_failed_is_skipped(dagbag):
     assert states["note_nothing_ran"] == "skipped"
     ran = {task_id for task_id, state in states.items() if state == "success"}
     assert ran == set(FAILURE_OUTCOME) - {"alert_on_failure", "escalate_total_outage", "note_nothing_ran"}
+    scratch = xcom_value(run, "create_scratch")
+    assert xcom_value(run, "drop_scratch") == {"schema": scratch, "dropped_tables": {"staged_rows": 10}}
+    assert not _schema_exists(scratch)
+
+
+def test_each_run_gets_its_own_scratch_schema():
+    from common.scratch import scratch_schema_name
+
+    first = scratch_schema_name(TRIGGER_RULES, "manual__2026-01-02T00:00:00+00:00")
+    assert first == scratch_schema_name(TRIGGER_RULES, "manual__2026-01-02T00:00:00+00:00")
+    assert first != scratch_schema_name(TRIGGER_RULES, "manual__2026-01-03T00:00:00+00:00")
+    assert first.startswith("scratch_") and first.isidentifier()
 
 
 def test_mapped_task_expands_to_one_instance_per_batch(dagbag):
