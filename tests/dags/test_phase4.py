@@ -138,15 +138,6 @@ def test_without_a_failure_one_failed_is_skipped_and_the_scratch_is_gone(
     assert not _schema_exists(scratch)
 
 
-def test_each_run_gets_its_own_scratch_schema():
-    from common.scratch import scratch_schema_name
-
-    first = scratch_schema_name(TRIGGER_RULES, "manual__2026-01-02T00:00:00+00:00")
-    assert first == scratch_schema_name(TRIGGER_RULES, "manual__2026-01-02T00:00:00+00:00")
-    assert first != scratch_schema_name(TRIGGER_RULES, "manual__2026-01-03T00:00:00+00:00")
-    assert first.startswith("scratch_") and first.isidentifier()
-
-
 def test_mapped_task_expands_to_one_instance_per_batch(dagbag):
     dag = get_dag(dagbag, "phase4_04_dynamic_tasks")
     assert dag.get_task("process_batch").partial_kwargs["op_kwargs"] == {"tax_rate": 0.2}
