@@ -10,7 +10,7 @@
  */
 import * as os from "os";
 import { STACK_NAMES } from "../config/schema";
-import { runStack } from "../tests/ts/harness";
+import { runStack } from "../offline/engine";
 
 export interface StackTiming {
     stack: string;

@@ -8,13 +8,12 @@
  * In both modes a non-null `digest` is what the chart deploys, so a rollback is a one-line config change.
  */
 import { z } from "zod";
-import type { StackConfig, StackName } from "./schema";
 
 export const IMAGE_MODES = ["build", "prebuilt"] as const;
 export type ImageMode = (typeof IMAGE_MODES)[number];
 
 /** The only stack allowed to install packages when containers start (the chart's _PIP_ADDITIONAL_REQUIREMENTS). */
-export const STARTUP_INSTALL_STACKS: readonly StackName[] = ["dev"];
+export const STARTUP_INSTALL_STACKS: readonly string[] = ["dev"];
 
 export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** The official image, by tag and optionally pinned by digest: apache/airflow:3.3.2-python3.11[@sha256:...]. */
@@ -56,29 +55,3 @@ export const airflowImageSchema = z
     });
 
 export type AirflowImageConfig = z.infer<typeof airflowImageSchema>;
-
-/**
- * Rules that depend on the stack or on other sections; each problem is "<key path>: <why>".
- * Only dev may install packages at start-up or deploy a prebuilt image by tag.
- */
-export function imageConfigProblems(stack: StackName, config: Pick<StackConfig, "airflow" | "aws">): string[] {
-    const image = config.airflow.image;
-    const problems: string[] = [];
-    if (image.extraPipPackages.length > 0 && !STARTUP_INSTALL_STACKS.includes(stack)) {
-        problems.push(
-            `airflow.image.extraPipPackages: start-up installs (the chart's _PIP_ADDITIONAL_REQUIREMENTS) are allowed only in ` +
-                `${STARTUP_INSTALL_STACKS.join(", ")}; stack "${stack}" must bake ${image.extraPipPackages.join(", ")} into the image ` +
-                `(add to python/requirements.in, recompile the lock, rebuild: docs/image.md)`,
-        );
-    }
-    if (image.mode === "prebuilt" && image.digest === null && !STARTUP_INSTALL_STACKS.includes(stack)) {
-        problems.push(
-            `airflow.image.digest: stack "${stack}" deploys a prebuilt image by digest only, got tag "${image.tag}" without a digest ` +
-                `(set sha256:<64 hex>, e.g. from \`docker buildx imagetools inspect ${image.repository}:${image.tag}\`)`,
-        );
-    }
-    if (image.mode === "build" && !config.aws.enabled) {
-        problems.push(`airflow.image.mode: build pushes to an ECR repository and needs aws.enabled: true (or use mode prebuilt)`);
-    }
-    return problems;
-}

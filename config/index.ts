@@ -7,3 +7,4 @@
  */
 export * from "./load";
 export * from "./schema";
+export * from "./rules";

@@ -4,8 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { imageConfigProblems } from "./image";
-import { INGRESS_REQUIRED_STACKS, SECRET_CONFIG_KEYS, SECTION_NAMES, STACK_NAMES, StackConfig, StackName, stackConfigSchema } from "./schema";
+import { stackRuleProblems } from "./rules";
+import { SECRET_CONFIG_KEYS, SECTION_NAMES, STACK_NAMES, StackConfig, StackName, stackConfigSchema } from "./schema";
 
 export class ConfigError extends Error {
     constructor(
@@ -101,27 +101,14 @@ function describe(value: unknown): string {
     return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Staging and prod serve the API server only through the TLS ingress. */
-export function ingressConfigProblems(stack: StackName, config: Pick<StackConfig, "airflow">): string[] {
-    if (INGRESS_REQUIRED_STACKS.includes(stack) && !config.airflow.ingress.enabled) {
-        return [
-            `airflow.ingress.enabled: stack "${stack}" must serve the API server through a TLS ingress ` +
-                `(set enabled: true with host, className, tlsSecretName, clusterIssuer, controllerNamespace)`,
-        ];
-    }
-    return [];
-}
-
 /** Validates already-parsed section objects (pure; used by tests and by loadStackConfig). */
 export function parseStackConfig(stack: string, sections: Record<string, unknown>): StackConfig {
     const result = stackConfigSchema.safeParse(sections);
     if (!result.success) {
         throw new ConfigError(stack, formatIssues(result.error, sections));
     }
-    // Rules that depend on which stack this is (dev-only start-up installs, digest pinning).
-    const stackProblems = (STACK_NAMES as readonly string[]).includes(stack)
-        ? [...imageConfigProblems(stack as StackName, result.data), ...ingressConfigProblems(stack as StackName, result.data)]
-        : [];
+    // Rules that depend on which stack this is, or span sections (config/rules.ts).
+    const stackProblems = (STACK_NAMES as readonly string[]).includes(stack) ? stackRuleProblems(stack as StackName, result.data) : [];
     if (stackProblems.length > 0) {
         throw new ConfigError(stack, stackProblems);
     }

@@ -9,7 +9,7 @@
 import { parseStackConfig } from "../config/load";
 import { STACK_NAMES } from "../config/schema";
 import { airflowSecretNames, buildAirflowValues } from "../components/values/airflow";
-import { readStackSections } from "../tests/ts/harness";
+import { readStackSections } from "../offline/engine";
 
 const VARIANTS: Record<string, { executor?: string; externalBroker?: boolean }> = {
     configured: {},

@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { evaluateRules, PolicyResource, RuleOutcome } from "../policy/rules";
-import { RecordedResource, REPO_ROOT, runStack } from "../tests/ts/harness";
+import { RecordedResource, REPO_ROOT, runStack } from "../offline/engine";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 

@@ -3,7 +3,7 @@
  * name, namespace, chart, values) and each Kubernetes object the program creates itself as a manifest.
  * cluster/render.py renders the releases with a real helm, and the cluster tests validate and apply the lot.
  */
-import { RecordedResource } from "../tests/ts/harness";
+import { RecordedResource } from "../offline/engine";
 import { RenderedVaultLayout } from "../components/values/vault";
 
 export const HELM_CHART_TYPE = "kubernetes:helm.sh/v4:Chart";

@@ -22,7 +22,7 @@ import {
     editConfigObject,
     isSecretMarker,
     runStack,
-} from "../tests/ts/harness";
+} from "../offline/engine";
 import { REDACTED, ReleaseSpec, manifestOf, releaseSpec, vaultLayoutOf } from "./manifests";
 
 export { REDACTED };

@@ -31,7 +31,7 @@ import {
 } from "../../components/values/airflow";
 import { HelmValues, mergeValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
-import { readStackSections, SHARED_DIR } from "./harness";
+import { readStackSections, SHARED_DIR } from "../../offline/engine";
 
 const CHART_DIR = path.join(__dirname, "fixtures", "airflow-chart");
 const SHARED_CHART_DIR = path.join(SHARED_DIR, "airflow-chart");

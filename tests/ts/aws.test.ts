@@ -1,6 +1,6 @@
 /** AWS storage/IAM component: hardened buckets, one IRSA role per workload with least privilege. */
 import { AwsStorage, AwsStorageArgs } from "../../components/aws";
-import { byType, getResource, runProgram } from "./harness";
+import { byType, getResource, runProgram } from "../../offline/engine";
 import { expectUniqueLogicalNames } from "./fixtures/components";
 
 const OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC";

@@ -4,7 +4,7 @@ import { ChartNotFoundError, chartLocation, tarballFor } from "../../components/
 import { AIRFLOW_CHART } from "../../components/values/airflow";
 import { STRIMZI_CHART } from "../../components/values/kafka";
 import { REDACTED_BASE64, apiVersionKind, manifestOf } from "../../scripts/manifests";
-import { RecordedResource, editConfigObject, loadStackConfigFile, runStack } from "./harness";
+import { RecordedResource, editConfigObject, loadStackConfigFile, runStack } from "../../offline/engine";
 
 const FILES = ["airflow-1.22.0-main-9a9f51b.tgz", "vault-0.34.1.tgz", "vault-0.33.0.tgz", "mlflow-1.11.5-a.tgz", "mlflow-1.11.5-b.tgz"];
 

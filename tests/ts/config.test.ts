@@ -5,7 +5,7 @@
  */
 import { ConfigError, parseStackConfig } from "../../config/load";
 import { STACK_NAMES, SECTION_NAMES } from "../../config/schema";
-import { editConfigObject, readStackSections, runStack, PROJECT_NAME } from "./harness";
+import { editConfigObject, readStackSections, runStack, PROJECT_NAME } from "../../offline/engine";
 
 function clone<T>(value: T): T {
     return JSON.parse(JSON.stringify(value)) as T;

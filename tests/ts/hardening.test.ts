@@ -6,7 +6,7 @@
 import { parseStackConfig } from "../../config/load";
 import { STACK_NAMES } from "../../config/schema";
 import { airflowSecretNames, buildAirflowValues } from "../../components/values/airflow";
-import { readStackSections } from "./harness";
+import { readStackSections } from "../../offline/engine";
 
 interface Overrides {
     executor?: string;

@@ -12,7 +12,7 @@ import {
     resourceTree,
     runProgram,
     unwrap,
-} from "./harness";
+} from "../../offline/engine";
 
 class Holder extends pulumi.ComponentResource {
     readonly password: pulumi.Output<string>;

@@ -27,7 +27,7 @@ import {
 } from "../../components/values/image";
 import { HelmValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
-import { MOCK_AWS, RecordedResource, editConfigObject, isSecretMarker, readStackSections, runProgram, runStack, unwrap } from "./harness";
+import { MOCK_AWS, RecordedResource, editConfigObject, isSecretMarker, readStackSections, runProgram, runStack, unwrap } from "../../offline/engine";
 
 // The chart schema kept in fixtures (sha-checked against shared/ by airflow-values.test.ts).
 const SHARED_CHART = path.join(__dirname, "fixtures", "airflow-chart");

@@ -1,7 +1,7 @@
 /** Kafka component: Strimzi operator chart, KRaft Kafka + KafkaNodePool, topics with DLQs, Airflow connection. */
 import { Kafka, KafkaArgs } from "../../components/kafka";
 import { withoutEmptyProperties } from "../../components/values/kafka";
-import { byType, getResource, runProgram } from "./harness";
+import { byType, getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { crdValidator, errorsOf } from "./fixtures/schemas";
 

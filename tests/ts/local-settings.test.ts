@@ -7,7 +7,7 @@ import { loadStackConfig } from "../../config/load";
 import { Airflow } from "../../components/airflow";
 import { Platform } from "../../components/platform";
 import { SourceFile } from "../../components/values/airflow";
-import { getResource, loadStackConfigFile, runProgram } from "./harness";
+import { getResource, loadStackConfigFile, runProgram } from "../../offline/engine";
 
 const CHART_TYPE = "kubernetes:helm.sh/v4:Chart";
 const TEMPLATED: SourceFile = { file: "local_settings/airflow_local_settings.py", content: '"""Runs in {{ .Release.Name }}."""\n' };

@@ -1,7 +1,7 @@
 /** Marquez component: chart with external Postgres (Bitnami subchart off) and the OpenLineage outputs. */
 import * as pulumi from "@pulumi/pulumi";
 import { Marquez, MarquezArgs } from "../../components/marquez";
-import { collectSecretsPlaintext, getResource, runProgram } from "./harness";
+import { collectSecretsPlaintext, getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 
 const PASSWORD = "marquez-db-password-from-postgres";

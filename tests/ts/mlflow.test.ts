@@ -1,6 +1,6 @@
 /** MLflow component: community chart, Postgres backend via Secret, S3 artifacts via IRSA role. */
 import { Mlflow, MlflowArgs } from "../../components/mlflow";
-import { getResource, runProgram } from "./harness";
+import { getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { chartValuesErrors } from "./fixtures/schemas";
 

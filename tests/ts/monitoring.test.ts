@@ -1,7 +1,7 @@
 /** Monitoring component: kube-prometheus-stack, statsd ServiceMonitor, Airflow PrometheusRule, P1..P4 routing, dashboard. */
 import * as pulumi from "@pulumi/pulumi";
 import { Monitoring, MonitoringArgs } from "../../components/monitoring";
-import { byType, collectSecretsPlaintext, getResource, runProgram } from "./harness";
+import { byType, collectSecretsPlaintext, getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectNoPlaintextSecrets, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { crdValidator, errorsOf } from "./fixtures/schemas";
 

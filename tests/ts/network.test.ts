@@ -8,7 +8,7 @@ import { AIRFLOW_API_PORT, NetworkInput, networkInputFromConfig, networkPolicyEn
 import { parseStackConfig } from "../../config/load";
 import { STACK_NAMES } from "../../config/schema";
 import { networkPolicies } from "../../policy/rules";
-import { byType, readStackSections, runProgram } from "./harness";
+import { byType, readStackSections, runProgram } from "../../offline/engine";
 
 const topology = (stack: string): NetworkInput => networkInputFromConfig(parseStackConfig(stack, readStackSections(stack)), "platform");
 

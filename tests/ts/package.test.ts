@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
-import { byType, REPO_ROOT, runProgram, runStack } from "./harness";
+import { byType, REPO_ROOT, runProgram, runStack } from "../../offline/engine";
 import { ComponentArgsError, withConfigKeys } from "../../components/errors";
 import { CONFIG_KEYS_OF_ARGS } from "../../components/platform";
 

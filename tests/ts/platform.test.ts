@@ -3,7 +3,7 @@
  * components exist, are wired to each other and to Airflow, and leak no secret. Plus contradictory
  * config errors that name the keys.
  */
-import { byType, collectSecretsPlaintext, editConfigObject, getResource, RecordedResource, runStack, RunResult } from "./harness";
+import { byType, collectSecretsPlaintext, editConfigObject, getResource, RecordedResource, runStack, RunResult } from "../../offline/engine";
 import { expectNoDuplicates, kubernetesIdentities } from "./fixtures/components";
 import { chartValuesErrors, crdValidator, errorsOf } from "./fixtures/schemas";
 import { policyPaths } from "../../components/values/vault";

@@ -21,7 +21,7 @@ import {
     workloads,
 } from "../../policy/rules";
 import { ensureRender, evaluateChecklist, kubeType, mergeChecklist, policyContext, render, renderedResources, seedChecklist } from "../../scripts/checklist";
-import { runStack } from "./harness";
+import { runStack } from "../../offline/engine";
 
 const restrictedSc = { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
 const limits = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } };

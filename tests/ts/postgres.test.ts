@@ -1,7 +1,7 @@
 /** Postgres component: CNPG, StatefulSet and RDS modes under Pulumi mocks. */
 import * as pulumi from "@pulumi/pulumi";
 import { Postgres, PostgresArgs } from "../../components/postgres";
-import { byType, getResource, runProgram } from "./harness";
+import { byType, getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectNoPlaintextSecrets, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { crdValidator, errorsOf } from "./fixtures/schemas";
 

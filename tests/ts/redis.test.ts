@@ -1,6 +1,6 @@
 /** Redis component: official image, generated password, persistence, broker URL Secret for Airflow. */
 import { Redis } from "../../components/redis";
-import { byType, getResource, runProgram } from "./harness";
+import { byType, getResource, runProgram } from "../../offline/engine";
 import { expectNoDuplicates, expectNoPlaintextSecrets, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 
 describe("Redis", () => {

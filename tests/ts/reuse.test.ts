@@ -4,7 +4,7 @@
  * own topics and outputs. A second program does the same with Postgres for its own databases.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { byType, collectSecretsPlaintext, runProgram } from "./harness";
+import { byType, collectSecretsPlaintext, runProgram } from "../../offline/engine";
 
 describe("reuse of a single component", () => {
     test("a team program builds only Kafka with its own topics and exports the bootstrap address", async () => {

@@ -1,6 +1,6 @@
 /** Pods that read generated Secrets carry a digest of them, so a changed value rolls the pods. */
 import { SECRETS_DIGEST_ANNOTATION, contentDigest } from "../../components/values/rollout";
-import { getResource, isSecretMarker, runStack } from "./harness";
+import { getResource, isSecretMarker, runStack } from "../../offline/engine";
 
 describe("contentDigest", () => {
     it("changes with any value, not with key order", () => {

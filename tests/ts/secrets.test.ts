@@ -1,7 +1,7 @@
 /** GeneratedSecret: @pulumi/random values kept as Pulumi secrets, stored in a Kubernetes Secret referenced by name. */
 import * as pulumi from "@pulumi/pulumi";
 import { GeneratedSecret } from "../../components/secrets";
-import { byType, collectSecretsPlaintext, isSecretOutput, RecordedResource, runProgram } from "./harness";
+import { byType, collectSecretsPlaintext, isSecretOutput, RecordedResource, runProgram } from "../../offline/engine";
 import { expectNoPlaintextSecrets, expectUniqueLogicalNames } from "./fixtures/components";
 
 describe("GeneratedSecret", () => {

@@ -2,7 +2,7 @@
  * The dependency contract in the real stacks: each stack ships exactly the DAGs it can satisfy (or excludes on
  * purpose), provisions their connections in Vault KV, their topics and pools, and refuses a DAG it can't serve.
  */
-import { byType, editConfigObject, runStack, unwrap } from "./harness";
+import { byType, editConfigObject, runStack, unwrap } from "../../offline/engine";
 import { loadManifest } from "../../components/values/contract";
 import { FAB_AUTH_MANAGER } from "../../components/pools";
 

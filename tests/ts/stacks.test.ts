@@ -21,7 +21,7 @@ import {
     readStackSections,
     runProgram,
     runStack,
-} from "./harness";
+} from "../../offline/engine";
 
 const CHART = "kubernetes:helm.sh/v4:Chart";
 const SECRET = "kubernetes:core/v1:Secret";

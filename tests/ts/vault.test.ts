@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Vault, VaultArgs } from "../../components/vault";
 import { policyPaths } from "../../components/values/vault";
-import { byType, collectSecretsPlaintext, getResource, runProgram, unwrap } from "./harness";
+import { byType, collectSecretsPlaintext, getResource, runProgram, unwrap } from "../../offline/engine";
 import { vaultLayoutOf } from "../../scripts/manifests";
 import { expectNoDuplicates, expectNoPlaintextSecrets, expectUniqueLogicalNames, kubernetesIdentities } from "./fixtures/components";
 import { chartValuesErrors } from "./fixtures/schemas";

@@ -6,14 +6,14 @@
  * independent because each one installs a fresh mock monitor and replaces the whole config map, and
  * index.ts exports a program function instead of doing work when it is imported.
  */
-import { isSecretMarker, stripSecretMarkers } from "../../components/testing";
+import { isSecretMarker, stripSecretMarkers } from "../components/testing";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const REPO_ROOT = path.resolve(__dirname, "..");
 /** The shared folder beside the checkout (CI lays it there), else the workplace copy. */
 export const SHARED_DIR = [path.resolve(REPO_ROOT, "..", "shared"), "/work/shared"].find((d) => fs.existsSync(d)) ?? path.resolve(REPO_ROOT, "..", "shared");
 /** The project name from Pulumi.yaml; config keys are namespaced with it. */
