@@ -58,6 +58,7 @@ import yaml
 from cluster.paths import REPO, charts_dir, tools_root
 
 INSTALL_SCRIPT = REPO / "scripts" / "install" / "pulumi.sh"
+NODE_INSTALL_SCRIPT = REPO / "scripts" / "install" / "node.sh"
 DEFAULT_CHARTS_DIR = charts_dir() or REPO.parent / "shared" / "charts"
 PROJECT_NAME_FILE = "Pulumi.yaml"
 # Top-level entries of the repo not linked into the project copy (state, caches, other stacks' files).
@@ -88,8 +89,9 @@ class EngineError(RuntimeError):
 
 
 def pinned_versions() -> dict[str, str]:
-    """CLI_VERSION, K8S_VERSION, LANGHOST_VERSION, NODE_VERSION as pinned in scripts/install/pulumi.sh."""
-    text = INSTALL_SCRIPT.read_text()
+    """CLI_VERSION, K8S_VERSION, LANGHOST_VERSION as pinned in scripts/install/pulumi.sh, NODE_VERSION as in
+    scripts/install/node.sh (the project's own Node, which pulumi.sh installs too)."""
+    text = INSTALL_SCRIPT.read_text() + "\n" + NODE_INSTALL_SCRIPT.read_text()
     found = dict(re.findall(r"^([A-Z0-9_]+_VERSION)=(\S+)$", text, re.MULTILINE))
     missing = [k for k in ("CLI_VERSION", "K8S_VERSION", "NODE_VERSION") if k not in found]
     if missing:

@@ -9,6 +9,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "syncing .venv with python/requirements.lock"
 bash scripts/install/python.sh
 
+step "the project's Node.js (scripts/install/node.sh)"
+source scripts/node-env.sh
+echo "node $(node --version) at $(command -v node)"
+
 step "installing npm packages from package-lock.json"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

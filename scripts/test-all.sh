@@ -42,6 +42,7 @@ if ! bash scripts/setup.sh; then
   exit 1
 fi
 
+source scripts/node-env.sh  # setup installed it; jest, tsc, synth and the examples run on it
 printf '\n==> starting the local platform (./platform up)\n'
 SUITE_STARTED=$(date +%s.%N)
 if ./platform up; then

