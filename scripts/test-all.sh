@@ -53,7 +53,7 @@ else
 fi
 trap './platform down >/dev/null 2>&1 || true' EXIT
 
-check ruff .venv/bin/ruff check dags tests local local_settings bench cluster
+check ruff .venv/bin/ruff check dags tests local local_settings bench cluster contract checklist scripts
 check tsc npx --no-install tsc --noEmit
 for stack in dev staging prod; do
   check "synth-$stack" npm run --silent synth -- --stack "$stack"
