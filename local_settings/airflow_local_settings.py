@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+# config/airflow-profile.json `dagParserWarmUp` defines the switch; this file is mounted alone, so it names it again
+# (tests/ts/airflow-values.test.ts and tests/local/test_airflow_profile.py hold the two equal).
 WARM_PARSER_ENV = "AIRFLOW_PLATFORM_WARM_PARSER"
 
 log = logging.getLogger("airflow.platform.local_settings")

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import type { AirflowConfig } from "../../config/schema";
+import { AIRFLOW_PROFILE, profileConfig } from "./airflowProfile";
 import { DeployedImage, chartImageValues, configuredImage, startupInstallEnv } from "./image";
 import { HelmValues, mergeValues } from "./merge";
 import { RESTRICTED_CONTAINER } from "./security";
@@ -41,9 +42,12 @@ export function loadLocalSettings(file: string = LOCAL_SETTINGS_FILE): SourceFil
 /**
  * Set only on the dag-processor: there airflow_local_settings.py imports, once in the parent, what every forked
  * DAG-file parser child would otherwise import again. The other components don't parse DAG files, so they skip
- * the warm-up's 2–3 s of start-up.
+ * the warm-up's 2–3 s of start-up. Defined once, in config/airflow-profile.json (`dagParserWarmUp`).
  */
-export const WARM_PARSER_ENV = { name: "AIRFLOW_PLATFORM_WARM_PARSER", value: "true" } as const;
+export const WARM_PARSER_ENV: Readonly<{ name: string; value: string }> = {
+    name: AIRFLOW_PROFILE.dagParserWarmUp.name,
+    value: AIRFLOW_PROFILE.dagParserWarmUp.value,
+};
 
 /**
  * Git-sync stacks mount dags/ read-only (the chart's airflow_dags_mount), so a parser could never write a DAG's
@@ -193,9 +197,10 @@ export function resultBackendUri(endpoint: { host: string; port: number; databas
     return `db+${metadataConnectionUri(endpoint, user, password, sslmode)}`;
 }
 
-/** Broker URL for the chart's in-release Redis. */
+/** Broker URL for the chart's in-release Redis, on the profile's Celery broker database. */
 export function brokerUrl(releaseName: string, namespace: string, password: string): string {
-    return `redis://:${encodeURIComponent(password)}@${releaseName}-redis.${namespace}.svc.cluster.local:6379/0`;
+    const db = AIRFLOW_PROFILE.redisDatabases.celery_broker;
+    return `redis://:${encodeURIComponent(password)}@${releaseName}-redis.${namespace}.svc.cluster.local:6379/${db}`;
 }
 
 /** pgbouncer.ini the chart mounts from pgbouncer.configSecretName (the chart can't template it when we own the DB secret). */
@@ -352,11 +357,15 @@ export function ingressValues(airflow: AirflowConfig): HelmValues {
     };
 }
 
+/**
+ * The chart's `config` (airflow.cfg): the Airflow profile (config/airflow-profile.json, the settings shared with the
+ * local platform), then what this stack's config and integrations imply (each of those keys is one of the profile's
+ * `environmentSpecific` ones), then `integrations.extraConfig`.
+ */
 function airflowCfg(airflow: AirflowConfig, integrations: AirflowIntegrations): HelmValues {
     const config: Record<string, Record<string, string>> = {
         core: { executor: airflow.executor },
         logging: remoteLoggingConfig(airflow),
-        metrics: { statsd_on: "True" },
         celery: { worker_concurrency: String(airflow.workerConcurrency) },
     };
     if (integrations.secretsBackend) {
@@ -371,7 +380,7 @@ function airflowCfg(airflow: AirflowConfig, integrations: AirflowIntegrations): 
             transport: JSON.stringify(integrations.openLineage.transport),
         };
     }
-    return { config: mergeValues(config, integrations.extraConfig ?? {}) };
+    return { config: mergeValues(profileConfig(), config, integrations.extraConfig ?? {}) };
 }
 
 /** The chart's Redis runs as root by default; run it as the image's redis user (999), restricted and sized. */

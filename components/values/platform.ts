@@ -5,6 +5,7 @@
  */
 import type { StackConfig } from "../../config/schema";
 import type { TopicInput } from "./kafka";
+import { AIRFLOW_PROFILE } from "./airflowProfile";
 import { vaultAddress } from "./vault";
 import { k8sName } from "./naming";
 
@@ -84,9 +85,9 @@ export function postgresConnection(host: string, port: number, password: string,
     return { conn_type: "postgres", host, port, login: database, password, schema: database, extra: { sslmode } };
 }
 
-/** The `redis_default` connection. */
+/** The `redis_default` connection, on its database of the Airflow profile (config/airflow-profile.json `redisDatabases`). */
 export function redisConnection(host: string, port: number, password: string): Record<string, unknown> {
-    return { conn_type: "redis", host, port, password, extra: { db: 1 } };
+    return { conn_type: "redis", host, port, password, extra: { db: AIRFLOW_PROFILE.redisDatabases.redis_default } };
 }
 
 /** The `aws_default` connection: no keys, the IRSA role supplies credentials. */

@@ -2,6 +2,7 @@
  * Pure builders for the Redis (Celery broker) component: the StatefulSet and Service specs on the
  * official image, and the broker URL that Airflow reads from a Secret.
  */
+import { AIRFLOW_PROFILE } from "./airflowProfile";
 import { serviceHost } from "./naming";
 import { resources, SIZES } from "./security";
 import { singleNodeStatefulSetSpec } from "./workload";
@@ -69,7 +70,7 @@ export function redisServiceSpec(name: string): Record<string, unknown> {
     return { selector: redisLabels(name), ports: [{ name: "redis", port: REDIS_PORT, targetPort: "redis" }] };
 }
 
-/** Celery broker URL; the password is percent-encoded. */
-export function brokerUrl(host: string, password: string, db = 0): string {
+/** Celery broker URL (by default on the Airflow profile's broker database); the password is percent-encoded. */
+export function brokerUrl(host: string, password: string, db = AIRFLOW_PROFILE.redisDatabases.celery_broker): string {
     return `redis://:${encodeURIComponent(password)}@${host}:${REDIS_PORT}/${db}`;
 }

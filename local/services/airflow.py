@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from local import paths, ports, proc
+from local import airflow_profile, paths, ports, proc
 from local.secrets import secret
 from local.services import postgres, vault
 from local.services.base import Endpoint, Service, ServiceError, http_ok
@@ -17,7 +17,8 @@ from local.services.base import Endpoint, Service, ServiceError, http_ok
 ADMIN_USER = "admin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 EXECUTORS = ("LocalExecutor", "CeleryExecutor")
-# The auth manager the chart runs in every stack (its `config.core.auth_manager`), and the lighter opt-out.
+# The auth manager of the Airflow profile (config/airflow-profile.json `core.auth_manager`), run in every stack and
+# locally, and the lighter local opt-out.
 AUTH_MANAGERS = {
     "fab": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
     "simple": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
@@ -42,8 +43,9 @@ def executor() -> str:
 OPENLINEAGE_NAMESPACE = "local-platform"
 LOCAL_SETTINGS = paths.REPO / "local_settings"
 # Set on the dag-processor only, as in the chart values: its airflow_local_settings then imports, once, what every
-# forked DAG-file parser would import again on each parse (see local_settings/airflow_local_settings.py).
-WARM_PARSER_ENV = {"AIRFLOW_PLATFORM_WARM_PARSER": "true"}
+# forked DAG-file parser would import again on each parse (see local_settings/airflow_local_settings.py). Defined in
+# config/airflow-profile.json (`dagParserWarmUp`).
+WARM_PARSER_ENV = airflow_profile.dag_parser_warm_up()
 
 
 def home() -> Path:
@@ -75,29 +77,29 @@ def passwords_file() -> Path:
 
 
 def auth_environment() -> dict[str, str]:
-    """The auth manager's settings. FAB keeps users and roles in the metadata DB (the admin is created by
-    local.airflow_provision) with its defaults: AUTH_TYPE = AUTH_DB, and no public role, so every API route but
-    Airflow's public ones (login, token, health, version) needs a token."""
+    """The auth manager's settings beyond the Airflow profile. The profile runs FAB, as the cluster does: users and
+    roles in the metadata DB (the admin is created by local.airflow_provision) with its defaults: AUTH_TYPE = AUTH_DB,
+    and no public role (`[fab] auth_role_public` empty), so every API route but Airflow's public ones (login, token,
+    health, version) needs a token. LOCAL_AIRFLOW_AUTH=simple replaces it (the profile's `localOptOuts`)."""
     if auth() == "simple":
         return {
             "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["simple"],
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.SECRETS / "airflow_passwords.json"),
         }
-    return {
-        "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["fab"],
-        "AIRFLOW__FAB__AUTH_ROLE_PUBLIC": "",  # explicit: anonymous callers get no role
-    }
+    return {}
 
 
 def environment() -> dict[str, str]:
-    """Every Airflow process (and `dag.test()` runs that want the same setup) gets exactly this environment."""
+    """Every Airflow process (and `dag.test()` runs that want the same setup) gets exactly this environment: the
+    Airflow profile (config/airflow-profile.json, shared with the cluster's chart config), then the settings the
+    profile lists as environment-specific, with their local values."""
     from local import contract
 
     env = {
         "AIRFLOW_HOME": str(home()),
+        **airflow_profile.environment(),
         "AIRFLOW__CORE__DAGS_FOLDER": str(paths.REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": executor(),
         "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor forks this many workers up front; 2 cores here
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
@@ -111,21 +113,11 @@ def environment() -> dict[str, str]:
         "AIRFLOW__API__SECRET_KEY": secret("airflow_api_secret_key"),
         "AIRFLOW__API_AUTH__JWT_SECRET": secret("airflow_jwt_secret", length=64),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home() / "logs"),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        # Task runners re-parse the DAG file; Asset URIs load every provider's URI handlers, which on a busy 2-core
-        # machine can exceed the 30 s default and fail tasks with "Dag not found during start up".
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",  # its server binds 0.0.0.0:8974; health comes from /monitor/health
         # Metrics: StatsD → statsd_exporter → Prometheus (local/config/statsd_mapping.yml)
-        "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": ports.HOST,
         "AIRFLOW__METRICS__STATSD_PORT": str(ports.port("statsd")),
-        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         # Lineage: OpenLineage HTTP transport → Marquez
         "AIRFLOW__OPENLINEAGE__NAMESPACE": OPENLINEAGE_NAMESPACE,
-        # phase17_01: a custom `governance` run facet on every event the provider sends (dags/common/lineage.py)
-        "AIRFLOW__OPENLINEAGE__CUSTOM_RUN_FACETS": "common.lineage.governance_run_facets",
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "http", "url": f"http://{ports.HOST}:{ports.port('marquez')}", "endpoint": "api/v1/lineage"}),
         # Secrets: Vault backend first (like the Pulumi stacks), then these env vars, then the metadata DB
@@ -140,7 +132,7 @@ def environment() -> dict[str, str]:
         from local.services import redis
 
         env.update({
-            "AIRFLOW__CELERY__BROKER_URL": redis.url(db=1),
+            "AIRFLOW__CELERY__BROKER_URL": redis.url(db=airflow_profile.redis_database("celery_broker")),
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.dsn("airflow"),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
         })

@@ -29,6 +29,7 @@ import {
     toUrlSafeBase64,
     WARM_PARSER_ENV,
 } from "../../components/values/airflow";
+import { AIRFLOW_PROFILE } from "../../components/values/airflowProfile";
 import { HelmValues, mergeValues } from "../../components/values/merge";
 import { helmMerge } from "./fixtures/schemas";
 import { readStackSections, SHARED_DIR } from "../../offline/engine";
@@ -140,7 +141,8 @@ describe.each(STACK_NAMES)("stack %s: final Airflow values", (stack) => {
         expect(values.env).toEqual(fullIntegrations.extraEnv);
         const bare = valuesFor(stack, {});
         expect(at(bare, "config.secrets")).toBeUndefined();
-        expect(at(bare, "config.openlineage")).toBeUndefined();
+        // Without Marquez only the profile's OpenLineage settings (no namespace, no transport: the provider stays off).
+        expect(at(bare, "config.openlineage")).toEqual(AIRFLOW_PROFILE.config.openlineage);
     });
 });
 
