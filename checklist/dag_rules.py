@@ -10,7 +10,6 @@ can't be evaluated, ok=False with the reason. Never a ✓ without evidence.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import re
@@ -453,17 +452,6 @@ def feature_store(ctx: Context) -> tuple[bool, list[str]]:
     schedule = _schedule(dag)
     tasks = [t.task_id for t in dag.tasks if "materiali" in t.task_id] if dag else []
     return schedule is not None and bool(tasks), [f"phase18_01_feature_store schedule: {schedule}; materialisation tasks {tasks}"]
-
-
-def _constants(path: Path, pattern: str) -> list[str]:
-    tree = ast.parse(_source(path))
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name) and re.search(pattern, target.id, re.I):
-                    found.append(f"{path.relative_to(REPO)}: {target.id} = {ast.unparse(node.value)}")
-    return found
 
 
 def drift_gate_problems(detect: Callable[..., Any], gate: Callable[..., Any]) -> list[str]:

@@ -23,7 +23,6 @@ from typing import Any
 
 import jsonschema
 import referencing
-import yaml
 
 from cluster.render import Rendered, load_documents
 
@@ -247,5 +246,3 @@ def validate_all(objects: list[Rendered], shared: Path | None, versions: Iterabl
     return problems
 
 
-def dump_problems(problems: list[Problem]) -> str:
-    return yaml.safe_dump([str(p) for p in problems], width=200)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,15 +201,3 @@ def from_dag(dag: Any) -> DagUsage:
             if _CONN_ARG.search(attribute) and isinstance(value, str) and value and "{{" not in value:
                 found.connections.add(value)
     return found
-
-
-def dag_files(dags: Path = DAGS) -> dict[str, Path]:
-    """dag_id → file, for the phase folders' DAG files (the factory DAGs come from one file)."""
-    result: dict[str, Path] = {}
-    for path in sorted(dags.glob("phase*/[0-9][0-9]_*.py")):
-        result[path.name] = path
-    return result
-
-
-def iter_phase_files(dags: Path = DAGS) -> Iterable[Path]:
-    return sorted(dags.glob("phase*/[0-9][0-9]_*.py"))

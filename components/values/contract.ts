@@ -330,11 +330,6 @@ export function poolsImportDocument(pools: Record<string, number>): Record<strin
     return doc;
 }
 
-/** The contract's topics in the Kafka component's shape; DLQ topics are labelled as such. */
-export function contractTopics(needs: StackNeeds): { name: string; partitions: number; retentionMs: number; deadLetter: boolean }[] {
-    return needs.topics.map((t) => ({ name: t.name, partitions: t.partitions, retentionMs: t.retention_ms, deadLetter: t.dead_letter_for !== undefined }));
-}
-
 /** Plain endpoints of the stack's services, resolved from component outputs and config. */
 export interface ServiceEndpoints {
     mlflow?: string;

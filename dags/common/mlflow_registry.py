@@ -61,14 +61,6 @@ def register_sklearn_model(tracking_uri: str, name: str, model: Any, metrics: Ma
     return register_model(tracking_uri, name, uri, tags), uri
 
 
-def version_metrics(tracking_uri: str, name: str, version: str) -> dict[str, float]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    mv = client.get_model_version(name, version)
-    return dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-
-
 def load_run_dict(tracking_uri: str, name: str, version: str, artifact: str) -> dict[str, Any]:
     """A JSON artifact logged with a version's run (e.g. the training reference the drift check compares with)."""
     import mlflow

@@ -64,14 +64,6 @@ def alert_blocks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
     return report_blocks(title, facts, note=f"Error: `{alert.get('error')}`" if alert.get("error") else None)
 
 
-REPORT_EMAIL_TEMPLATE = """\
-<h2>{{ title }}</h2>
-<p>Run <code>{{ run_id }}</code> for {{ ds }}.</p>
-<table>
-{% for key, value in facts.items() %}  <tr><th align="left">{{ key }}</th><td>{{ value }}</td></tr>
-{% endfor %}</table>
-"""
-
 ALERT_EMAIL_TEMPLATE = """\
 <h2>{% if page %}PAGE: {% endif %}{{ alert.severity }} failure in {{ alert.dag_id }}</h2>
 <ul>
@@ -89,10 +81,6 @@ def render(template: str, **values: Any) -> str:
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(template).render(**values)
-
-
-def render_report_email(title: str, run_id: str, ds: str, facts: Mapping[str, Any]) -> tuple[str, str]:
-    return f"[Airflow] {title} {ds}", render(REPORT_EMAIL_TEMPLATE, title=title, run_id=run_id, ds=ds, facts=facts)
 
 
 def render_alert_email(alert: Mapping[str, Any], *, page: bool = False) -> tuple[str, str]:
