@@ -3,6 +3,13 @@
 Teaches: `python_callable` with positional `op_args` and keyword `op_kwargs` (both Jinja-templated),
 reading the runtime context (`**context`: `ds`, `ti`, `params`), and return values stored as XCom for
 the next task to pull.
+
+Task isolation: `profile_amounts` is a `@task.virtualenv` — the same Python callable, run by a different
+interpreter in its own virtual environment (built from `requirements`, here only the standard library, and
+`system_site_packages=False`, so not even Airflow is importable in it). Its arguments go in and its return value
+comes back pickled, and the return value is an XCom like any other. `venv_cache_path` keeps the environment
+between runs on a worker (common.isolation), so only the first run pays for building it. Use it for a task whose
+dependencies clash with Airflow's; the callable must be self-contained (imports inside, no closures).
 """
 
 from __future__ import annotations
@@ -11,11 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from common.defaults import platform_default_args
+from common.isolation import venv_cache_dir
 from common.orders import sample_orders, split_valid, summarize
 from common.run_dates import BATCH_DATE_MACROS, batch_date
+
+# The isolated task's interpreter, by version: Airflow looks up `python3.11` on PATH. Pinning the version also keeps
+# pickled arguments and results readable on both sides (a bare `python` could be any interpreter, or a directory).
+ISOLATED_PYTHON = "3.11"
 
 
 def build_orders(order_count: int, bad_every: int, **context: Any) -> list[dict[str, Any]]:
@@ -35,6 +47,35 @@ def summarize_day(*, region: str, label: str, **context: Any) -> dict[str, Any]:
         "valid": summary["count"],
         "invalid_ids": [order["order_id"] for order in quarantined],
         "try_number": context["ti"].try_number,
+    }
+
+
+@task.virtualenv(
+    python_version=ISOLATED_PYTHON,
+    requirements=[],
+    system_site_packages=False,
+    expect_airflow=False,
+    venv_cache_path=venv_cache_dir(),
+)
+def profile_amounts(orders: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs in the isolated interpreter: the standard library only, and it reports which interpreter it was."""
+    import importlib.util
+    import statistics
+    import sys
+
+    amounts = sorted(
+        float(order["amount"])
+        for order in orders
+        if isinstance(order.get("amount"), int | float) and order["amount"] > 0
+    )
+    return {
+        "interpreter": sys.executable,
+        "prefix": sys.prefix,
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "airflow_importable": importlib.util.find_spec("airflow") is not None,
+        "positive_amounts": len(amounts),
+        "median_amount": statistics.median(amounts) if amounts else None,
+        "p90_amount": statistics.quantiles(amounts, n=10)[-1] if len(amounts) > 1 else None,
     }
 
 
@@ -60,3 +101,4 @@ with DAG(
         op_kwargs={"region": "eu", "label": "eu-{{ batch_date_nodash() }}"},
     )
     generate_orders >> summarize_eu
+    profile_amounts(generate_orders.output)

@@ -56,6 +56,32 @@ def test_python_operator_passes_op_args_op_kwargs_and_context(dagbag):
     assert summary["try_number"] == 1
 
 
+def test_virtualenv_task_runs_in_its_own_interpreter_and_returns_through_xcom(dagbag):
+    """@task.virtualenv: another interpreter (sys.executable, sys.prefix), no Airflow in it, the result an XCom."""
+    import statistics
+    import sys
+
+    from common.isolation import venv_cache_dir
+
+    dag = get_dag(dagbag, "phase3_02_python_operator")
+    isolated = dag.get_task("profile_amounts")
+    assert type(isolated).__name__ == "_PythonVirtualenvDecoratedOperator"
+    assert isolated.system_site_packages is False and isolated.venv_cache_path == venv_cache_dir()
+    assert isolated.upstream_task_ids == {"generate_orders"}
+    run = dag.test()
+    assert run.state == "success", task_states(run)
+    report = xcom_value(run, "profile_amounts")
+    # a different interpreter, in an environment of its own under the cache, without the host's packages
+    assert report["interpreter"] != sys.executable
+    assert report["prefix"] != sys.prefix and report["prefix"].startswith(venv_cache_dir())
+    assert report["airflow_importable"] is False
+    # it computed on the upstream task's XCom, handed in as its argument
+    amounts = sorted(o["amount"] for o in sample_orders(run.logical_date.strftime("%Y-%m-%d"), 40, bad_every=8))
+    positive = [a for a in amounts if a > 0]
+    assert report["positive_amounts"] == len(positive) < 40  # negative amounts of malformed orders are left out
+    assert report["median_amount"] == statistics.median(positive)
+
+
 def test_sensor_modes_intervals_and_timeouts(dagbag):
     dag = get_dag(dagbag, "phase3_03_sensors")
     file_sensor = dag.get_task("wait_for_orders_file")
