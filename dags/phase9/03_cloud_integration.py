@@ -1,9 +1,19 @@
-"""Phase 9 · Cloud integration: S3Hook, WasbHook and BigQuery in one pipeline, with a cross-cloud copy.
+"""Phase 9 · Cloud integration: S3Hook, WasbHook and BigQueryHook in one pipeline, with a cross-cloud copy.
 
 Teaches: landing a day's extract in S3 (S3Hook, `aws_default`), copying it to Azure Blob Storage by streaming the S3
-body into a block blob (WasbHook, `wasb_default`) and verifying the checksum, loading the rows into a BigQuery table
-(`google_cloud_default`) idempotently, and reconciling the three. Malformed orders go to an S3 quarantine prefix.
-Endpoints come only from connections: the same DAG runs against the clouds or local stand-ins.
+body into a block blob (WasbHook, `wasb_default`) and verifying the checksum, and loading the rows into BigQuery
+through the Google provider's BigQueryHook (`google_cloud_default`) the batch way:
+
+- a LOAD JOB, not streaming inserts (`insertAll`): the day's rows go as newline-delimited JSON in the job's media
+  upload, are applied atomically (all rows or none), cost no streaming quota and leave no streaming buffer;
+- one table partitioned by day on `batch_date`, created once when missing (`exists_ok`) and never dropped or recreated;
+- idempotency per day through the partition decorator: the job writes to `orders$YYYYMMDD` with WRITE_TRUNCATE, so a
+  rerun or a retry replaces that day's partition (same row count, no duplicates) and leaves every other day alone;
+- reconciliation that reads BigQuery back with a query job through the hook (`insert_job`) and compares it with S3.
+
+Malformed orders are split off before anything is loaded and go to an S3 quarantine prefix, never dropped; the load
+itself allows no bad records, so BigQuery cannot silently skip a row either. Endpoints come only from connections: the
+same DAG runs against the clouds or local stand-ins.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from common.run_dates import batch_date, batch_date_nodash
 LANDING_BUCKET = "platform-landing"
 ARCHIVE_CONTAINER = "platform-archive"
 BQ_DATASET = "platform"
+BQ_TABLE = "orders"
 CLOUD_TIMEOUT = timedelta(minutes=10)
 ORDERS_PER_DAY = 40
 BAD_EVERY = 8
@@ -76,35 +87,63 @@ def copy_to_azure(landed: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
-def load_bigquery(
-    landed: dict[str, Any], ds: str | None = None, dag_run: Any = None, run_id: str | None = None
-) -> dict[str, Any]:
+def load_bigquery(landed: dict[str, Any], ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
+    """Replace the day's partition of BigQuery `platform.orders` with the landed extract, in one load job."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from common.cloud import bigquery_client, bigquery_replace_table, parse_orders_csv
-
-    data = S3Hook(aws_conn_id="aws_default").get_key(landed["key"], bucket_name=LANDING_BUCKET).get()["Body"].read()
-    table = f"orders_{batch_date_nodash(ds, dag_run)}"
-    count = bigquery_replace_table(
-        bigquery_client(conn_id="google_cloud_default"),
-        BQ_DATASET,
-        table,
-        parse_orders_csv(data),
-        load_id=run_id or "",
+    from common.cloud import (
+        BQ_ORDER_FIELDS,
+        BQ_PARTITION_FIELD,
+        bigquery_ensure_partitioned_table,
+        bigquery_hook,
+        bigquery_load_partition,
+        parse_orders_csv,
     )
-    return {"table": f"{BQ_DATASET}.{table}", "rows": count}
+
+    day = batch_date(ds, dag_run)
+    data = S3Hook(aws_conn_id="aws_default").get_key(landed["key"], bucket_name=LANDING_BUCKET).get()["Body"].read()
+    rows = [{**order, BQ_PARTITION_FIELD: day} for order in parse_orders_csv(data)]
+    if len(rows) != landed["rows"]:
+        raise ValueError(f"s3://{LANDING_BUCKET}/{landed['key']} has {len(rows)} orders, {landed['rows']} were landed")
+    hook = bigquery_hook(gcp_conn_id="google_cloud_default")
+    table = bigquery_ensure_partitioned_table(hook, BQ_DATASET, BQ_TABLE, BQ_ORDER_FIELDS, BQ_PARTITION_FIELD)
+    loaded = bigquery_load_partition(
+        hook,
+        BQ_DATASET,
+        BQ_TABLE,
+        day,
+        rows,
+        BQ_ORDER_FIELDS,
+        job_id_prefix=f"phase9_03_orders_{batch_date_nodash(ds, dag_run)}_",
+        timeout=CLOUD_TIMEOUT.total_seconds() / 2,
+    )
+    if loaded["rows"] != len(rows):
+        raise ValueError(f"load job {loaded['job_id']} wrote {loaded['rows']} rows of {len(rows)}")
+    return {**loaded, "table": table["table"], "table_created": table["created"], "batch_date": day}
 
 
-@task
+@task(retries=3, retry_delay=timedelta(seconds=20), execution_timeout=CLOUD_TIMEOUT)
 def reconcile(landed: dict[str, Any], archived: dict[str, Any], warehouse: dict[str, Any]) -> dict[str, Any]:
-    if warehouse["rows"] != landed["rows"]:
-        raise ValueError(f"BigQuery {warehouse['table']} has {warehouse['rows']} rows, S3 extract {landed['rows']}")
+    """Read the day back from BigQuery with a query job and compare it with the S3 extract."""
+    from common.cloud import bigquery_hook, bigquery_query
+
+    [counts] = bigquery_query(
+        bigquery_hook(gcp_conn_id="google_cloud_default"),
+        f"SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS ids FROM `{warehouse['table']}` WHERE batch_date = @day",
+        {"day": ("DATE", warehouse["batch_date"])},
+        timeout=CLOUD_TIMEOUT.total_seconds() / 2,
+    )
+    where = f"{warehouse['table']} for {warehouse['batch_date']}"
+    if counts["n"] != landed["rows"]:
+        raise ValueError(f"BigQuery {where} has {counts['n']} rows, the S3 extract {landed['rows']}")
+    if counts["ids"] != counts["n"]:
+        raise ValueError(f"BigQuery {where} has {counts['n'] - counts['ids']} duplicate orders")
     return {"rows": landed["rows"], "md5": archived["md5"], "quarantined": landed["quarantined"]}
 
 
 with DAG(
     dag_id="phase9_03_cloud_integration",
-    description="S3 → Azure Blob cross-cloud copy and a BigQuery load, reconciled",
+    description="S3 → Azure Blob cross-cloud copy and an idempotent BigQuery partition load job, reconciled",
     doc_md=__doc__,
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),

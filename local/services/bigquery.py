@@ -1,4 +1,5 @@
-"""BigQuery stand-in (local/standins/bigquery.py): REST v2 subset on SQLite, for google-cloud-bigquery pointed at it."""
+"""BigQuery stand-in (local/standins/bigquery.py): the REST v2 subset on SQLite that google-cloud-bigquery and the
+Google provider's BigQueryHook call (datasets, tables, load jobs from media uploads, query jobs)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,29 @@ def client(project: str = PROJECT) -> Any:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    return bigquery.Client(project=project, credentials=AnonymousCredentials(),
-                           client_options=ClientOptions(api_endpoint=base_url()))
+    return bigquery.Client(
+        project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=base_url())
+    )
 
 
 class BigQuery(Service):
     name = "bigquery"
     tcp_ports = ("bigquery",)
-    stand_in_for = "Google BigQuery (REST v2 subset on SQLite)"
+    stand_in_for = "Google BigQuery (REST v2 subset on SQLite: load and query jobs)"
 
     def processes(self) -> list[proc.ProcSpec]:
-        return [python_module_proc("bigquery", "local.standins.bigquery", "--host", ports.HOST,
-                                   "--port", str(ports.port("bigquery")), "--db", str(self.data_dir() / "bigquery.sqlite"))]
+        return [
+            python_module_proc(
+                "bigquery",
+                "local.standins.bigquery",
+                "--host",
+                ports.HOST,
+                "--port",
+                str(ports.port("bigquery")),
+                "--db",
+                str(self.data_dir() / "bigquery.sqlite"),
+            )
+        ]
 
     def health(self) -> str | None:
         return http_ok(f"{base_url()}/_health")

@@ -173,44 +173,88 @@ def test_kafka_bad_records_all_reach_the_dlq_and_nothing_is_lost(dagbag, kafka_s
 
 
 # --- Cloud: moto server is the stand-in for AWS S3, Azurite for Azure Blob Storage, local/standins/bigquery.py
-# (REST v2 subset on SQLite) for Google BigQuery
+# (REST v2 subset on SQLite: load and query jobs) for Google BigQuery
+
+
+def _bigquery_day(client, day: str) -> list[tuple]:
+    from google.cloud import bigquery
+
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("day", "DATE", day)])
+    sql = "SELECT order_id, region, amount, quantity FROM `platform.orders` WHERE batch_date = @day ORDER BY order_id"
+    return [tuple(row.values()) for row in client.query(sql, job_config=config).result()]
+
+
+def _bigquery_calls(base: str, after: int) -> list[dict]:
+    import requests
+
+    response = requests.get(f"{base}/_recorded", params={"after": after, "limit": 100_000}, timeout=10)
+    response.raise_for_status()
+    return response.json()["calls"]
 
 
 def test_cloud_landing_cross_cloud_copy_and_bigquery_load(
     dagbag, s3_service, azure_blob_service, bigquery_service, platform_connections
 ):
+    """One day lands in S3, is copied to Azure Blob and loaded into BigQuery with a load job replacing its partition:
+    a rerun leaves the same rows (idempotent) in the same table (not recreated), another day's partition untouched,
+    and no streaming inserts are made."""
     from datetime import datetime
 
+    import requests
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
 
     from common.cloud import bigquery_client, md5_hex, parse_orders_csv
 
     dag = get_dag(dagbag, "phase9_03_cloud_integration")
-    logical = datetime(2026, 4, 2, tzinfo=UTC)
-    for attempt in ("first", "rerun"):
+    client = bigquery_client(conn_id="google_cloud_default")
+    client.delete_table(f"{client.project}.platform.orders", not_found_ok=True)  # the DAG must create it when missing
+    mark = requests.get(f"{bigquery_service.url}/_recorded", params={"limit": 0}, timeout=10).json()["last"]
+
+    day, other_day = datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 3, tzinfo=UTC)
+    loads = {}
+    for attempt, logical in (("first", day), ("other day", other_day), ("rerun", day)):
         run = dag.test(logical_date=logical)
         assert run.state == "success", (attempt, task_states(run))
+        loads[attempt] = xcom_value(run, "load_bigquery")
+        table = client.get_table("platform.orders")
+        if attempt == "first":
+            created = table.created
+            assert (table.time_partitioning.type_, table.time_partitioning.field) == ("DAY", "batch_date")
+            other_before = _bigquery_day(client, "2026-04-03")
+            assert other_before == [], "nothing was loaded for the other day yet"
+        assert table.created == created, f"{attempt}: platform.orders was recreated"
+        if attempt == "other day":
+            other_rows = _bigquery_day(client, "2026-04-03")
 
-        s3_bytes = (
-            S3Hook(aws_conn_id="aws_default").get_key("orders/2026-04-02.csv", "platform-landing").get()["Body"].read()
-        )
-        blob_bytes = (
-            WasbHook(wasb_conn_id="wasb_default").download("platform-archive", "orders/2026-04-02.csv").readall()
-        )
-        assert blob_bytes == s3_bytes and md5_hex(blob_bytes) == xcom_value(run, "copy_to_azure")["md5"]
-        orders = parse_orders_csv(s3_bytes)
-        assert len(orders) == 35
+    s3 = S3Hook(aws_conn_id="aws_default")
+    s3_bytes = s3.get_key("orders/2026-04-02.csv", "platform-landing").get()["Body"].read()
+    blob_bytes = WasbHook(wasb_conn_id="wasb_default").download("platform-archive", "orders/2026-04-02.csv").readall()
+    assert blob_bytes == s3_bytes and md5_hex(blob_bytes) == xcom_value(run, "copy_to_azure")["md5"]
+    orders = parse_orders_csv(s3_bytes)
+    assert len(orders) == 35
+    expected = [(o["order_id"], o["region"], o["amount"], o["quantity"]) for o in orders]
+    assert _bigquery_day(client, "2026-04-02") == expected, "the rerun replaced the day: same rows, no duplicates"
+    assert len(other_rows) == 35 and _bigquery_day(client, "2026-04-03") == other_rows, "the other day is untouched"
 
-        client = bigquery_client(conn_id="google_cloud_default")
-        rows = list(client.query("SELECT order_id, amount FROM `platform.orders_20260402` ORDER BY order_id").result())
-        assert [(r["order_id"], r["amount"]) for r in rows] == [(o["order_id"], o["amount"]) for o in orders], attempt
+    assert len({loaded["job_id"] for loaded in loads.values()}) == 3, "each run loads with a job of its own"
+    for attempt, loaded in loads.items():
+        job = client.get_job(loaded["job_id"], location=loaded["location"])
+        partition = "orders$20260403" if attempt == "other day" else "orders$20260402"
+        assert (job.job_type, job.state, job.error_result) == ("load", "DONE", None), attempt
+        assert (job.destination.dataset_id, job.destination.table_id) == ("platform", partition), attempt
+        assert (job.write_disposition, job.create_disposition) == ("WRITE_TRUNCATE", "CREATE_NEVER"), attempt
+        assert (job.source_format, job.output_rows) == ("NEWLINE_DELIMITED_JSON", 35), attempt
 
-        quarantine = S3Hook(aws_conn_id="aws_default").read_key(
-            "quarantine/orders/2026-04-02.jsonl", "platform-landing"
-        )
-        assert [json.loads(line)["problems"] for line in quarantine.splitlines()] and len(quarantine.splitlines()) == 5
+    calls = _bigquery_calls(bigquery_service.url, mark)
+    uploads = [c for c in calls if c["api"] == "upload.start" and c["query"].get("uploadType") == "multipart"]
+    assert len(uploads) >= 3, "the rows went in as load jobs with their data in a media upload"
+    on_dataset = {c["api"] for c in calls if "/datasets/platform/" in c["path"]}
+    assert not {"tabledata.insertAll", "tabledata.list", "tables.delete"} & on_dataset, "no streaming, no drop"
     assert xcom_value(run, "reconcile") == {"rows": 35, "md5": md5_hex(s3_bytes), "quarantined": 5}
+
+    quarantine = s3.read_key("quarantine/orders/2026-04-02.jsonl", "platform-landing").splitlines()
+    assert len(quarantine) == 5 and all(json.loads(line)["problems"] for line in quarantine), "quarantined, not dropped"
 
 
 def test_database_load_without_a_logical_date_is_the_run_after_day(dagbag, warehouse):

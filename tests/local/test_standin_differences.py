@@ -24,14 +24,30 @@ def test_bigquery_stand_in_speaks_sqlite_not_googlesql(bigquery_service) -> None
         list(client.query("SELECT SAFE_DIVIDE(1, 0) AS x").result())
 
 
-def test_bigquery_stand_in_runs_query_jobs_only(bigquery_service) -> None:
-    """BigQuery stand-in: jobs.insert takes query jobs only; load, extract and copy jobs are refused (400)."""
+def test_bigquery_stand_in_loads_uploaded_data_only(bigquery_service) -> None:
+    """BigQuery stand-in: load jobs take their data from a media upload only; a load from Cloud Storage (sourceUris,
+    which BigQuery reads) and extract or copy jobs are refused (400 invalid), and tables partition by a column only
+    (BigQuery also partitions by ingestion time). Jobs run within jobs.insert; a load is still answered RUNNING."""
     from local.services import bigquery
 
-    body = {"configuration": {"load": {"sourceUris": ["gs://bucket/orders.csv"],
-                                       "destinationTable": {"projectId": bigquery.PROJECT, "datasetId": "d", "tableId": "t"}}}}
-    response = requests.post(f"{bigquery_service.url}/bigquery/v2/projects/{bigquery.PROJECT}/jobs", json=body, timeout=10)
-    assert response.status_code == 400 and "query jobs only" in response.json()["error"]["message"]
+    api = f"{bigquery_service.url}/bigquery/v2/projects/{bigquery.PROJECT}"
+    destination = {"projectId": bigquery.PROJECT, "datasetId": "d", "tableId": "t"}
+    from_gcs = {"configuration": {"load": {"sourceUris": ["gs://bucket/orders.csv"], "destinationTable": destination}}}
+    response = requests.post(f"{api}/jobs", json=from_gcs, timeout=10)
+    assert response.status_code == 400 and "loads uploaded data only" in response.json()["error"]["message"]
+    copy = {"configuration": {"copy": {"sourceTable": destination, "destinationTable": destination}}}
+    response = requests.post(f"{api}/jobs", json=copy, timeout=10)
+    assert response.status_code == 400 and "copy jobs are not served" in response.json()["error"]["message"]
+    dataset = f"ds_{uuid.uuid4().hex[:10]}"
+    requests.post(f"{api}/datasets", json={"datasetReference": {"datasetId": dataset}}, timeout=10).raise_for_status()
+    by_ingestion = {
+        "tableReference": {"tableId": "t"},
+        "schema": {"fields": [{"name": "id", "type": "INTEGER"}]},
+        "timePartitioning": {"type": "DAY"},
+    }
+    response = requests.post(f"{api}/datasets/{dataset}/tables", json=by_ingestion, timeout=10)
+    assert response.status_code == 400 and "ingestion-time partitioning" in response.json()["error"]["message"]
+    requests.delete(f"{api}/datasets/{dataset}", params={"deleteContents": "true"}, timeout=10).raise_for_status()
 
 
 def test_slack_stand_in_does_not_check_the_webhook_token(http_standins_service) -> None:
