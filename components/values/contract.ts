@@ -96,30 +96,57 @@ function validator(): ReturnType<Ajv2020["compile"]> {
     return compiledValidator;
 }
 
-/** Validates one parsed manifest; errors name the file, the DAG and the field. */
-export function validateManifest(document: unknown, file: string): Record<string, DagNeeds> {
-    const validate = validator();
-    if (!validate(document)) {
-        const problems = (validate.errors ?? []).map((e) => {
-            const [dagId, ...field] = e.instancePath.split("/").filter(Boolean);
-            const where = dagId ? `dag ${dagId}${field.length ? `, field ${field.join(".")}` : ""}` : "manifest root";
-            const allowed = e.params && "allowedValues" in e.params ? ` (${(e.params.allowedValues as unknown[]).join(", ")})` : "";
-            const extra = e.params && "additionalProperty" in e.params ? ` '${e.params.additionalProperty}'` : "";
-            return `${where}: ${e.message}${extra}${allowed}`;
-        });
-        throw new ContractError(`${file}: ${[...new Set(problems)].join("; ")}`);
+/** Where a problem is: "manifest root", "dag <id>" or "dag <id>, field <a.b.c>" (the same words as local/contract.py). */
+function location(pathParts: string[]): string {
+    const [dagId, ...field] = pathParts;
+    return dagId === undefined ? "manifest root" : `dag ${dagId}${field.length ? `, field ${field.join(".")}` : ""}`;
+}
+
+/**
+ * One schema error in the contract's own words, identical to local/contract.py's for the same error (the golden cases
+ * in contract/golden/ hold both readers to that): the key path, then what was expected.
+ */
+function schemaProblem(e: { keyword: string; instancePath: string; params: Record<string, any>; schema?: unknown }): string | undefined {
+    const at = e.instancePath.split("/").filter(Boolean).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    switch (e.keyword) {
+        case "required": return `${location(at)}: missing required field '${e.params.missingProperty}'`;
+        case "additionalProperties": return `${location(at)}: unknown field '${e.params.additionalProperty}'`;
+        case "enum": return `${location(at)}: must be one of ${[...(e.params.allowedValues as unknown[])].map(String).sort().join(", ")}`;
+        case "type": return `${location(at)}: must be ${[e.params.type].flat().join(" or ")}`;
+        case "minimum": return `${location(at)}: must be >= ${e.params.limit}`;
+        case "uniqueItems": return `${location(at)}: must not repeat an item`;
+        case "pattern":
+            return e.params.propertyName !== undefined || e.instancePath === ""
+                ? undefined // reported by the propertyNames error below, with the name
+                : `${location(at)}: must match ${e.params.pattern}`;
+        case "propertyNames": return `manifest root: dag id '${e.params.propertyName}' must look like phaseN_NN_name`;
+        default: return `${location(at)}: fails ${e.keyword}`;
     }
-    const dags = document as Record<string, DagNeeds>;
+}
+
+/** Rules the schema can't say, shared word for word with local/contract.py. */
+export function crossFieldProblems(dags: Record<string, DagNeeds>): string[] {
+    const problems: string[] = [];
     for (const [dagId, needs] of Object.entries(dags)) {
         for (const [connId, conn] of Object.entries(needs.connections)) {
-            if (!(conn.type in CONNECTION_TYPE_PROVIDERS)) {
-                throw new ContractError(
-                    `${file}: dag ${dagId}, field connections.${connId}.type: no provider knows connection type '${conn.type}' ` +
-                    `(known: ${Object.keys(CONNECTION_TYPE_PROVIDERS).sort().join(", ")})`,
-                );
+            if (!needs.services.includes(conn.service)) {
+                problems.push(`dag ${dagId}, field connections.${connId}.service: '${conn.service}' is not one of the dag's services`);
             }
         }
     }
+    return problems;
+}
+
+/** Validates one parsed manifest; every problem names the file, the DAG and the field. */
+export function validateManifest(document: unknown, file: string): Record<string, DagNeeds> {
+    const validate = validator();
+    if (!validate(document)) {
+        const problems = (validate.errors ?? []).map((e) => schemaProblem(e as any)).filter((p): p is string => p !== undefined);
+        throw new ContractError(`${file}: ${[...new Set(problems)].sort().join("; ")}`);
+    }
+    const dags = document as Record<string, DagNeeds>;
+    const problems = crossFieldProblems(dags);
+    if (problems.length > 0) throw new ContractError(`${file}: ${problems.sort().join("; ")}`);
     return dags;
 }
 
@@ -232,8 +259,14 @@ export interface StackNeeds {
     roles: string[];
 }
 
+/** JSON with object keys sorted, so two equal declarations compare equal whatever order their keys were written in. */
+function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, v) =>
+        v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v);
+}
+
 function mergeSame<T>(kind: string, key: string, value: T, into: Record<string, T>, owner: Record<string, string>, dagId: string): void {
-    if (key in into && JSON.stringify(into[key]) !== JSON.stringify(value)) {
+    if (key in into && canonicalJson(into[key]) !== canonicalJson(value)) {
         throw new ContractError(`${kind} '${key}' is declared differently by ${owner[key]} and ${dagId}`);
     }
     into[key] = value;
@@ -258,7 +291,7 @@ export function aggregateNeeds(manifest: Manifest, shipped: readonly string[]): 
             const prior = connections[connId];
             if (prior) {
                 const { usedBy, description: _d, ...priorShape } = prior;
-                if (JSON.stringify(priorShape) !== JSON.stringify(shape)) {
+                if (canonicalJson(priorShape) !== canonicalJson(shape)) {
                     throw new ContractError(`connection '${connId}' is declared differently by ${usedBy[0]} and ${dagId}`);
                 }
                 usedBy.push(dagId);

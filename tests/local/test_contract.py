@@ -31,7 +31,7 @@ def test_repository_manifests_are_valid_and_merge() -> None:
 def test_schema_error_names_file_and_key(tmp_path: Path) -> None:
     bad = {"phase1_01_x": {**NEEDS, "pools": {"p": {"slots": 0}}}}
     path = _manifest(tmp_path, "phase1", bad)
-    with pytest.raises(contract.ContractError, match=r"needs.yaml: phase1_01_x/pools/p/slots: 0 is less than"):
+    with pytest.raises(contract.ContractError, match=r"needs.yaml: dag phase1_01_x, field pools.p.slots: must be >= 1"):
         contract.load([path])
 
 
