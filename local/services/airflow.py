@@ -261,8 +261,3 @@ def token() -> str:
             return json.load(response)["access_token"]
     except OSError as error:
         raise ServiceError(f"airflow: cannot log in to {base_url()}/auth/token: {error}") from error
-
-
-def unused_env_keys() -> list[str]:
-    """Airflow reads config from env; a stale AIRFLOW__ in the caller's shell would override ours, so report it."""
-    return sorted(k for k in os.environ if k.startswith("AIRFLOW__") and k not in environment())
