@@ -1,12 +1,14 @@
-"""Phase 2 (scheduling, TaskFlow): schedule settings, TaskFlow XComs moving real data in dag.test(), and a TaskFlow
-run without a logical date in the local platform's real Airflow (scheduler, LocalExecutor, REST API)."""
+"""Phase 2 (scheduling, TaskFlow): schedule settings, TaskFlow XComs moving real data in dag.test(), a TaskFlow
+run without a logical date, and a backfill through the REST API (`/api/v2/backfills`), both in the local platform's
+real Airflow (api-server, scheduler, LocalExecutor)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 
-from airflow_live import pause, states
+import pytest
+from airflow_live import backfill_body, free_weekday_window, pause, runs_between, states, wait_backfill
 from dag_run_helpers import get_dag, task_states, xcom_value
 
 
@@ -26,6 +28,7 @@ def test_scheduled_dag_reports_next_weekday_runs_and_presets(dagbag):
     assert len(next_runs) == 3 and next_runs == sorted(next_runs)
     assert all(moment.weekday() < 5 and (moment.hour, moment.minute) == (6, 0) for moment in next_runs)
     assert report["presets"]["@once"] == []
+    assert report["run_type"] == "manual"
     hourly = [datetime.fromisoformat(moment) for moment in report["presets"]["@hourly"]]
     assert (hourly[1] - hourly[0]).total_seconds() == 3600
     weekly = [datetime.fromisoformat(moment) for moment in report["presets"]["@weekly"]]
@@ -80,3 +83,73 @@ def test_taskflow_run_without_a_logical_date_uses_the_run_after_date(airflow_ser
     lines = [json.loads(line) for line in (tmp_path / f"orders_{day}.jsonl").read_text().splitlines()]
     assert [line["order_id"] for line in lines] == [order["order_id"] for order in quarantined]
     assert client.xcom(dag_id, run_id, "report")["quarantined"] == 4
+
+
+def test_backfill_through_the_rest_api_runs_each_weekday_once(airflow_service):
+    """POST /api/v2/backfills over three weekdays: three backfill runs on the 06:00 ticks, all successful; asking
+    again while it runs is refused (409), and asking again afterwards (reprocess_behavior=none) creates no run."""
+    from datetime import timedelta
+
+    from local.airflow_client import AirflowClient
+    from local.services.base import ServiceError
+
+    dag_id = "phase2_01_scheduled_dag"
+    client = AirflowClient()
+    client.wait_for_dag(dag_id)
+    start, end = free_weekday_window(client, dag_id, days=3)
+    ticks = [(start + timedelta(days=offset, hours=6)).isoformat().replace("+00:00", "Z") for offset in range(3)]
+    body = backfill_body(dag_id, start, end, reprocess="none", max_active_runs=1)
+
+    planned = client.call("POST", "/backfills/dry_run", body)
+    assert [entry["logical_date"] for entry in planned["backfills"]] == ticks
+    client.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})  # the scheduler only runs an unpaused DAG's runs
+    backfill = client.call("POST", "/backfills", body)
+    try:
+        with pytest.raises(ServiceError, match="HTTP 409"):
+            client.call("POST", "/backfills", body)  # one active backfill per DAG
+        done = wait_backfill(client, backfill["id"])
+    finally:
+        if not client.call("GET", f"/backfills/{backfill['id']}")["completed_at"]:
+            client.call("PUT", f"/backfills/{backfill['id']}/cancel")
+        pause(client, dag_id)
+    assert done["dag_id"] == dag_id and done["reprocess_behavior"] == "none" and done["max_active_runs"] == 1
+
+    runs = runs_between(client, dag_id, start, end)
+    assert [run["logical_date"] for run in runs] == ticks
+    assert {run["run_type"] for run in runs} == {"backfill"}
+    assert [run["state"] for run in runs] == ["success"] * 3, [
+        states(client, dag_id, run["dag_run_id"]) for run in runs
+    ]
+    for run, tick in zip(runs, ticks, strict=True):
+        report = client.xcom(dag_id, run["dag_run_id"], "describe_schedule")
+        assert report["run_type"] == "backfill"
+        day = datetime.fromisoformat(tick.replace("Z", "+00:00"))
+        assert [datetime.fromisoformat(bound) for bound in report["data_interval"]] == [day, day]
+
+    # the same request again: every day already has a run, so nothing is planned and nothing is created
+    assert client.call("POST", "/backfills/dry_run", body)["total_entries"] == 0
+    client.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    try:
+        again = client.call("POST", "/backfills", body)
+        wait_backfill(client, again["id"], timeout=120)
+    finally:
+        pause(client, dag_id)
+    assert [run["dag_run_id"] for run in runs_between(client, dag_id, start, end)] == [
+        run["dag_run_id"] for run in runs
+    ]
+
+
+def test_the_runbook_requests_the_backfill_the_live_test_runs():
+    """docs/runbooks/backfill.md's request body is the one the live backfill test sends (same fields, same values)."""
+    import re
+    from pathlib import Path
+
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "backfill.md").read_text()
+    documented = json.loads(re.search(r"BODY='(\{.*?\})'", runbook, re.DOTALL).group(1))
+    start = datetime(2026, 3, 3, tzinfo=UTC)
+    end = datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC)
+    expected = backfill_body("phase2_01_scheduled_dag", start, end, reprocess="none", max_active_runs=1)
+    as_sent = {**expected, "from_date": "2026-03-03T00:00:00Z", "to_date": "2026-03-05T23:59:59Z"}
+    assert documented == as_sent
+    for path in ("/api/v2/backfills/dry_run", "/api/v2/backfills", "/auth/token", "/cancel"):
+        assert path in runbook
