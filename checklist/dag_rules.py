@@ -15,11 +15,14 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
@@ -137,6 +140,66 @@ def _schedule(dag: Any | None) -> str | None:
     return f"{kind} {detail}".strip()
 
 
+@contextmanager
+def _scratch_airflow_home() -> Iterator[Path]:
+    """AIRFLOW_HOME pointed at an empty directory while a rule runs DAG code, so what the code writes can be read back
+    (and nothing lands in the real home)."""
+    previous = os.environ.get("AIRFLOW_HOME")
+    with tempfile.TemporaryDirectory(prefix="checklist-run-") as home:
+        os.environ["AIRFLOW_HOME"] = home
+        try:
+            yield Path(home)
+        finally:
+            if previous is None:
+                os.environ.pop("AIRFLOW_HOME", None)
+            else:
+                os.environ["AIRFLOW_HOME"] = previous
+
+
+def _task_order(dag: Any) -> list[Any]:
+    """The DAG's tasks in dependency order (upstream first), ties in declaration order."""
+    tasks = list(dag.tasks)
+    done: list[str] = []
+    while len(done) < len(tasks):
+        ready = [t for t in tasks if t.task_id not in done and set(t.upstream_task_ids) <= set(done)]
+        if not ready:
+            raise ValueError(f"{dag.dag_id}: dependency cycle")
+        done.append(ready[0].task_id)
+    return [dag.get_task(t) for t in done]
+
+
+def _roots(dag: Any) -> set[str]:
+    return {t.task_id for t in dag.tasks if not t.upstream_task_ids}
+
+
+def run_callables(dag: Any, context: dict[str, Any], only: set[str] | None = None,
+                  given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run of the DAG's own logic without a scheduler: each Python task's function (or only those of `only`), in
+    dependency order, given its upstream tasks' return values (in that order; `given` stands in for tasks not run) and
+    the context keys its signature takes. task_id -> return value."""
+    import inspect
+
+    order = [t.task_id for t in _task_order(dag)]
+    outputs: dict[str, Any] = dict(given or {})
+    for task_id in order:
+        fn = getattr(dag.get_task(task_id), "python_callable", None)
+        if fn is None or (only is not None and task_id not in only):
+            continue
+        upstream = sorted(dag.get_task(task_id).upstream_task_ids, key=order.index)
+        args = [outputs[u] for u in upstream if u in outputs]
+        parameters = list(inspect.signature(fn).parameters.values())
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        filled = {p.name for p in parameters[: len(args)]}
+        kwargs = {k: v for k, v in context.items() if k not in filled and (takes_any or k in {p.name for p in parameters})}
+        outputs[task_id] = fn(*args, **kwargs)
+    return outputs
+
+
+def _param_defaults(dag: Any) -> dict[str, Any]:
+    params = getattr(dag, "params", None) or {}
+    return {key: params[key] for key in params}
+
+
 # ------------------------------------------------------------------------------------------------ Core Operations
 # What a Python task's own code calls when it reaches an external system (hooks, connections, clients, SDKs).
 _EXTERNAL_CALL = re.compile(r"Hook\b|conn_id|get_connection|connect\(|Client\(|requests\.|urlopen|call_service|Api\(|"
@@ -173,8 +236,46 @@ def retries_on_external_calls(ctx: Context) -> tuple[bool, list[str]]:
     return not broken, broken or [f"{checked} tasks of DAGs that call external services have retries and execution_timeout"]
 
 
+def breaker_problems(breaker: Any) -> list[str]:
+    """common.circuit_breaker judged on calls: failures up to the threshold reach the service, the next call is refused
+    without reaching it, and after the cooldown one successful trial closes the circuit."""
+
+    class Store:
+        state = breaker.BreakerState()
+
+        def load(self) -> Any:
+            return self.state
+
+        def save(self, state: Any) -> None:
+            self.state = state
+
+    store, policy, clock, reached = Store(), breaker.BreakerPolicy(failure_threshold=3, cooldown_seconds=60), [0.0], []
+
+    def failing() -> None:
+        reached.append("call")
+        raise ConnectionError("service down")
+
+    problems = []
+    for _ in range(4):  # three failures reach the service; the fourth call must be refused without reaching it
+        with suppress(Exception):
+            breaker.call_through(store, policy, failing, lambda: clock[0])
+    if len(reached) != 3:
+        problems.append(f"4 calls, threshold 3: {len(reached)} reached the service (3 should, then the circuit opens)")
+    clock[0] = 61.0
+    try:
+        breaker.call_through(store, policy, lambda: "ok", lambda: clock[0])
+    except Exception as exc:  # noqa: BLE001 - a refused trial is the problem being reported
+        problems.append(f"after the cooldown a trial call was refused: {exc!r}")
+    if store.state.state != breaker.CLOSED:
+        problems.append(f"a successful trial left the circuit {store.state.state}")
+    return problems
+
+
 @rule(CORE, "Circuit breakers for unreliable services")
 def circuit_breakers(ctx: Context) -> tuple[bool, list[str]]:
+    """Every DAG calling an unreliable HTTP API reaches common.circuit_breaker, and that breaker opens after its failure
+    threshold, stops calling the service, and closes after a successful trial."""
+    from common import circuit_breaker
     from contract.usage import transitive_common_modules
 
     users, missing = [], []
@@ -183,9 +284,11 @@ def circuit_breakers(ctx: Context) -> tuple[bool, list[str]]:
             continue
         modules = {p.stem for p in transitive_common_modules(Path(dag.fileloc))}
         (users if "circuit_breaker" in modules else missing).append(dag.dag_id)
-    if missing:
-        return False, [f"{d} calls an unreliable HTTP API without a circuit breaker" for d in missing]
-    return bool(users), [f"{d} calls an unreliable HTTP API through common.circuit_breaker" for d in users]
+    problems = breaker_problems(circuit_breaker)
+    if missing or problems:
+        return False, problems + [f"{d} calls an unreliable HTTP API without a circuit breaker" for d in missing]
+    return bool(users), [f"{d} calls an unreliable HTTP API through common.circuit_breaker" for d in users] + [
+        "common.circuit_breaker: opens after 3 failures, refuses without calling, closes after a successful trial"]
 
 
 @rule(CORE, "Email/Slack notifications for failures")
@@ -218,16 +321,39 @@ def alert_routing(ctx: Context) -> tuple[bool, list[str]]:
 _URI_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:[^\s@'\"{}]+@", re.I)
 
 
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 @rule(CORE, "Database connections using Airflow Connections")
 def db_connections(ctx: Context) -> tuple[bool, list[str]]:
-    inline = [f"{p.relative_to(REPO)}: inline database URI with credentials"
-              for p in sorted(DAGS.rglob("*.py")) if _URI_WITH_PASSWORD.search(_source(p))]
-    db_dags = [d for d, n in ctx.needs.items() if "postgres" in n["services"]]
-    declared = [d for d in db_dags if any(c["type"] == "postgres" for c in ctx.needs[d]["connections"].values())]
-    missing = sorted(set(db_dags) - set(declared))
-    return not inline and not missing, inline + [f"{d} uses Postgres without a declared postgres connection" for d in missing] or [
-        f"{len(declared)} DAGs reach Postgres through declared Airflow connections; no inline credentials in dags/"
-    ]
+    """Every DAG that uses Postgres declares a postgres connection and its code (or the common code it imports) really
+    goes through one of them; no DAG file carries a credentialed database URI."""
+    from contract.usage import from_dag, reachable_usage
+
+    problems = [f"{_rel(p)}: inline database URI with credentials"
+                for p in sorted(DAGS.rglob("*.py")) if _URI_WITH_PASSWORD.search(_source(p))]
+    evidence = []
+    for dag in ctx.dags():
+        needs = ctx.needs.get(dag.dag_id, {})
+        if "postgres" not in needs.get("services", []):
+            continue
+        declared = sorted(c for c, spec in needs.get("connections", {}).items() if spec.get("type") == "postgres")
+        if not declared:
+            problems.append(f"{dag.dag_id} uses Postgres without a declared postgres connection")
+            continue
+        used = from_dag(dag).connections | reachable_usage(Path(dag.fileloc)).connections
+        through = sorted(set(declared) & used)
+        if through:
+            evidence.append(f"{dag.dag_id} reaches Postgres through {', '.join(through)}")
+        else:
+            problems.append(f"{dag.dag_id} declares {', '.join(declared)} but its code uses none of them (uses {sorted(used) or 'no connection'})")
+    if not evidence and not problems:
+        problems.append("no DAG declares Postgres")
+    return not problems, problems or [f"{len(evidence)} DAGs reach Postgres through declared Airflow connections; no inline credentials in dags/", *evidence]
 
 
 @rule(CORE, "Data validation before loading")
@@ -283,42 +409,245 @@ def schema_versioning(ctx: Context) -> tuple[bool, list[str]]:
     return not problems, problems or evidence
 
 
+COMMON_DIR = DAGS / "common"
+TESTS_DIR = REPO / "tests"
+
+
 @rule(CORE, "Unit tests for business logic")
 def unit_tests(ctx: Context) -> tuple[bool, list[str]]:
-    modules = sorted(p.stem for p in (DAGS / "common").glob("*.py") if p.stem != "__init__")
-    tested_text = "\n".join(_source(p) for p in (REPO / "tests").rglob("test_*.py"))
+    modules = sorted(p.stem for p in COMMON_DIR.glob("*.py") if p.stem != "__init__")
+    tested_text = "\n".join(_source(p) for p in TESTS_DIR.rglob("test_*.py"))
     untested = [m for m in modules if not re.search(rf"\bcommon(\.{m}\b| import [^\n]*\b{m}\b)", tested_text)]
+    if not modules:
+        return False, [f"no modules in {_rel(COMMON_DIR)}"]
     return not untested, [f"common.{m} is imported by no test" for m in untested] or [f"all {len(modules)} common modules are exercised by tests"]
+
+
+CI_RUN = REPO / ".ci" / "run"
+PLATFORM_SCRIPT = REPO / "platform"
+TEST_ALL = REPO / "scripts" / "test-all.sh"
+
+
+def _shell_commands(path: Path) -> list[list[str]]:
+    """Each line of a shell script as tokens, comments dropped (lines shlex can't split alone are skipped)."""
+    import shlex
+
+    commands = []
+    for line in _source(path).splitlines():
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        if tokens:
+            commands.append(tokens)
+    return commands
+
+
+def ci_problems(ci_run: Path, platform: Path, test_all: Path) -> tuple[list[str], list[str]]:
+    """(evidence, problems): CI execs `./platform test`, whose `test` branch execs the suite script, which runs ruff over
+    dags/ and checklist/, tsc, jest and pytest over tests/."""
+    evidence: list[str] = []
+    problems: list[str] = []
+    for path in (ci_run, platform, test_all):
+        if not path.exists():
+            return [], [f"{_rel(path)} missing"]
+    if any(c[:3] == ["exec", "./platform", "test"] for c in _shell_commands(ci_run)):
+        evidence.append(f"{_rel(ci_run)} execs ./platform test")
+    else:
+        problems.append(f"{_rel(ci_run)} does not exec ./platform test")
+    commands = _shell_commands(platform)
+    branch = next((i for i, c in enumerate(commands) if c[0] == "if" and "test" in c and "=" in c), None)
+    execs = branch is not None and any(c[0] == "exec" and any(t.endswith(test_all.name) for t in c) for c in commands[branch + 1: branch + 4])
+    if execs:
+        evidence.append(f"{_rel(platform)} test → exec {test_all.name}")
+    else:
+        problems.append(f"{_rel(platform)}: its `test` command does not exec {test_all.name}")
+    suite = _shell_commands(test_all)
+
+    def runs(tool: str) -> list[list[str]]:
+        """Commands that execute `tool`: as the command itself, through npx/exec, or wrapped in `check <name> <cmd>`."""
+        found = []
+        for c in suite:
+            starts = {0, *(i + 1 for i, t in enumerate(c) if t in ("npx", "--no-install", "exec", "time"))}
+            starts |= {2} if c[0] == "check" else set()
+            found += [c[i:] for i in sorted(starts) if i < len(c) and (c[i] == tool or c[i].endswith(f"/{tool}"))]
+        return found
+
+    ruff = [c for c in runs("ruff") if "check" in c]
+    linted = set().union(*(set(c) for c in ruff)) if ruff else set()
+    for folder in ("dags", "checklist"):
+        if folder not in linted:
+            problems.append(f"{_rel(test_all)}: ruff does not check {folder}/")
+    if not any("tests" in c for c in runs("pytest")):
+        problems.append(f"{_rel(test_all)}: pytest does not run tests/")
+    for tool in ("jest", "tsc"):
+        if not runs(tool):
+            problems.append(f"{_rel(test_all)}: {tool} never runs")
+    if not problems:
+        evidence.append(f"{_rel(test_all)} runs ruff (dags, checklist), tsc, jest and pytest tests/ (incl. the DagBag)")
+    return evidence, problems
 
 
 @rule(CORE, "CI/CD pipeline for DAG deployment")
 def ci_pipeline(ctx: Context) -> tuple[bool, list[str]]:
-    run = REPO / ".ci" / "run"
-    text = _source(run) if run.exists() else ""
-    suite = _source(REPO / "scripts" / "test-all.sh") if (REPO / "scripts" / "test-all.sh").exists() else ""
-    ok = "./platform test" in text and "ruff" in suite and "pytest" in suite
-    return ok, [".ci/run → ./platform test (ruff, tsc, synth, jest, pytest incl. DagBag)", "phase11_02_cicd_patterns teaches staging → prod gates"]
+    evidence, problems = ci_problems(CI_RUN, PLATFORM_SCRIPT, TEST_ALL)
+    return not problems, problems or evidence
+
+
+AIRFLOW_PROFILE = REPO / "config" / "airflow-profile.json"
+METRICS_DAG = "phase12_01_metrics_monitoring"
 
 
 @rule(CORE, "Metrics exported to monitoring system")
 def metrics_exported(ctx: Context) -> tuple[bool, list[str]]:
-    dag = ctx.dag("phase12_01_metrics_monitoring")
-    return dag is not None, ["phase12_01_metrics_monitoring emits Prometheus exposition; Airflow's StatsD → statsd_exporter → Prometheus (tests/local)"]
+    """Airflow's StatsD is on in the platform profile, and a run of the metrics DAG's code writes Prometheus exposition
+    text that prometheus_client's parser reads, with series labelled by the DAG."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    problems, evidence = [], []
+    metrics = json.loads(_source(AIRFLOW_PROFILE)).get("config", {}).get("metrics", {})
+    if str(metrics.get("statsd_on", "")).lower() == "true":
+        evidence.append(f"{_rel(AIRFLOW_PROFILE)}: [metrics] statsd_on=True, prefix {metrics.get('statsd_prefix')}")
+    else:
+        problems.append(f"{_rel(AIRFLOW_PROFILE)}: [metrics] statsd_on={metrics.get('statsd_on')!r}: Airflow's metrics reach no exporter")
+    dag = ctx.dag(METRICS_DAG)
+    if dag is None:
+        return False, [*problems, f"{METRICS_DAG} missing"]
+    with _scratch_airflow_home() as home:
+        run_callables(dag, {"params": _param_defaults(dag), "run_id": "checklist"})
+        files = sorted(home.rglob("*.prom"))
+        if not files:
+            problems.append(f"a run of {METRICS_DAG} wrote no Prometheus exposition (*.prom)")
+        for path in files:
+            try:
+                families = list(text_string_to_metric_families(_source(path)))
+            except Exception as exc:  # noqa: BLE001 - unparsable exposition is the failure being reported
+                problems.append(f"{path.name}: not Prometheus exposition text: {exc}")
+                continue
+            samples = [s for f in families for s in f.samples]
+            labelled = [s for s in samples if s.labels.get("dag_id") == METRICS_DAG]
+            if not labelled:
+                problems.append(f"{path.name}: {len(samples)} samples, none labelled dag_id={METRICS_DAG}")
+            else:
+                evidence.append(f"a run of {METRICS_DAG} wrote {path.name}: {len(families)} families "
+                                f"({', '.join(sorted(f.type for f in families))}), {len(labelled)} samples labelled with the DAG")
+    return not problems, problems or evidence
+
+
+LOGGING_DAG = "phase12_02_logging_tracing"
+
+
+def logging_helper_problems() -> list[str]:
+    """common.observability's JSON logger judged on its output: every line parses and carries the correlation id,
+    derived ids are stable per run, and a caller's id (conf.correlation_id) is reused."""
+    from common import observability
+
+    problems = []
+    derived = observability.correlation_id("checklist_dag", "run_1")
+    if derived != observability.correlation_id("checklist_dag", "run_1") or derived == observability.correlation_id("checklist_dag", "run_2"):
+        problems.append("correlation_id is not one stable id per run")
+    if observability.correlation_id("checklist_dag", "run_1", {"correlation_id": "upstream-42"}) != "upstream-42":
+        problems.append("correlation_id ignores the caller's conf.correlation_id")
+    with tempfile.TemporaryDirectory(prefix="checklist-log-") as scratch:
+        sink = Path(scratch) / "log.jsonl"
+        with observability.structured_logger("checklist.structured_logging", sink, correlation_id=derived) as logger:
+            logger.info("first", extra={"rows": 3})
+            logger.warning("second")
+        lines = [line for line in sink.read_text(encoding="utf-8").splitlines() if line.strip()] if sink.exists() else []
+        if len(lines) != 2:
+            problems.append(f"2 records logged, {len(lines)} JSON lines written")
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                problems.append(f"not JSON: {line[:80]}")
+                continue
+            if record.get("correlation_id") != derived:
+                problems.append(f"a log line without the correlation id: {line[:120]}")
+    return problems
 
 
 @rule(CORE, "Structured logging with correlation IDs")
 def structured_logging(ctx: Context) -> tuple[bool, list[str]]:
-    from common import observability
+    """The logging helper emits JSON with the correlation id, and a run of the logging DAG's code writes JSON log lines
+    from each task that all carry the correlation id its trigger passed."""
+    problems = logging_helper_problems()
+    dag = ctx.dag(LOGGING_DAG)
+    if dag is None:
+        return False, [*problems, f"{LOGGING_DAG} missing"]
+    cid = "checklist-correlation-0001"
+    with _scratch_airflow_home() as home:
+        run_callables(dag, {"dag_run": SimpleNamespace(conf={"correlation_id": cid}, run_id="checklist"),
+                            "run_id": "checklist", "params": _param_defaults(dag)})
+        records = []
+        for path in sorted(home.rglob("*.jsonl")):
+            for line in _source(path).splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    problems.append(f"{path.name}: not JSON: {line[:80]}")
+                    continue
+                if isinstance(record, dict) and "message" in record and "level" in record:
+                    records.append(record)
+    tasks = sorted({str(r.get("task_id") or r.get("logger")) for r in records})
+    without = [r for r in records if r.get("correlation_id") != cid]
+    if not records:
+        problems.append(f"a run of {LOGGING_DAG} wrote no JSON log records")
+    if without:
+        problems.append(f"{len(without)} of {len(records)} log records of {LOGGING_DAG} lack correlation_id={cid}: {without[0]}")
+    if len(tasks) < 2:
+        problems.append(f"the correlation id is not followed across tasks (records from {tasks})")
+    return not problems, problems or [
+        "common.observability.structured_logger: JSON lines carrying correlation_id; conf.correlation_id is reused",
+        f"a run of {LOGGING_DAG}: {len(records)} JSON records from {', '.join(tasks)}, each with the trigger's correlation id",
+    ]
 
-    src = _source(Path(observability.__file__))
-    ok = ctx.dag("phase12_02_logging_tracing") is not None and "correlation" in src
-    return ok, ["common/observability.py: JSON log records carry a correlation id; phase12_02_logging_tracing"]
+
+HEALTH_DAG = "phase12_03_health_checks"
+# The platform's own dependencies a health check must watch: the database, the message queue, Airflow itself.
+HEALTH_CORE_SERVICES = frozenset({"postgres", "kafka", "airflow_api"})
 
 
 @rule(CORE, "Health checks for dependencies")
 def health_checks(ctx: Context) -> tuple[bool, list[str]]:
-    schedule = _schedule(ctx.dag("phase12_03_health_checks"))
-    return schedule is not None, [f"phase12_03_health_checks schedule: {schedule}"]
+    """The health DAG is scheduled, and a run of its probe tasks (with every connection refused) asks for a connection of
+    each service its manifest declares and of the platform's core services, and reports each missing one unhealthy."""
+    from common import health_targets
+    from common.airflow_api import AirflowApi
+
+    dag = ctx.dag(HEALTH_DAG)
+    if dag is None:
+        return False, [f"{HEALTH_DAG} missing"]
+    problems, asked = [], []
+    schedule = _schedule(dag)
+    if schedule is None:
+        problems.append(f"{HEALTH_DAG} has no schedule: dependencies are only checked by hand")
+
+    def refuse(conn_id: str = "airflow_api") -> Any:
+        asked.append(conn_id)
+        raise LookupError(f"checklist: connection {conn_id!r} withheld")
+
+    with mock.patch.object(health_targets, "_connection", refuse), \
+            mock.patch.object(AirflowApi, "from_connection", classmethod(lambda cls, conn_id="airflow_api": refuse(conn_id))), \
+            _scratch_airflow_home():
+        outputs = run_callables(dag, {"run_id": "checklist", "params": _param_defaults(dag)}, only=_roots(dag))
+    results = [r for out in outputs.values() if isinstance(out, list) for r in out if isinstance(r, dict)]
+    declared = ctx.needs.get(HEALTH_DAG, {}).get("connections", {})
+    undeclared = sorted(set(asked) - set(declared))
+    if undeclared:
+        problems.append(f"{HEALTH_DAG} probes through connections its needs.yaml does not declare: {undeclared}")
+    probed = {declared[c]["service"] for c in asked if c in declared}
+    required = set(ctx.needs.get(HEALTH_DAG, {}).get("services", [])) | HEALTH_CORE_SERVICES
+    if required - probed:
+        problems.append(f"{HEALTH_DAG}'s probes never reach {sorted(required - probed)} (probed: {sorted(probed) or 'nothing'})")
+    healthy_without_target = [r["component"] for r in results if r.get("status") == "healthy" and any(c in str(r.get("detail")) for c in asked)]
+    if healthy_without_target:
+        problems.append(f"components reported healthy with their connection withheld: {healthy_without_target}")
+    return not problems, problems or [
+        f"{HEALTH_DAG} schedule: {schedule}",
+        f"its probes ({', '.join(r['component'] for r in results)}) reach {', '.join(sorted(probed))} through "
+        f"{', '.join(sorted(set(asked)))}; a withheld connection is reported unhealthy",
+    ]
 
 
 # The DAGs where the seed asks for SLAs: callbacks/SLA monitoring (phase 5) and SLA tracking (phase 12).
@@ -327,13 +656,23 @@ SLA_DAGS = ("phase5_04_callbacks", "phase12_01_metrics_monitoring")
 
 @rule(CORE, "SLA definitions and monitoring")
 def deadline_alerts(ctx: Context) -> tuple[bool, list[str]]:
-    evidence, ok = [], True
+    """Each SLA DAG carries Deadline Alerts, each with a positive interval and a callback to call on a miss."""
+    evidence, problems = [], []
     for dag_id in SLA_DAGS:
         dag = ctx.dag(dag_id)
         deadline = getattr(dag, "deadline", None) if dag else None
-        ok &= bool(deadline)
-        evidence.append(f"{dag_id}: {'Deadline Alert ' + repr(deadline) if deadline else 'no Deadline Alert'}")
-    return ok, evidence
+        alerts = deadline if isinstance(deadline, list | tuple) else [deadline] if deadline else []
+        if not alerts:
+            problems.append(f"{dag_id}: {'missing' if dag is None else 'no Deadline Alert'}")
+            continue
+        for alert in alerts:
+            interval, callback = getattr(alert, "interval", None), getattr(alert, "callback", None)
+            if not interval or interval.total_seconds() <= 0 or callback is None:
+                problems.append(f"{dag_id}: Deadline Alert without a positive interval and a callback ({alert!r})")
+            else:
+                reference = type(getattr(alert, "reference", None)).__name__
+                evidence.append(f"{dag_id}: Deadline Alert {reference} + {interval} → {getattr(callback, 'path', callback)}")
+    return not problems, problems or evidence
 
 
 # ------------------------------------------------------------------------------------------------ Orchestration
@@ -365,93 +704,332 @@ def assets_mapped(ctx: Context) -> tuple[bool, list[str]]:
     return not broken and mapped > 0, broken or [f"{mapped} producer/consumer links declared in needs.yaml and drawn in docs/contract"]
 
 
+FACTORY_CONFIGS = DAGS / "phase15" / "configs"
+
+
+def factory_problems(ctx: Context, config: Path, schema: Path) -> tuple[list[str], list[str]]:
+    """(evidence, problems): the config loads against its schema, a copy missing a required field is refused, and each
+    DAG it defines is in the DagBag with the config's tasks and dependencies."""
+    import yaml
+
+    from common.factory import load_config, load_validated
+
+    evidence: list[str] = []
+    problems: list[str] = []
+    document = load_config(config, schema)  # raises FactoryConfigError naming the field
+    evidence.append(f"{_rel(config)} validates against {schema.name}")
+    broken = json.loads(json.dumps(document))
+    first = next(iter(broken.get("dags", {}).values()), None)
+    if first is None:
+        return evidence, [f"{_rel(config)} defines no DAGs"]
+    first.pop("schedule", None)
+    with tempfile.TemporaryDirectory(prefix="checklist-factory-") as scratch:
+        copy = Path(scratch) / config.name
+        copy.write_text(yaml.safe_dump(broken))
+        try:
+            load_validated(copy, schema)
+            problems.append(f"{schema.name} accepted a DAG definition without its schedule")
+        except Exception as exc:  # noqa: BLE001 - the refusal is the behaviour being checked
+            evidence.append(f"a definition without its schedule is refused ({type(exc).__name__})")
+    for dag_id, definition in document["dags"].items():
+        dag = ctx.dag(dag_id)
+        if dag is None:
+            problems.append(f"{dag_id}: defined in {config.name} but not in the DagBag")
+            continue
+        wanted = {t["id"]: set(t.get("dependencies", [])) for t in definition["tasks"]}
+        built = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
+        if wanted != built:
+            problems.append(f"{dag_id}: config tasks {wanted}, DagBag tasks {built}")
+        else:
+            evidence.append(f"{dag_id}: {len(built)} tasks and their dependencies as configured")
+    return evidence, problems
+
+
 @rule(ORCH, "DAG factory configurations validated")
 def factory_validated(ctx: Context) -> tuple[bool, list[str]]:
-    from common.factory import load_validated
-
-    configs = DAGS / "phase15" / "configs"
-    config = configs / "dag_definitions.yaml"
-    load_validated(config, configs / "dag_definitions.schema.json")  # raises FactoryConfigError naming the field
-    factory_dags = [d for d in ctx.dagbag.dags if d.startswith("phase15_01")]
-    return bool(factory_dags), [f"{config.relative_to(REPO)} validates against its schema", f"factory DAGs parsed: {', '.join(sorted(factory_dags))}"]
+    evidence, problems = factory_problems(ctx, FACTORY_CONFIGS / "dag_definitions.yaml", FACTORY_CONFIGS / "dag_definitions.schema.json")
+    return not problems, problems or evidence
 
 
 @rule(ORCH, "Multi-tenant isolation verified")
 def tenant_isolation(ctx: Context) -> tuple[bool, list[str]]:
-    tenants = [d for d in ctx.dags() if d.dag_id.startswith("phase15_03")]
-    seen_pools: dict[str, str] = {}
+    """Each DAG tagged `tenant:<name>` runs every task in a pool no other DAG uses, and only that tenant's roles may
+    act on it."""
+    tenants = [(d, t.split(":", 1)[1]) for d in ctx.dags() for t in sorted(d.tags) if t.startswith("tenant:")]
+    users: dict[str, set[str]] = {}
+    for dag in ctx.dags():
+        for task in dag.tasks:
+            users.setdefault(task.pool, set()).add(dag.dag_id)
     broken, evidence = [], []
-    for dag in tenants:
+    for dag, tenant in tenants:
         pools = {t.pool for t in dag.tasks}
-        owners = {t.owner for t in dag.tasks}
-        for pool in pools:
-            if pool in seen_pools and seen_pools[pool] != dag.dag_id and pool != "default_pool":
-                broken.append(f"{dag.dag_id} shares pool {pool} with {seen_pools[pool]}")
-            seen_pools.setdefault(pool, dag.dag_id)
-        evidence.append(f"{dag.dag_id}: pools {sorted(pools)}, owners {sorted(owners)}, access_control {sorted((dag.access_control or {}).keys())}")
-    return bool(tenants) and not broken, broken or evidence
+        for pool in sorted(pools):
+            if pool == "default_pool":
+                broken.append(f"{dag.dag_id} runs tasks in default_pool, shared with every DAG")
+            elif users[pool] != {dag.dag_id}:
+                broken.append(f"{dag.dag_id} shares pool {pool} with {sorted(users[pool] - {dag.dag_id})}")
+        roles = sorted((dag.access_control or {}).keys())
+        foreign = [r for r in roles if tenant not in r]
+        if not roles or foreign:
+            broken.append(f"{dag.dag_id}: access_control {roles} is not the tenant {tenant}'s own")
+        evidence.append(f"{dag.dag_id}: pools {sorted(pools)}, access_control {roles}")
+    if not tenants:
+        broken.append("no DAG is tagged tenant:<name>")
+    return not broken, broken or evidence
 
 
 # ------------------------------------------------------------------------------------------------ Security & Governance
+_SUSPICIOUS_ASSIGNMENT = re.compile(r"(password|passwd|secret|token|api_key|apikey)\s*[=:]\s*['\"][^'\"{}\s]{6,}['\"]", re.I)
+
+
+def _task_strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """The strings inside a task attribute (nested dicts, lists, tuples)."""
+    if isinstance(value, str):
+        yield value
+    elif depth < 4 and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _task_strings(item, depth + 1)
+            if isinstance(item, str) and re.search(r"password|passwd|secret|token|api_key", str(key), re.I):
+                yield f"{key}='{item}'"
+    elif depth < 4 and isinstance(value, list | tuple):
+        for item in value:
+            yield from _task_strings(item, depth + 1)
+
+
 @rule(SEC, "No hardcoded credentials in DAGs")
 def no_hardcoded_credentials(ctx: Context) -> tuple[bool, list[str]]:
-    suspicious = re.compile(r"(password|passwd|secret|token|api_key|apikey)\s*[=:]\s*['\"][^'\"{}\s]{6,}['\"]", re.I)
+    """No literal password, token or credentialed URI in the files under dags/ nor in the parsed tasks' own arguments
+    (what a DAG built at parse time from config or code would carry)."""
     found = []
     for path in sorted(DAGS.rglob("*")):
         if path.suffix not in (".py", ".yaml", ".yml", ".json", ".sql", ".j2"):
             continue
         for number, line in enumerate(_source(path).splitlines(), 1):
-            if suspicious.search(line) or _URI_WITH_PASSWORD.search(line):
-                found.append(f"{path.relative_to(REPO)}:{number}")
+            if _SUSPICIOUS_ASSIGNMENT.search(line) or _URI_WITH_PASSWORD.search(line):
+                found.append(f"{_rel(path)}:{number}")
+    tasks = 0
+    for dag in ctx.dags():
+        for task in dag.tasks:
+            tasks += 1
+            for attribute, value in vars(task).items():
+                if attribute.startswith("_") or attribute in ("dag", "task_group", "doc_md"):
+                    continue
+                for text in _task_strings(value):
+                    if _URI_WITH_PASSWORD.search(text) or (
+                            "{{" not in text and re.fullmatch(r"\w*(password|passwd|secret|token|api_key)\w*='[^'{}\s]{6,}'", text, re.I)):
+                        found.append(f"{dag.dag_id}.{task.task_id}.{attribute}: a literal credential")
     files = sum(1 for p in DAGS.rglob("*") if p.is_file())
-    return not found, found or [f"scanned {files} files under dags/: no literal passwords, tokens or credentialed URIs"]
+    return not found, found or [f"scanned {files} files under dags/ and the arguments of {tasks} parsed tasks: "
+                                "no literal passwords, tokens or credentialed URIs"]
+
+
+def _owner_prefixes(dag: Any) -> list[str]:
+    """The role-name prefixes of a DAG's owners: `team:<t>` → team_<t>_*, `tenant:<t>` → tenant_<t>."""
+    return ([f"team_{t.split(':', 1)[1]}_" for t in dag.tags if t.startswith("team:")]
+            + [f"tenant_{t.split(':', 1)[1]}" for t in dag.tags if t.startswith("tenant:")])
+
+
+DAG_LEVEL_RESOURCES = frozenset({"DAGs", "DAG Runs"})
 
 
 @rule(SEC, "RBAC roles defined per team")
 def rbac(ctx: Context) -> tuple[bool, list[str]]:
-    controlled = [(d.dag_id, sorted(d.access_control)) for d in ctx.dags() if d.access_control]
-    return bool(controlled), [f"{d}: access_control for roles {roles}" for d, roles in controlled]
+    """Every role a DAG's access_control names is declared in its needs.yaml `roles` (the platform creates those), grants
+    only DAG-level permissions on that DAG, and only the owning team's (or tenant's) roles may do more than read."""
+    problems, evidence = [], []
+    controlled = [d for d in ctx.dags() if d.access_control]
+    for dag in controlled:
+        declared = set(ctx.needs.get(dag.dag_id, {}).get("roles", []))
+        owners = _owner_prefixes(dag)
+        if not owners:
+            problems.append(f"{dag.dag_id}: access_control but no team:/tenant: tag names its owner")
+        for role, grants in sorted(dag.access_control.items()):
+            if role not in declared:
+                problems.append(f"{dag.dag_id}: access_control names {role}, not declared in its needs.yaml roles")
+            by_resource = grants if isinstance(grants, dict) else {"DAGs": set(grants)}
+            for resource, actions in sorted(by_resource.items()):
+                if resource not in DAG_LEVEL_RESOURCES:
+                    problems.append(f"{dag.dag_id}: {role} holds {sorted(actions)} on {resource}, not a DAG-level permission")
+            writes = sorted({a for actions in by_resource.values() for a in actions} - {"can_read"})
+            if writes and not any(role.startswith(prefix) for prefix in owners):
+                problems.append(f"{dag.dag_id}: {role} may {writes} but the DAG belongs to {owners or 'nobody'}")
+        unused = sorted(declared - set(dag.access_control))
+        if unused:
+            problems.append(f"{dag.dag_id}: needs.yaml declares roles {unused} its access_control never names")
+        evidence.append(f"{dag.dag_id}: {', '.join(f'{r} {sorted(set().union(*map(set, g.values())) if isinstance(g, dict) else g)}' for r, g in sorted(dag.access_control.items()))}")
+    if not controlled:
+        problems.append("no DAG declares access_control")
+    return not problems, problems or evidence
+
+
+AUDIT_DAG = "phase16_03_audit_compliance"
+_SAMPLE_EVENT = {"event_log_id": 1, "when": "2026-01-01T12:00:00+00:00", "event": "trigger", "owner": "checklist",
+                 "dag_id": "phase1_01", "extra": None}
 
 
 @rule(SEC, "Audit logging enabled")
 def audit_dag(ctx: Context) -> tuple[bool, list[str]]:
-    dag = ctx.dag("phase16_03_audit_compliance")
-    return dag is not None, ["phase16_03_audit_compliance reads the REST API v2 eventLogs into a compliance report (infra rule checks the platform side)"]
+    """A run of the audit DAG's first tasks, against a recording API, reads /api/v2/eventLogs through an airflow_api
+    connection its needs.yaml declares and hands the events on."""
+    from common.airflow_api import AirflowApi
+
+    dag = ctx.dag(AUDIT_DAG)
+    if dag is None:
+        return False, [f"{AUDIT_DAG} missing"]
+    calls: list[tuple[str, str, str]] = []
+
+    class RecordingApi(AirflowApi):
+        def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+            calls.append((self.base_url.removeprefix("recorded://"), method, path))
+            if path.endswith("/eventLogs"):
+                return {"event_logs": [_SAMPLE_EVENT], "total_entries": 1}
+            return {"total_entries": 0}
+
+    end = datetime(2026, 1, 2, tzinfo=UTC)
+    context = {"data_interval_start": end - timedelta(days=1), "data_interval_end": end, "run_id": "checklist",
+               "dag_run": SimpleNamespace(run_after=end, conf={}), "params": _param_defaults(dag)}
+    recorder = classmethod(lambda cls, conn_id="airflow_api": RecordingApi(f"recorded://{conn_id}", "checklist", "checklist"))
+    with mock.patch.object(AirflowApi, "from_connection", recorder):
+        outputs = run_callables(dag, context, only=_roots(dag))
+    api_conns = {c for c, spec in ctx.needs.get(AUDIT_DAG, {}).get("connections", {}).items() if spec.get("service") == "airflow_api"}
+    reads = [(conn, path) for conn, method, path in calls if method == "GET" and path.endswith("/api/v2/eventLogs")]
+    problems = []
+    if not reads:
+        problems.append(f"a run of {AUDIT_DAG}'s first tasks read no /api/v2/eventLogs (calls: {calls or 'none'})")
+    undeclared = sorted({conn for conn, _ in reads} - api_conns)
+    if undeclared:
+        problems.append(f"{AUDIT_DAG} reads eventLogs through {undeclared}, not an airflow_api connection of its needs.yaml ({sorted(api_conns)})")
+    if reads and not any(_SAMPLE_EVENT in out for out in outputs.values() if isinstance(out, list)):
+        problems.append(f"{AUDIT_DAG} read eventLogs but handed no event on")
+    return not problems, problems or [f"a run of {', '.join(sorted(outputs))} reads /api/v2/eventLogs through "
+                                      f"{', '.join(sorted({c for c, _ in reads}))} (declared, service airflow_api) and hands the events to the report"]
+
+
+GOVERNANCE_DAG = "phase17_03_governance_workflows"
+
+
+def classifier_problems(classify_table: Callable[[list[str]], dict[str, Any]]) -> list[str]:
+    """The column classifier judged on columns: the most sensitive column sets the table's level."""
+    cases = {("id", "email", "salary"): "PII", ("id", "salary"): "Confidential", ("id", "created_at"): "Public"}
+    return [f"columns {list(columns)} classified {got}, not {want}" for columns, want in cases.items()
+            if (got := classify_table(list(columns))["classification"]) != want]
 
 
 @rule(SEC, "Data classification tags applied")
 def classification(ctx: Context) -> tuple[bool, list[str]]:
+    """Assets and DAGs carry a known classification, the classifier the governance DAG tags tables with classifies
+    sample columns right, and its retention runs on the classification (downstream of classify)."""
+    from common.governance import classify_table
+
     levels = {"pii", "confidential", "public"}
-    tagged = []
+    tagged, problems = [], []
     for dag in ctx.dags():
         for task in dag.tasks:
             for outlet in getattr(task, "outlets", None) or []:
                 extra = getattr(outlet, "extra", None) or {}
-                label = str(extra.get("classification", "")).lower()
-                if label in levels:
-                    tagged.append(f"{outlet.uri}: {label} ({dag.dag_id})")
-    for dag in ctx.dags():
+                if "classification" in extra:
+                    label = str(extra["classification"]).lower()
+                    (tagged if label in levels else problems).append(
+                        f"{outlet.uri}: {label} ({dag.dag_id})" if label in levels else f"{outlet.uri}: unknown classification {label!r}")
         labels = [t.split(":", 1)[1] for t in dag.tags if t.startswith("classification:")]
         tagged += [f"{dag.dag_id}: tag classification:{label}" for label in labels if label.lower() in levels]
-    governed = ctx.dag("phase17_03_governance_workflows")
-    return governed is not None and bool(tagged), sorted(set(tagged)) or ["no asset or DAG carries a classification"]
+    if not tagged:
+        problems.append("no asset or DAG carries a classification")
+    problems += classifier_problems(classify_table)
+    governed = ctx.dag(GOVERNANCE_DAG)
+    classify = [t for t in governed.tasks if "classif" in t.task_id] if governed else []
+    if not classify:
+        problems.append(f"{GOVERNANCE_DAG} {'missing' if governed is None else 'has no classify task'}")
+    elif not any("retention" in d for t in classify for d in t.get_flat_relative_ids(upstream=False)):
+        problems.append(f"{GOVERNANCE_DAG}: retention does not run on the classification (not downstream of {classify[0].task_id})")
+    return not problems, problems or [*sorted(set(tagged)), "common.governance.classify_table: the most sensitive column sets the level"]
+
+
+class _RecordingCursor:
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log, self.rowcount = log, 0
+
+    def __enter__(self) -> _RecordingCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        self.log.append((" ".join(sql.split()), params))
+
+    def fetchall(self) -> list[Any]:
+        return []
 
 
 @rule(SEC, "Retention policies automated")
 def retention(ctx: Context) -> tuple[bool, list[str]]:
-    dag = ctx.dag("phase17_03_governance_workflows")
+    """The governance DAG is scheduled, and a run of its retention task against a recording database deletes PII rows
+    older than 30 days and keeps Public tables whole."""
+    from common import warehouse_governance
+
+    dag = ctx.dag(GOVERNANCE_DAG)
+    if dag is None:
+        return False, [f"{GOVERNANCE_DAG} missing"]
+    problems = []
     schedule = _schedule(dag)
-    tasks = [t.task_id for t in dag.tasks if "retention" in t.task_id] if dag else []
-    return schedule is not None and bool(tasks), [f"phase17_03_governance_workflows schedule: {schedule}; retention tasks {tasks}"]
+    if schedule is None:
+        problems.append(f"{GOVERNANCE_DAG} has no schedule: retention only runs by hand")
+    tasks = {t.task_id for t in dag.tasks if "retention" in t.task_id}
+    if not tasks:
+        return False, [*problems, f"{GOVERNANCE_DAG} has no retention task"]
+    names = [f"{schema}.{table}" for schema, table in warehouse_governance.GOVERNED_TABLES]
+    pii, public = names[0], names[-1] if len(names) > 1 else None
+    classes = {pii: {"classification": "PII"}, **({public: {"classification": "Public"}} if public else {})}
+    statements: list[tuple[str, Any]] = []
+
+    @contextmanager
+    def recording_connect(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield SimpleNamespace(cursor=lambda: _RecordingCursor(statements), commit=lambda: None, rollback=lambda: None)
+
+    now = datetime.now(UTC)
+    with mock.patch.object(warehouse_governance, "connect", recording_connect):
+        upstream = {u: classes for t in tasks for u in dag.get_task(t).upstream_task_ids}
+        run_callables(dag, {"run_id": "checklist", "params": _param_defaults(dag)}, only=tasks, given=upstream)
+    deletes = [(sql, params) for sql, params in statements if sql.upper().startswith("DELETE")]
+    pii_table = '"{}"."{}"'.format(*pii.split("."))
+    pii_cutoffs = [params.get("cutoff") for sql, params in deletes if pii_table in sql and isinstance(params, dict)]
+    if not any(c is not None and abs((now - c) - timedelta(days=30)) < timedelta(hours=1) for c in pii_cutoffs):
+        problems.append(f"a run of {sorted(tasks)} deleted no {pii} (PII) rows older than 30 days (statements: {deletes or 'none'})")
+    if public and any('"{}"."{}"'.format(*public.split(".")) in sql for sql, _ in deletes):
+        problems.append(f"a run of {sorted(tasks)} deleted rows of {public}, classified Public (kept forever)")
+    return not problems, problems or [f"{GOVERNANCE_DAG} schedule: {schedule}",
+                                      f"a run of {', '.join(sorted(tasks))} deletes {pii} (PII) rows older than 30 days and keeps {public} (Public)"]
 
 
 # ------------------------------------------------------------------------------------------------ MLOps
+FEATURE_DAG = "phase18_01_feature_store"
+
+
 @rule(MLOPS, "Feature store materialization scheduled")
 def feature_store(ctx: Context) -> tuple[bool, list[str]]:
-    dag = ctx.dag("phase18_01_feature_store")
+    """The feature DAG is scheduled, materialises after the feature definitions are applied, and checks the online
+    store's freshness after materialising."""
+    dag = ctx.dag(FEATURE_DAG)
+    if dag is None:
+        return False, [f"{FEATURE_DAG} missing"]
+    problems = []
     schedule = _schedule(dag)
-    tasks = [t.task_id for t in dag.tasks if "materiali" in t.task_id] if dag else []
-    return schedule is not None and bool(tasks), [f"phase18_01_feature_store schedule: {schedule}; materialisation tasks {tasks}"]
+    if schedule is None:
+        problems.append(f"{FEATURE_DAG} has no schedule: features are only materialised by hand")
+    materialise = [t for t in dag.tasks if "materiali" in t.task_id]
+    if not materialise:
+        return False, [*problems, f"{FEATURE_DAG} has no materialisation task"]
+    for task in materialise:
+        before = task.get_flat_relative_ids(upstream=True)
+        after = task.get_flat_relative_ids(upstream=False)
+        if not any("definition" in u or "apply" in u for u in before):
+            problems.append(f"{FEATURE_DAG}.{task.task_id} runs without applying the feature definitions first (upstream {sorted(before)})")
+        if not any("fresh" in d for d in after):
+            problems.append(f"{FEATURE_DAG}.{task.task_id}: nothing checks the online store's freshness after it (downstream {sorted(after)})")
+    return not problems, problems or [f"{FEATURE_DAG} schedule: {schedule}",
+                                      *(f"{t.task_id} after {sorted(t.get_flat_relative_ids(upstream=True))}, "
+                                        f"before {sorted(t.get_flat_relative_ids(upstream=False))}" for t in materialise)]
 
 
 def drift_gate_problems(detect: Callable[..., Any], gate: Callable[..., Any]) -> list[str]:
@@ -486,11 +1064,75 @@ def drift_thresholds(ctx: Context) -> tuple[bool, list[str]]:
     return not problems and bool(users), problems or evidence
 
 
+RETRAIN_DAG = "phase18_03_auto_retraining"
+
+
+class _FakeRegistry:
+    """An in-memory MLflow registry client: aliases and version tags of one model."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+        self.tags: dict[tuple[str, str], str] = {}
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        if alias not in self.aliases:
+            raise MlflowException(f"no alias {alias}")
+        return SimpleNamespace(version=self.aliases[alias])
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        self.aliases[alias] = str(version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self.aliases.pop(alias, None)
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.tags[(str(version), key)] = value
+
+
+def champion_challenger_problems(promotion: Any) -> list[str]:
+    """common.model_promotion judged on a model's life: a worse challenger loses, a better one wins; promoting the
+    challenger keeps the old champion as previous_champion, and rollback restores it."""
+    problems = []
+    if promotion.challenger_beats_champion({"roc_auc": 0.70}, {"roc_auc": 0.80}):
+        problems.append("a challenger with a worse roc_auc (0.70 < 0.80) beats the champion")
+    if not promotion.challenger_beats_champion({"roc_auc": 0.85}, {"roc_auc": 0.80}):
+        problems.append("a challenger with a better roc_auc (0.85 > 0.80) does not beat the champion")
+    aliases = promotion.MlflowAliases.__new__(promotion.MlflowAliases)
+    aliases.name, aliases.client = "checklist_model", _FakeRegistry()
+    aliases.promote("1", "production")
+    aliases.promote("2", "registered")
+    if aliases.version_for("challenger") != "2" or aliases.version_for("champion") != "1":
+        problems.append(f"registering v2 did not make it the challenger next to champion v1: {aliases.client.aliases}")
+    aliases.promote("2", "production")
+    if aliases.version_for("champion") != "2" or aliases.version_for("previous_champion") != "1" or aliases.version_for("challenger"):
+        problems.append(f"promoting challenger v2 did not make it champion with v1 kept as previous_champion: {aliases.client.aliases}")
+    try:
+        restored = aliases.rollback("checklist")
+    except Exception as exc:  # noqa: BLE001 - a failing rollback is the problem being reported
+        restored = f"error {exc}"
+    if restored != "1" or aliases.version_for("champion") != "1":
+        problems.append(f"rollback did not restore champion v1 ({restored}): {aliases.client.aliases}")
+    return problems
+
+
 @rule(MLOPS, "Champion/Challenger framework in place")
 def champion_challenger(ctx: Context) -> tuple[bool, list[str]]:
-    text = "\n".join(_source(p) for p in (DAGS / "common").glob("*.py"))
-    ok = ctx.dag("phase18_03_auto_retraining") is not None and "champion" in text and "challenger" in text
-    return ok, ["MLflow registry aliases champion/challenger (common.model_promotion), phase18_03_auto_retraining"]
+    from common import model_promotion
+
+    problems = champion_challenger_problems(model_promotion)
+    dag = ctx.dag(RETRAIN_DAG)
+    branches = [t for t in dag.tasks if "Branch" in type(t).__name__] if dag else []
+    outcomes = sorted({d for b in branches for d in b.downstream_task_ids})
+    if dag is None:
+        problems.append(f"{RETRAIN_DAG} missing")
+    elif not (any("promote" in o for o in outcomes) and any("rollback" in o for o in outcomes)):
+        problems.append(f"{RETRAIN_DAG}: no decision branches to both a promotion and a rollback (branches lead to {outcomes})")
+    return not problems, problems or [
+        "common.model_promotion: a better challenger wins, a worse one loses; promotion keeps previous_champion, rollback restores it",
+        f"{RETRAIN_DAG}: {', '.join(b.task_id for b in branches)} → {', '.join(outcomes)}",
+    ]
 
 
 def ab_decision_problems(decide: Callable[..., Any], experiment: Any) -> list[str]:
@@ -522,8 +1164,32 @@ def ab_significance(ctx: Context) -> tuple[bool, list[str]]:
 
 @rule(MLOPS, "Automated retraining triggers configured")
 def retraining_triggers(ctx: Context) -> tuple[bool, list[str]]:
-    schedule = _schedule(ctx.dag("phase18_03_auto_retraining"))
-    return schedule is not None, [f"phase18_03_auto_retraining schedule: {schedule}"]
+    """The retraining DAG runs on its own: on a schedule, or on assets that some other DAG of the DagBag produces (or a
+    watcher updates), and it measures drift before training."""
+    from contract.usage import from_dag
+
+    dag = ctx.dag(RETRAIN_DAG)
+    if dag is None:
+        return False, [f"{RETRAIN_DAG} missing"]
+    problems, evidence = [], []
+    schedule = _schedule(dag)
+    consumed = from_dag(dag).consumes if "Asset" in type(dag.timetable).__name__ else set()
+    if schedule is None:
+        problems.append(f"{RETRAIN_DAG} has no schedule and no asset trigger: retraining only runs by hand")
+    for uri in sorted(consumed):
+        producers = sorted(d.dag_id for d in ctx.dags() if d.dag_id != RETRAIN_DAG and uri in from_dag(d).produces)
+        if producers:
+            evidence.append(f"{RETRAIN_DAG} runs on {uri}, produced by {', '.join(producers)}")
+        else:
+            problems.append(f"{RETRAIN_DAG} waits on {uri}, which no DAG produces: it never triggers")
+    if schedule is not None and not consumed:
+        evidence.append(f"{RETRAIN_DAG} schedule: {schedule}")
+    train = [t for t in dag.tasks if t.task_id == "train" or t.task_id.startswith("train_")]
+    if not train or not any("drift" in u for t in train for u in t.get_flat_relative_ids(upstream=True)):
+        problems.append(f"{RETRAIN_DAG}: training does not wait on a drift check")
+    else:
+        evidence.append(f"{RETRAIN_DAG}: {train[0].task_id} runs after the drift check")
+    return not problems, problems or evidence
 
 
 ROLLBACK_RUNBOOK = REPO / "docs" / "runbooks" / "model-rollback.md"
