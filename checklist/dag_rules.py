@@ -688,7 +688,9 @@ def cross_dag_documented(ctx: Context) -> tuple[bool, list[str]]:
 def sensor_timeouts(ctx: Context) -> tuple[bool, list[str]]:
     sensors = [(d.dag_id, t) for d in ctx.dags() for t in d.tasks if type(t).__name__ == "ExternalTaskSensor"]
     broken = [f"{d}.{t.task_id}: timeout {t.timeout}s" for d, t in sensors if not t.timeout or t.timeout >= DEFAULT_SENSOR_TIMEOUT]
-    return bool(sensors) and not broken, broken or [f"{d}.{t.task_id}: timeout {t.timeout:.0f}s, mode {t.mode}" for d, t in sensors]
+    if not sensors:
+        return False, ["no ExternalTaskSensor in the DagBag"]
+    return not broken, broken or [f"{d}.{t.task_id}: timeout {t.timeout:.0f}s, mode {t.mode}" for d, t in sensors]
 
 
 @rule(ORCH, "Dataset producers/consumers mapped")
@@ -701,7 +703,9 @@ def assets_mapped(ctx: Context) -> tuple[bool, list[str]]:
         if found.produces != set(declared["produces"]) or found.consumes != set(declared["consumes"]):
             broken.append(f"{dag.dag_id}: code produces {sorted(found.produces)} consumes {sorted(found.consumes)}, manifest says otherwise")
         mapped += len(found.produces) + len(found.consumes)
-    return not broken and mapped > 0, broken or [f"{mapped} producer/consumer links declared in needs.yaml and drawn in docs/contract"]
+    if not broken and not mapped:
+        return False, ["no DAG produces or consumes an asset"]
+    return not broken, broken or [f"{mapped} producer/consumer links declared in needs.yaml and drawn in docs/contract"]
 
 
 FACTORY_CONFIGS = DAGS / "phase15" / "configs"
@@ -867,6 +871,13 @@ _SAMPLE_EVENT = {"event_log_id": 1, "when": "2026-01-01T12:00:00+00:00", "event"
                  "dag_id": "phase1_01", "extra": None}
 
 
+class _EmptyPage(dict[str, Any]):
+    """An empty API answer: any collection key reads as no items."""
+
+    def __missing__(self, key: str) -> list[Any]:
+        return []
+
+
 @rule(SEC, "Audit logging enabled")
 def audit_dag(ctx: Context) -> tuple[bool, list[str]]:
     """A run of the audit DAG's first tasks, against a recording API, reads /api/v2/eventLogs through an airflow_api
@@ -883,7 +894,7 @@ def audit_dag(ctx: Context) -> tuple[bool, list[str]]:
             calls.append((self.base_url.removeprefix("recorded://"), method, path))
             if path.endswith("/eventLogs"):
                 return {"event_logs": [_SAMPLE_EVENT], "total_entries": 1}
-            return {"total_entries": 0}
+            return _EmptyPage(total_entries=0)
 
     end = datetime(2026, 1, 2, tzinfo=UTC)
     context = {"data_interval_start": end - timedelta(days=1), "data_interval_end": end, "run_id": "checklist",
