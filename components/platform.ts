@@ -145,7 +145,7 @@ export class Platform extends pulumi.ComponentResource {
             const needs = { connections: args.dagContract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [], roles: [] };
             contractConnections(needs, [...Platform.platformConnectionIds(config), ...Platform.declaredPostgresIds(config, args.dagContract)], this.contractEndpoints(config, componentNames.airflow, "ns",
                 config.mlflow.enabled ? "http://mlflow" : undefined, config.marquez.enabled ? "http://marquez" : undefined,
-                config.monitoring.enabled ? "https://slack" : undefined));
+                config.monitoring.enabled ? "xoxb-placeholder" : undefined));
         }
         // A settings file the chart can't take stops the program here, naming the file, before anything is registered.
         const localSettings = args.localSettings ?? loadLocalSettings();
@@ -306,7 +306,7 @@ export class Platform extends pulumi.ComponentResource {
                         declaredTeams: Object.keys(config.teams),
                         teams: v.teamPolicies.map((p) => ({ name: p.team, namespace: p.namespace, serviceAccounts: p.serviceAccounts })),
                         connections: this.withContractConnections(config, this.airflowConnections(config), args.dagContract, componentNames.airflow, ns,
-                            secrets.alerting?.slackWebhookUrl),
+                            secrets.slackBotToken),
                         variables: pf.airflowVariables(environment, args.dagVariables ?? {}),
                     },
                     child,
@@ -426,11 +426,11 @@ export class Platform extends pulumi.ComponentResource {
         return { type: "awskms", region, kmsKeyId: this.aws.vaultUnseal.kmsKeyId, roleArn: this.aws.vaultUnseal.roleArn };
     }
 
-    private contractEndpoints(config: StackConfig, airflowRelease: string, ns: string, mlflow?: string, marquez?: string, slack?: string): ServiceEndpoints {
+    private contractEndpoints(config: StackConfig, airflowRelease: string, ns: string, mlflow?: string, marquez?: string, slackBotToken?: string): ServiceEndpoints {
         const ext = config.dags.external;
         const [smtpHost, smtpPort] = config.monitoring.alerting.smtp.smarthost.split(":");
         return {
-            mlflow, marquez, slackWebhookUrl: slack,
+            mlflow, marquez, slackBotToken,
             vault: config.vault.enabled
                 ? { address: config.vault.address, mount: config.vault.kvMount, role: AIRFLOW_VAULT_ROLE, authMountPoint: `${this.vaultRelease}-kubernetes` }
                 : undefined,
@@ -455,14 +455,14 @@ export class Platform extends pulumi.ComponentResource {
         contract: Pick<StackNeeds, "connections"> | undefined,
         airflowRelease: string,
         namespace: pulumi.Input<string>,
-        slackWebhookUrl: pulumi.Input<string> | undefined,
+        slackBotToken: pulumi.Input<string> | undefined,
     ): Record<string, pulumi.Input<Record<string, unknown>>> {
         if (!contract) return provided;
         provided = { ...provided, ...this.declaredPostgresConnections(contract, Object.keys(provided)) };
         const needs = { connections: contract.connections, variables: {}, pools: {}, topics: [], databases: [], buckets: [], packages: [], roles: [] };
         const ids = Object.keys(contractConnections(needs, Object.keys(provided),
-            this.contractEndpoints(config, airflowRelease, "ns", this.mlflow && "http://mlflow", this.marquez && "http://marquez", slackWebhookUrl && "https://slack")));
-        const built = pulumi.all([this.mlflow?.trackingUri, this.marquez?.url, namespace, slackWebhookUrl])
+            this.contractEndpoints(config, airflowRelease, "ns", this.mlflow && "http://mlflow", this.marquez && "http://marquez", slackBotToken && "xoxb-placeholder")));
+        const built = pulumi.all([this.mlflow?.trackingUri, this.marquez?.url, namespace, slackBotToken])
             .apply(([mlflow, marquez, ns, slack]) => contractConnections(needs, Object.keys(provided), this.contractEndpoints(config, airflowRelease, ns, mlflow, marquez, slack)));
         return { ...provided, ...Object.fromEntries(ids.map((id) => [id, built.apply((c) => c[id])])) };
     }

@@ -24,6 +24,8 @@ export interface StackSecrets {
     vaultToken?: pulumi.Output<string>;
     /** Present when monitoring is enabled. */
     alerting?: { slackWebhookUrl: pulumi.Output<string>; pagerdutyRoutingKey: pulumi.Output<string>; smtpPassword: pulumi.Output<string> };
+    /** The DAGs' Slack bot token (`slack_api_default`); present when monitoring is enabled (the stack provides Slack). */
+    slackBotToken?: pulumi.Output<string>;
 }
 
 export interface LoadedConfig {
@@ -168,6 +170,7 @@ export function loadStackConfig(): LoadedConfig {
             pagerdutyRoutingKey: pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.alertPagerdutyRoutingKey),
             smtpPassword: pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.alertSmtpPassword),
         };
+        secrets.slackBotToken = pulumiConfig.requireSecret(SECRET_CONFIG_KEYS.slackBotToken);
     }
     return { stack, config, secrets };
 }

@@ -22,6 +22,11 @@ export const SECRET_CONFIG_KEYS = {
     alertSlackWebhookUrl: "alertSlackWebhookUrl",
     alertPagerdutyRoutingKey: "alertPagerdutyRoutingKey",
     alertSmtpPassword: "alertSmtpPassword",
+    /**
+     * Slack bot token (xoxb-...) of the DAGs' `slack_api_default` connection (Slack Web API, chat.postMessage to
+     * any channel the app is in), needed when monitoring.enabled; written to Vault KV with the connection.
+     */
+    slackBotToken: "slackBotToken",
 } as const;
 
 const dns1123Label = z

@@ -187,8 +187,6 @@ def _http(port_name: str, path: str = "") -> dict[str, Any]:
 def service_connection(service: str, conn_type: str, *, database: str | None = None, path: str = "",
                        role: str | None = None) -> dict[str, Any]:
     """Airflow connection (JSON form, without conn_type's extras merged) that reaches `service` locally."""
-    from local.secrets import secret
-
     if service == "filesystem":  # no process: a landing directory under the data dir (FileSensor's fs_default)
         landing = paths.DATA / "landing"
         landing.mkdir(parents=True, exist_ok=True)
@@ -214,8 +212,10 @@ def service_connection(service: str, conn_type: str, *, database: str | None = N
         return {"host": ports.HOST, "port": ports.port("smtp"),
                 "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@platform.local"}}
     if service == "slack":
-        return {"host": f"http://{ports.HOST}:{ports.port('http_standins')}/slack/services",
-                "password": f"T0LOCAL/B0LOCAL/{secret('slack_webhook_token')}"}
+        from local.services import http_standins
+
+        # SlackHook: the bot token as password, the Web API stand-in as base_url (in the cluster: none, so slack.com).
+        return {"password": http_standins.slack_bot_token(), "extra": {"base_url": http_standins.slack_api_url()}}
     if service == "s3":
         from local.services import s3
 
@@ -270,7 +270,7 @@ PLATFORM_CONNECTIONS: dict[str, dict[str, Any]] = {
     "kafka_default": {"type": "kafka", "service": "kafka"},
     "mlflow_default": {"type": "http", "service": "mlflow"},
     "smtp_default": {"type": "smtp", "service": "smtp"},
-    "slack_webhook_default": {"type": "slackwebhook", "service": "slack"},
+    "slack_api_default": {"type": "slack", "service": "slack"},
     "aws_default": {"type": "aws", "service": "s3"},
     "wasb_default": {"type": "wasb", "service": "azure_blob"},
     "google_cloud_default": {"type": "google_cloud_platform", "service": "bigquery"},

@@ -180,7 +180,7 @@ export type ServiceAvailability = Record<Service, boolean>;
 
 /**
  * The contract's services that a stack provides, from its config: platform components by their `enabled`
- * flag; SMTP and Slack through the alerting settings of monitoring (relay + webhook secret); S3 through the
+ * flag; SMTP and Slack through monitoring (its SMTP relay; the Slack bot token slackBotToken); S3 through the
  * AWS component; the chart's StatsD exporter, the API server and the workers' filesystem always; the
  * external SaaS endpoints when `dags.external` names them.
  */
@@ -372,8 +372,8 @@ export interface ServiceEndpoints {
     smtp?: { host: string; port: number; from: string; login: string };
     /** Vault address; DAGs authenticate with the Kubernetes auth role bound to Airflow's service accounts. */
     vault?: { address: string; mount: string; role: string; authMountPoint: string };
-    /** Slack incoming-webhook URL (a secret: the built connection stays one). */
-    slackWebhookUrl?: string;
+    /** Slack bot token of the Web API connection (a secret: the built connection stays one); no base_url, so slack.com. */
+    slackBotToken?: string;
     azureBlob?: string;
     bigquery?: string;
     httpApi?: string;
@@ -411,7 +411,7 @@ export function contractConnections(needs: StackNeeds, provided: readonly string
                         },
                     }
                     : undefined;
-                case "slack": return endpoints.slackWebhookUrl ? { password: endpoints.slackWebhookUrl } : undefined;
+                case "slack": return endpoints.slackBotToken ? { password: endpoints.slackBotToken } : undefined;
                 case "azure_blob": return endpoints.azureBlob ? { host: endpoints.azureBlob } : undefined;
                 case "bigquery": return endpoints.bigquery ? { extra: { project: endpoints.bigquery } } : undefined;
                 case "filesystem": return { extra: { path: "/opt/airflow/landing" } };

@@ -138,15 +138,17 @@ def log_sender(delivery: Delivery, alert: Mapping[str, Any]) -> None:
     log.warning("alert %s", json.dumps(dict(alert), sort_keys=True, default=str))
 
 
-def platform_senders(
-    slack_conn_id: str = "slack_webhook_default", smtp_conn_id: str = "smtp_default"
-) -> dict[str, Sender]:
-    """Senders backed by the platform's Slack webhook and SMTP connections."""
+def platform_senders(slack_conn_id: str = "slack_api_default", smtp_conn_id: str = "smtp_default") -> dict[str, Sender]:
+    """Senders backed by the platform's Slack Web API and SMTP connections.
+
+    Slack deliveries go through chat.postMessage with the delivery's channel: one bot token routes to every channel,
+    where a Slack app's incoming webhook would post each alert to its own fixed channel whatever the routing said.
+    """
     from common.notifications import alert_blocks, render_alert_email, send_email, send_slack
 
     def slack(delivery: Delivery, alert: Mapping[str, Any]) -> None:
         text = f"[{alert['severity']}] {alert['dag_id']}.{alert['task_id']} failed"
-        send_slack(slack_conn_id, text=text, blocks=alert_blocks(alert), channel=delivery.target)
+        send_slack(slack_conn_id, channel=delivery.target, text=text, blocks=alert_blocks(alert))
 
     def email(delivery: Delivery, alert: Mapping[str, Any]) -> None:
         subject, html = render_alert_email(alert, page=delivery.channel == "page_oncall")

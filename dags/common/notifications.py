@@ -89,16 +89,23 @@ def render_alert_email(alert: Mapping[str, Any], *, page: bool = False) -> tuple
     return subject, render(ALERT_EMAIL_TEMPLATE, alert=alert, page=page)
 
 
-def send_slack(conn_id: str, *, text: str, blocks: Sequence[Mapping[str, Any]], channel: str | None = None) -> None:
-    """Post through an incoming-webhook connection; a non-2xx answer raises (the hook checks the status).
+def send_slack(conn_id: str, *, channel: str, text: str, blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Post to `channel` through the Slack Web API (chat.postMessage) with a `slack` connection (SlackHook: the bot
+    token as password, extra `base_url` only off slack.com). Returns Slack's answer (channel id, ts).
 
-    `channel` is honoured by legacy incoming webhooks; a Slack-app webhook always posts to its own channel, so a
-    deployment on app webhooks needs one connection per routed channel (or the Web API via SlackHook).
+    One bot token reaches every channel the app is in, so routing is the `channel` argument: an incoming webhook of
+    a Slack app always posts to the one channel it was created for and ignores a `channel` field. An `{"ok": false}`
+    answer (channel_not_found, not_in_channel, invalid_auth, ...) raises SlackApiError, so the task fails and
+    retries rather than dropping the message.
     """
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    if not channel:
+        raise ValueError("send_slack needs a channel (#name or channel id)")
+    from airflow.providers.slack.hooks.slack import SlackHook
 
-    extra: dict[str, Any] = {"channel": channel} if channel else {}
-    SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=text, blocks=[dict(b) for b in blocks], **extra)
+    response = SlackHook(slack_conn_id=conn_id).client.chat_postMessage(
+        channel=channel, text=text, blocks=[dict(b) for b in blocks]
+    )
+    return {"channel": response["channel"], "ts": response["ts"]}
 
 
 def send_email(conn_id: str, *, to: str | Sequence[str], subject: str, html: str) -> None:

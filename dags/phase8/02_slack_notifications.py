@@ -1,9 +1,12 @@
-"""Phase 8 · Slack notifications: incoming webhooks with Block Kit messages.
+"""Phase 8 · Slack notifications: Block Kit messages routed by channel through the Slack Web API.
 
-Teaches: posting a Block Kit digest (header, fields, button, context) through SlackWebhookHook and the
-`slack_webhook_default` connection (the webhook URL is a secret kept in the connection, never in code), and
-SlackWebhookNotifier as every task's `on_failure_callback` (next to the platform's routed alert) posting Block Kit
-when a task fails.
+Teaches: posting a Block Kit digest (header, fields, context) with `chat.postMessage` through SlackHook and the
+`slack_api_default` connection (a bot token kept in the connection, never in code), naming the channel on every
+message: one bot token reaches every channel the app was invited to, while the incoming webhook of a Slack app is
+bound to the one channel it was created for and ignores a `channel` field, so it can't route. An `{"ok": false}`
+answer (channel_not_found, invalid_auth) raises SlackApiError and the task fails and retries: no message is dropped
+silently. SlackNotifier (the same Web API) is every task's `on_failure_callback` next to the platform's routed alert,
+posting Block Kit to the team's channel when a task fails.
 """
 
 from __future__ import annotations
@@ -11,18 +14,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+from airflow.providers.slack.notifications.slack import SlackNotifier
 from airflow.sdk import DAG, Param, task
 
 from common.defaults import on_task_failure, platform_default_args
 from common.run_dates import batch_date
 
-SLACK_CONN_ID = "slack_webhook_default"
+SLACK_CONN_ID = "slack_api_default"
 DIGEST_CHANNEL = "#team-data-eng"
 ORDERS_PER_DAY = 60
 
-task_failed = SlackWebhookNotifier(
-    slack_webhook_conn_id=SLACK_CONN_ID,
+task_failed = SlackNotifier(
+    slack_conn_id=SLACK_CONN_ID,
+    channel=DIGEST_CHANNEL,
     text="{{ ti.dag_id }}.{{ ti.task_id }} failed in run {{ run_id }}",
     blocks=[
         {"type": "header", "text": {"type": "plain_text", "text": ":x: {{ ti.dag_id }}.{{ ti.task_id }} failed"}},
@@ -64,13 +68,13 @@ def post_digest(facts: dict[str, Any], ds: str | None = None, dag_run: Any = Non
         },
         note=f"run `{run_id}`",
     )
-    send_slack(SLACK_CONN_ID, text=f"Daily orders {day}: {facts['valid']} valid", blocks=blocks, channel=DIGEST_CHANNEL)
+    send_slack(SLACK_CONN_ID, channel=DIGEST_CHANNEL, text=f"Daily orders {day}: {facts['valid']} valid", blocks=blocks)
     return len(blocks)
 
 
 with DAG(
     dag_id="phase8_02_slack_notifications",
-    description="Block Kit digests and failure notifications through a Slack incoming webhook",
+    description="Block Kit digests and failure notifications routed by channel through the Slack Web API",
     doc_md=__doc__,
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),

@@ -3,8 +3,12 @@
 Teaches: P1 pages on-call (PagerDuty-style email integration), posts to Slack #incidents and emails leadership; P2
 posts to the team's Slack channel and emails the team; P3 posts to the team's channel only; P4 is logged only.
 Severity and team come from DAG tags (`severity:P1`, `team:ml`) through common.alerting, the same code every DAG's
-default `on_task_failure` callback uses. `fire_drill` sends one test alert per requested severity; `guarded_step`
-fails on request so the real failure callback routes by this DAG's tags.
+default `on_task_failure` callback uses. The Slack deliveries go through the Web API (`chat.postMessage` on the
+`slack_api_default` bot token) with the routed channel on each message: a Slack app's incoming webhook posts to its
+one channel whatever the routing says, so it can't tell #incidents from #team-ml. A channel the workspace lacks
+(or the bot was not invited to) is an `{"ok": false}` answer that fails the delivery, never a silent drop.
+`fire_drill` sends one test alert per requested severity; `guarded_step` fails on request so the real failure
+callback routes by this DAG's tags.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from airflow.sdk import DAG, Param, task
 from common.alerting import SEVERITIES
 from common.defaults import platform_default_args
 
-SLACK_CONN_ID = "slack_webhook_default"
+SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
 
 

@@ -1,6 +1,7 @@
 """One process, three stand-ins plus a recorder:
 
-- `/slack/...`   Slack incoming-webhook recorder (answers `ok` like Slack, `invalid_payload` without text/blocks)
+- `/slack/api/<method>` the Slack Web API (`chat.postMessage`, `auth.test`) of a workspace with a fixed list of
+                 channels (SLACK_CHANNELS), bot token checked, answered like Slack (HTTP 200, `{"ok": ...}`)
 - `/oauth/token` OAuth2 client-credentials token endpoint, `/api/items` a paginated partner API that
                  answers 429 with Retry-After on every Nth request (rate limit), 401 without a valid token
 - `/flaky/<name>` a controllable flaky dependency for circuit-breaker DAGs
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import itertools
 import json
 import secrets
 import threading
@@ -29,7 +32,7 @@ _recorded: list[dict[str, Any]] = []
 _tokens: dict[str, float] = {}
 _rate = {"every": 4, "retry_after": 1, "count": 0}
 _flaky: dict[str, dict[str, Any]] = {}
-_settings: dict[str, Any] = {"client_id": "", "client_secret": "", "record_file": None}
+_settings: dict[str, Any] = {"client_id": "", "client_secret": "", "slack_bot_token": "", "record_file": None}
 
 
 def _record(kind: str, request: Request, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -66,16 +69,123 @@ def clear_recorded(_: Request) -> dict:
     return {"cleared": True}
 
 
-# --- Slack incoming webhook -------------------------------------------------------------
-@router.route("POST", "/slack/{hook:.*}")
-def slack_webhook(request: Request) -> Response:
-    payload = request.json() if request.headers.get("content-type", "").startswith("application/json") \
-        else json.loads(request.form().get("payload", "null"))
-    if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
-        _record("slack_rejected", request)
-        return Response(400, "invalid_payload")
-    _record("slack", request, {"hook": request.params["hook"]})
-    return Response(200, "ok")
+# --- Slack Web API ---------------------------------------------------------------------
+# The workspace's channels, fixed: #general (every workspace has it), #incidents and #team-<team> for each team of
+# dags/common/alerting.py TEAM_DIRECTORY (the alert routing; the phase8 digest goes to #team-data-eng).
+# tests/local/test_slack_standin.py fails when the routing names a channel missing here.
+SLACK_CHANNELS = (
+    "general", "incidents",
+    "team-platform", "team-data-eng", "team-ml", "team-analytics", "team-data-quality", "team-orchestration",
+    "team-security", "team-crm", "team-sales",
+)
+SLACK_TEAM_ID = "T0LOCAL"
+SLACK_BOT = {"user": "airflow", "user_id": "U0AIRFLOW", "bot_id": "B0AIRFLOW"}
+_slack_seq = itertools.count(1)
+
+
+def slack_channel_id(name: str) -> str:
+    """A stable Slack-style channel id (C + 10 upper-case hex digits) for a channel name of the workspace."""
+    return "C" + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
+
+
+_SLACK_BY_ID = {slack_channel_id(name): name for name in SLACK_CHANNELS}
+
+
+def _slack_params(request: Request) -> dict[str, Any]:
+    """Arguments as Slack reads them: the query string, then a JSON object body or a form body."""
+    params: dict[str, Any] = dict(request.query)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = json.loads(request.body) if request.body else {}
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        params.update(body)
+    elif request.body:
+        params.update(request.form())
+    return params
+
+
+def _slack_auth_error(request: Request, params: dict[str, Any]) -> str | None:
+    """not_authed without a token, invalid_auth for any token but the workspace's bot token (Bearer header or `token`)."""
+    auth = request.headers.get("authorization", "")
+    given = auth[7:].strip() if auth.lower().startswith("bearer ") else str(params.get("token") or "")
+    if not given:
+        return "not_authed"
+    expected = _settings["slack_bot_token"]
+    return None if expected and secrets.compare_digest(given, expected) else "invalid_auth"
+
+
+def _slack_list(value: Any) -> list[Any] | None:
+    """blocks / attachments: a JSON array, or a string holding one (form bodies and SlackNotifier send strings)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value if isinstance(value, list) else None
+
+
+def _slack_reject(request: Request, api: str, error: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    # Recorded without the request body or headers: they may hold the token.
+    _record("slack_api_rejected", Request(request.method, request.path, {}, {}, {}, b""),
+            {"api": api, "error": error, **(detail or {})})
+    return {"ok": False, "error": error}
+
+
+def _chat_post_message(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    requested = str(params.get("channel") or "")
+    name = _SLACK_BY_ID.get(requested) or requested.removeprefix("#")
+    if name not in SLACK_CHANNELS:
+        return _slack_reject(request, "chat.postMessage", "channel_not_found", {"channel": requested})
+    blocks, attachments = _slack_list(params.get("blocks")), _slack_list(params.get("attachments"))
+    if blocks is None:
+        return _slack_reject(request, "chat.postMessage", "invalid_blocks_format", {"channel": requested})
+    if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks):
+        return _slack_reject(request, "chat.postMessage", "invalid_blocks", {"channel": requested})
+    if attachments is None:
+        return _slack_reject(request, "chat.postMessage", "invalid_attachments", {"channel": requested})
+    text = str(params.get("text") or "")
+    if not (text or blocks or attachments):
+        return _slack_reject(request, "chat.postMessage", "no_text", {"channel": requested})
+    channel_id, ts = slack_channel_id(name), f"{int(time.time())}.{next(_slack_seq):06d}"
+    message = {"type": "message", "subtype": "bot_message", "text": text, "bot_id": SLACK_BOT["bot_id"],
+               "user": SLACK_BOT["user_id"], "ts": ts, "blocks": blocks,
+               **({"attachments": attachments} if attachments else {})}
+    posted = {"channel": f"#{name}", "channel_id": channel_id, "text": text, "blocks": blocks,
+              "attachments": attachments, "ts": ts}
+    _record("slack_api", Request(request.method, request.path, {}, {}, {}, json.dumps(posted).encode()),
+            {"api": "chat.postMessage"})
+    return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+
+
+def _auth_test(request: Request, _: dict[str, Any]) -> dict[str, Any]:
+    host = request.headers.get("host", "127.0.0.1")
+    return {"ok": True, "url": f"http://{host}/slack/", "team": "Local platform", "team_id": SLACK_TEAM_ID,
+            **SLACK_BOT, "is_enterprise_install": False}
+
+
+_SLACK_METHODS = {"chat.postMessage": _chat_post_message, "auth.test": _auth_test}
+
+
+def slack_api(request: Request) -> Response:
+    """POST (or GET) /slack/api/<method>: HTTP 200 and `{"ok": true, ...}` or `{"ok": false, "error": ...}`, as Slack."""
+    api = request.params["method"]
+    handler = _SLACK_METHODS.get(api)
+    if handler is None:
+        return Response(404, {"ok": False, "error": "unknown_method", "req_method": api})
+    try:
+        params = _slack_params(request)
+    except (ValueError, HttpError):
+        return Response(200, _slack_reject(request, api, "invalid_json"))
+    error = _slack_auth_error(request, params)
+    if error:
+        return Response(200, _slack_reject(request, api, error))
+    return Response(200, handler(request, params))
+
+
+router.route("POST", "/slack/api/{method}")(slack_api)
+router.route("GET", "/slack/api/{method}")(slack_api)
 
 
 # --- OAuth2 client credentials + paginated API ------------------------------------------
@@ -197,10 +307,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret-file", type=Path, required=True)
+    parser.add_argument("--slack-bot-token-file", type=Path, required=True)
     parser.add_argument("--record-file", type=Path)
     args = parser.parse_args()
     _settings.update(client_id=args.client_id, client_secret=args.client_secret_file.read_text().strip(),
-                     record_file=args.record_file)
+                     slack_bot_token=args.slack_bot_token_file.read_text().strip(), record_file=args.record_file)
     serve(router, args.host, args.port, "http-standins")
 
 

@@ -253,7 +253,11 @@ def test_secure_placeholders_and_fake_values() -> None:
     )
     dev = __import__("yaml").safe_load((REPO / "Pulumi.dev.yaml").read_text())
     keys = {key for key, _ in engine.secure_placeholders(dev)}
-    assert {"airflow-platform:alertSmtpPassword", "airflow-platform:alertPagerdutyRoutingKey"} <= keys
+    assert {
+        "airflow-platform:alertSmtpPassword",
+        "airflow-platform:alertPagerdutyRoutingKey",
+        "airflow-platform:slackBotToken",
+    } <= keys
 
 
 def test_parse_changes_reads_the_last_summary() -> None:

@@ -1,7 +1,9 @@
 """Phase 8 (notifications): real dag.test() runs that deliver through the local platform.
 
 SMTP is a real SMTP server (aiosmtpd) that saves every message as .eml; Slack is the HTTP stand-ins process, a
-stand-in for Slack incoming webhooks that records each posted payload (read back from /_recorded).
+stand-in for the Slack Web API (chat.postMessage with a bot token, a workspace with a fixed list of channels) that
+records each accepted message with its channel (read back from /_recorded, kind slack_api) and each refused call
+(kind slack_api_rejected, with Slack's error code).
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ def _html(message) -> str:
     return part.get_content() if part is not None else ""
 
 
-def _slack_posts(base_url: str, run_id: str | None = None) -> list[dict]:
-    recorded = requests.get(f"{base_url}/_recorded", params={"kind": "slack"}, timeout=10).json()
-    return [r for r in recorded if run_id is None or run_id in str(r["body"])]
+def _recorded(base_url: str, kind: str) -> list[dict]:
+    return requests.get(f"{base_url}/_recorded", params={"kind": kind}, timeout=10).json()
+
+
+def _slack_posts(base_url: str, run_id: str) -> list[dict]:
+    """Messages of this run the Slack stand-in accepted, each through chat.postMessage; none through a webhook."""
+    posts = [r for r in _recorded(base_url, "slack_api") if run_id in str(r["body"])]
+    assert {(p["api"], p["path"]) for p in posts} <= {("chat.postMessage", "/slack/api/chat.postMessage")}
+    assert [r for r in _recorded(base_url, "slack") if run_id in str(r["body"])] == [], "posted through a webhook"
+    return posts
 
 
 @pytest.fixture
@@ -40,6 +49,23 @@ def smtp(smtp_service, platform_connections):
 @pytest.fixture
 def slack(http_standins_service, platform_connections):
     return http_standins_service.url
+
+
+@pytest.fixture
+def slack_failure_notifier(dagbag, monkeypatch):
+    """SlackNotifier renders its text and blocks in place, like SmtpNotifier (see failure_email_templates), and caches
+    its SlackHook (so the connection it read first): restore the templates and drop the hook around each test that
+    fails a phase8_02 task, as a worker parsing the DAG afresh would."""
+    from airflow.providers.slack.notifications.slack import SlackNotifier
+
+    task = get_dag(dagbag, "phase8_02_slack_notifications").get_task("build_digest")
+    notifier = next(callback for callback in task.on_failure_callback if isinstance(callback, SlackNotifier))
+    for field in notifier.template_fields:
+        monkeypatch.setattr(notifier, field, getattr(notifier, field))
+    assert "{{ run_id }}" in notifier.text, "the notifier was already rendered by an earlier run"
+    notifier.__dict__.pop("hook", None)
+    yield notifier
+    notifier.__dict__.pop("hook", None)
 
 
 @pytest.fixture
@@ -100,6 +126,7 @@ def test_slack_digest_is_block_kit(dagbag, slack):
     assert len(posts) == 1
     body = posts[0]["body"]
     assert body["channel"] == "#team-data-eng"
+    assert body["channel_id"].startswith("C") and body["text"].startswith("Daily orders ")
     assert [b["type"] for b in body["blocks"]] == ["header", "section", "context"]
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in body["blocks"][1]["fields"]}
     facts = xcom_value(run, "build_digest")
@@ -111,13 +138,14 @@ def test_slack_digest_is_block_kit(dagbag, slack):
     }
 
 
-def test_slack_failure_notifier_posts_block_kit(dagbag, slack):
+def test_slack_failure_notifier_posts_block_kit(dagbag, slack, slack_failure_notifier):
     dag = get_dag(dagbag, "phase8_02_slack_notifications")
     run = dag.test(run_conf={"bad_every": 10, "fail": True})
     assert run.state == "failed"
     posts = [p for p in _slack_posts(slack, run.run_id) if p["body"].get("blocks", [{}])[0].get("type") == "header"]
     notifier = [p["body"] for p in posts if p["body"]["blocks"][0]["text"]["text"].startswith(":x:")]
     assert len(notifier) == 1
+    assert notifier[0]["channel"] == "#team-data-eng"
     assert notifier[0]["blocks"][0]["text"]["text"] == ":x: phase8_02_slack_notifications.build_digest failed"
     assert notifier[0]["blocks"][2]["elements"][0]["text"] == "digest inputs unavailable (requested failure)"
     # The platform's routed alert (P3 → the team channel) fired as well.
@@ -171,6 +199,39 @@ def test_a_real_failure_is_routed_by_the_dag_tags(dagbag, slack, smtp):
     assert [(p["body"]["text"][:4], p["body"]["channel"]) for p in posts] == [("[P2]", "#team-ml")]
     mails = [m for m in _mails(smtp, since) if "guarded_step failed" in m["Subject"]]
     assert [m["To"] for m in mails] == ["ml-team@example.com"]
+
+
+def test_a_channel_the_workspace_lacks_fails_the_delivery_with_channel_not_found(dagbag, slack, smtp, monkeypatch, caplog):
+    """Routing to a channel Slack doesn't have is an `{"ok": false, "error": "channel_not_found"}` answer: the drill
+    task fails (and would retry) instead of dropping the alert; nothing lands in any channel."""
+    from common import alerting
+
+    ml = alerting.TEAM_DIRECTORY["ml"]
+    monkeypatch.setitem(alerting.TEAM_DIRECTORY, "ml", alerting.TeamContacts("#team-ml-archived", ml.email, ml.pager_email))
+    dag = get_dag(dagbag, "phase8_03_alert_routing")
+    monkeypatch.setattr(dag.get_task("fire_drill"), "retries", 0)  # the same answer on every try; keep the test quick
+    run = dag.test(run_conf={"severities": ["P3"], "fail": False})
+    assert task_states(run)["fire_drill"] == "failed"
+    assert task_states(run)["guarded_step"] == "upstream_failed"
+    assert "channel_not_found" in caplog.text and "#team-ml-archived" in caplog.text
+    assert _slack_posts(slack, run.run_id) == []
+    refused = [r for r in _recorded(slack, "slack_api_rejected") if r.get("channel") == "#team-ml-archived"]
+    assert refused and {r["error"] for r in refused} == {"channel_not_found"}
+
+
+def test_a_wrong_bot_token_fails_the_post_with_invalid_auth(dagbag, slack, monkeypatch, caplog, slack_failure_notifier):
+    """A bot token Slack doesn't know is `{"ok": false, "error": "invalid_auth"}`: post_digest fails, nothing posted."""
+    import json
+    import os
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_SLACK_API_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps({**conn, "password": "xoxb-not-this-workspace"}))
+    dag = get_dag(dagbag, "phase8_02_slack_notifications")
+    monkeypatch.setattr(dag.get_task("post_digest"), "retries", 0)
+    run = dag.test(run_conf={"bad_every": 10, "fail": False})
+    assert task_states(run)["post_digest"] == "failed"
+    assert "invalid_auth" in caplog.text
+    assert _slack_posts(slack, run.run_id) == []
 
 
 def test_a_run_without_a_logical_date_dates_the_report_and_the_failure_email(dagbag, smtp, failure_email_templates):

@@ -1,6 +1,6 @@
 """Each local service, brought up through the platform harness, does what the contract promises.
 
-Stand-ins are named in each test: the HTTP stand-ins (Slack webhook, OAuth2 partner API, flaky service), moto
+Stand-ins are named in each test: the HTTP stand-ins (Slack Web API, OAuth2 partner API, flaky service), moto
 (S3), Azurite (Azure Blob), HashiCorp Vault (the real server), the BigQuery stand-in and the Marquez stand-in.
 """
 
@@ -79,15 +79,25 @@ def test_redis_requires_the_generated_password(redis_service) -> None:
         redis_lib.Redis(host=ports.HOST, port=ports.port("redis"), password="wrong").ping()
 
 
-def test_slack_stand_in_records_webhook_posts_and_rejects_empty_payloads(http_standins_service) -> None:
-    """Stand-in for Slack incoming webhooks (HTTP stand-ins process)."""
+def test_slack_stand_in_serves_the_web_api_to_the_slack_connection(http_standins_service, platform_connections) -> None:
+    """Stand-in for the Slack Web API (HTTP stand-ins process): SlackHook on the platform's `slack_api_default` (bot
+    token generated into .local/secrets, base_url the stand-in) authenticates and posts to a channel by name; the
+    message is recorded with its channel; a wrong token is invalid_auth."""
+    from airflow.providers.slack.hooks.slack import SlackHook
+
     base = http_standins_service.url
+    hook = SlackHook(slack_conn_id="slack_api_default")
+    assert hook.test_connection()[0] is True
     marker = uuid.uuid4().hex
-    assert _http("POST", f"{base}/slack/services/T0/B0/x", {"text": marker})[2] == "ok"
-    status, _, body = _http("POST", f"{base}/slack/services/T0/B0/x", {"username": "no text"})
-    assert (status, body) == (400, "invalid_payload")
-    recorded = _http("GET", f"{base}/_recorded?kind=slack")[2]
-    assert [r["body"]["text"] for r in recorded if r["body"].get("text") == marker] == [marker]
+    answer = hook.client.chat_postMessage(channel="#incidents", text=marker)
+    assert answer["ok"] is True and answer["channel"].startswith("C")
+    recorded = _http("GET", f"{base}/_recorded?kind=slack_api")[2]
+    assert [(r["body"]["channel"], r["body"]["text"]) for r in recorded if r["body"]["text"] == marker] == [
+        ("#incidents", marker)
+    ]
+    status, _, body = _http("POST", f"{base}/slack/api/chat.postMessage", {"channel": "#incidents", "text": marker},
+                            headers={"Authorization": "Bearer xoxb-wrong"})
+    assert (status, body) == (200, {"ok": False, "error": "invalid_auth"})
 
 
 def test_oauth_partner_api_pages_rate_limits_and_requires_a_token(http_standins_service) -> None:

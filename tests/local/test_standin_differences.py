@@ -50,16 +50,25 @@ def test_bigquery_stand_in_loads_uploaded_data_only(bigquery_service) -> None:
     requests.delete(f"{api}/datasets/{dataset}", params={"deleteContents": "true"}, timeout=10).raise_for_status()
 
 
-def test_slack_stand_in_does_not_check_the_webhook_token(http_standins_service) -> None:
-    """Slack stand-in: any `/slack/services/T/B/<token>` path is a valid webhook (real Slack answers 403
-    invalid_token or 404 no_service for an unknown one), and blocks are not validated against Block Kit (real Slack
-    answers 400 invalid_blocks); only a payload without text, blocks or attachments is refused."""
-    base = http_standins_service.url
+def test_slack_stand_in_bot_is_in_every_channel_and_never_rate_limited(http_standins_service) -> None:
+    """Slack stand-in (Web API): the bot is a member of every channel of the workspace's fixed list (real Slack answers
+    `not_in_channel` until the app is invited, and `missing_scope` without chat:write), blocks are only checked to be
+    objects with a `type` (real Slack validates Block Kit: `invalid_blocks` for an unknown block type), there is no
+    rate limit (real Slack allows about one message per second per channel, then HTTP 429 `ratelimited`), and only
+    chat.postMessage and auth.test are served (conversations.list, chat.update, ... answer `unknown_method`)."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from local.services import http_standins
+
+    client = WebClient(token=http_standins.slack_bot_token(), base_url=http_standins.slack_api_url())
     marker = uuid.uuid4().hex
-    hook = f"services/TNOPE/BNOPE/{uuid.uuid4().hex}"
-    wrong_token = requests.post(f"{base}/slack/{hook}", json={"text": marker}, timeout=10)
-    not_block_kit = requests.post(f"{base}/slack/{hook}", json={"blocks": [{"type": "no-such-block"}]}, timeout=10)
-    assert (wrong_token.status_code, wrong_token.text) == (200, "ok")
-    assert (not_block_kit.status_code, not_block_kit.text) == (200, "ok")
-    recorded = requests.get(f"{base}/_recorded", params={"kind": "slack"}, timeout=10).json()
-    assert [r["hook"] for r in recorded if r["body"].get("text") == marker] == [hook]
+    not_block_kit = client.chat_postMessage(channel="#team-sales", text=marker, blocks=[{"type": "no-such-block"}])
+    assert not_block_kit["ok"] is True
+    burst = [client.chat_postMessage(channel="#team-sales", text=f"{marker} {i}")["ok"] for i in range(5)]
+    assert burst == [True] * 5
+    with pytest.raises(SlackApiError) as unknown:
+        client.conversations_list()
+    assert unknown.value.response["error"] == "unknown_method"
+    recorded = requests.get(f"{http_standins_service.url}/_recorded", params={"kind": "slack_api"}, timeout=10).json()
+    assert len([r for r in recorded if marker in r["body"]["text"]]) == 6

@@ -184,6 +184,16 @@ describe("the runtime loader through the real index.ts", () => {
         expect(result.outputs).toMatchObject({ stack: "dev" });
     });
 
+    test("the DAGs' Slack bot token is required as a secret when monitoring (and so Slack) is on", async () => {
+        await expect(
+            runStack("dev", {
+                mutateConfig: (config) => {
+                    delete config[`${PROJECT_NAME}:slackBotToken`];
+                },
+            }),
+        ).rejects.toThrow(/Missing required configuration variable 'airflow-platform:slackBotToken'/);
+    });
+
     test("the ssh deploy key is required as a secret when git-sync uses ssh", async () => {
         await expect(
             runStack("prod", {

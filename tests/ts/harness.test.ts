@@ -78,11 +78,12 @@ describe("mock harness", () => {
         expect(JSON.parse(prod.config["airflow-platform:airflow"]).executor).toBe("CeleryExecutor");
         expect(prod.secretKeys).toEqual(expect.arrayContaining(["airflow-platform:gitSyncSshKey", "airflow-platform:vaultToken"]));
         expect(prod.config["airflow-platform:gitSyncSshKey"]).toBe(mockSecretConfigValue("airflow-platform:gitSyncSshKey"));
-        // dev holds placeholders for the Alertmanager credentials only (monitoring is on; Vault runs in dev mode).
+        // dev holds placeholders for the Alertmanager credentials and the DAGs' Slack bot token only (monitoring is on; Vault runs in dev mode).
         expect(loadStackConfigFile("dev").secretKeys).toEqual([
             "airflow-platform:alertSlackWebhookUrl",
             "airflow-platform:alertPagerdutyRoutingKey",
             "airflow-platform:alertSmtpPassword",
+            "airflow-platform:slackBotToken",
         ]);
         expect(() => loadStackConfigFile("qa")).toThrow(/Pulumi\.qa\.yaml does not exist/);
     });

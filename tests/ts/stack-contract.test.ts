@@ -2,7 +2,7 @@
  * The dependency contract in the real stacks: each stack ships exactly the DAGs it can satisfy (or excludes on
  * purpose), provisions their connections in Vault KV, their topics and pools, and refuses a DAG it can't serve.
  */
-import { byType, editConfigObject, runStack, unwrap } from "../../offline/engine";
+import { byType, editConfigObject, getResource, mockSecretConfigValue, runStack, unwrap } from "../../offline/engine";
 import { loadManifest } from "../../components/values/contract";
 import { FAB_AUTH_MANAGER } from "../../components/pools";
 
@@ -25,6 +25,18 @@ describe.each(["dev", "staging", "prod"])("stack %s", (stack) => {
         const declared = new Set(Object.entries(manifest.dags).filter(([id]) => shipped.has(id)).flatMap(([, n]) => Object.keys(n.connections)));
         const written = new Set(byType(run.resources, "vault:kv/secretV2:SecretV2").map((r) => String(r.inputs.name)).filter((n) => n.startsWith("connections/")).map((n) => n.slice("connections/".length)));
         expect([...declared].filter((c) => !written.has(c))).toEqual([]);
+    });
+
+    test("the DAGs' Slack connection is the Web API one: the slackBotToken secret as password, slack.com as base URL", () => {
+        const token = mockSecretConfigValue("airflow-platform:slackBotToken");
+        const kv = byType(run.resources, "vault:kv/secretV2:SecretV2").map((r) => String(r.inputs.name));
+        expect(kv).toContain("connections/slack_api_default");
+        expect(kv).not.toContain("connections/slack_webhook_default");
+        const conn = JSON.parse(getResource(run.resources, "vault:kv/secretV2:SecretV2", "platform-vault-conn-slack-api-default").inputs.dataJson);
+        // No host and no extra.base_url: SlackHook's WebClient then calls https://slack.com/api/.
+        expect(conn).toEqual({ conn_type: "slack", password: token });
+        // Read with requireSecret: a Pulumi secret from the stack file to Vault KV, so never in plaintext in the state.
+        expect(run.generatedSecrets).toContain(token);
     });
 
     test("the declared pools are imported by a Job running the deployed image", async () => {
