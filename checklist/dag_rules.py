@@ -99,7 +99,8 @@ def rule(group: str, item: str) -> Callable[[Callable[[Context], tuple[bool, lis
                 return Result(item, group, False, ["no evidence found"])
             if ok:
                 return Result(item, group, True, evidence)
-            waived, remaining = [], []
+            waived: list[str] = []
+            remaining: list[str] = []
             for line in evidence:
                 exception = next((e for e in EXCEPTIONS if e.item == item and re.search(e.match, line)), None)
                 (waived if exception else remaining).append(f"{line} — exception: {exception.reason}" if exception else line)
@@ -278,7 +279,8 @@ def circuit_breakers(ctx: Context) -> tuple[bool, list[str]]:
     from common import circuit_breaker
     from contract.usage import transitive_common_modules
 
-    users, missing = [], []
+    users: list[str] = []
+    missing: list[str] = []
     for dag in ctx.dags():
         if not set(ctx.needs.get(dag.dag_id, {}).get("services", [])) & UNRELIABLE_SERVICES:
             continue
@@ -358,7 +360,8 @@ def db_connections(ctx: Context) -> tuple[bool, list[str]]:
 
 @rule(CORE, "Data validation before loading")
 def validation_before_load(ctx: Context) -> tuple[bool, list[str]]:
-    evidence, broken = [], []
+    evidence: list[str] = []
+    broken: list[str] = []
     stores = {"postgres", "s3", "bigquery", "azure_blob"}
     for dag in ctx.dags():
         if not set(ctx.needs.get(dag.dag_id, {}).get("services", [])) & stores:
@@ -933,7 +936,8 @@ def classification(ctx: Context) -> tuple[bool, list[str]]:
     from common.governance import classify_table
 
     levels = {"pii", "confidential", "public"}
-    tagged, problems = [], []
+    tagged: list[str] = []
+    problems: list[str] = []
     for dag in ctx.dags():
         for task in dag.tasks:
             for outlet in getattr(task, "outlets", None) or []:

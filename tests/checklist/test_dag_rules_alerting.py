@@ -9,6 +9,8 @@ import pytest
 from checklist import dag_rules
 from common import alerting
 
+COVERED = ["Alert routing based on severity"]
+
 
 def _rule() -> dag_rules.Rule:
     return next(run for _, item, run in dag_rules.RULES if item == "Alert routing based on severity")

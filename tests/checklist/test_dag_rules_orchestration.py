@@ -68,7 +68,7 @@ def test_a_sensor_on_the_default_week_long_timeout_fails() -> None:
 def test_an_asset_the_manifest_does_not_declare_fails() -> None:
     with DAG("phase14_99_assets", schedule=None) as dag:
         EmptyOperator(task_id="publish", outlets=[Asset("s3://fixture/out")])
-    undeclared = {"phase14_99_assets": {"assets": {"produces": [], "consumes": []}}}
+    undeclared: dict[str, dict[str, Any]] = {"phase14_99_assets": {"assets": {"produces": [], "consumes": []}}}
     result = run("Dataset producers/consumers mapped", [dag], undeclared)
     assert not result.ok
     assert result.evidence == ["phase14_99_assets: code produces ['s3://fixture/out'] consumes [], manifest says otherwise"]

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 from checklist import dag_rules
 from common.schema_registry import SchemaRegistry
 
+COVERED = ["Schema versioning for data contracts"]
+
 
 def _rule() -> dag_rules.Rule:
     return next(run for _, item, run in dag_rules.RULES if item == "Schema versioning for data contracts")
