@@ -202,34 +202,33 @@ export class Platform extends pulumi.ComponentResource {
         // Until Airflow exists, resources waiting on its password are pending: an error before then fails them too,
         // or the program would wait for them forever instead of stopping with the error.
         try {
-            if (config.postgres.enabled) {
-                const pg = config.postgres;
-                this.postgres = withConfigKeys(CONFIG_KEYS_OF_ARGS.postgres, () => new Postgres(
-                    `${name}-postgres`,
-                    {
-                        chartSource: config.kubernetes.charts,
-                        namespace: ns,
-                        mode: pg.mode,
-                        databases: pg.databases,
-                        instances: pg.instances,
-                        storageGi: pg.storageGi,
-                        storageClass: config.kubernetes.storageClass,
-                        passwords: { airflow: airflowDbPassword.output },
-                        rds: pg.rds
-                            ? {
-                                  instanceClass: pg.rds.instanceClass,
-                                  allocatedStorageGi: pg.rds.allocatedStorageGi,
-                                  engineVersion: pg.rds.engineVersion,
-                                  multiAz: pg.rds.multiAz,
-                                  subnetIds: pg.rds.subnetIds,
-                                  clientSecurityGroupIds: pg.rds.vpcSecurityGroupIds,
-                              }
-                            : undefined,
-                    },
-                    child,
-                ));
-            }
-            const postgres = this.postgres;
+            // Every stack has Postgres: Airflow's metadata database lives there (CNPG, a StatefulSet or RDS).
+            const pg = config.postgres;
+            this.postgres = withConfigKeys(CONFIG_KEYS_OF_ARGS.postgres, () => new Postgres(
+                `${name}-postgres`,
+                {
+                    chartSource: config.kubernetes.charts,
+                    namespace: ns,
+                    mode: pg.mode,
+                    databases: pg.databases,
+                    instances: pg.instances,
+                    storageGi: pg.storageGi,
+                    storageClass: config.kubernetes.storageClass,
+                    passwords: { airflow: airflowDbPassword.output },
+                    rds: pg.rds
+                        ? {
+                              instanceClass: pg.rds.instanceClass,
+                              allocatedStorageGi: pg.rds.allocatedStorageGi,
+                              engineVersion: pg.rds.engineVersion,
+                              multiAz: pg.rds.multiAz,
+                              subnetIds: pg.rds.subnetIds,
+                              clientSecurityGroupIds: pg.rds.vpcSecurityGroupIds,
+                          }
+                        : undefined,
+                },
+                child,
+            ));
+            const postgres = this.postgres!;
 
             if (config.redis.enabled) {
                 this.redis = new Redis(
@@ -354,7 +353,6 @@ export class Platform extends pulumi.ComponentResource {
                     ...(brokerSecret ? { celeryBroker: { brokerUrlSecretName: brokerSecret } } : {}),
                 }));
 
-            if (!postgres) throw new Error("postgres.enabled: Airflow's metadata database needs postgres.enabled: true");
             const metadataDatabase: pulumi.Input<MetadataDatabase> = postgres.host.apply((host) => ({
                 host,
                 port: 5432,
@@ -491,7 +489,6 @@ export class Platform extends pulumi.ComponentResource {
 
     /** Declared connections declaredPostgresConnections serves: the platform's Postgres has their database. */
     private static declaredPostgresIds(config: StackConfig, contract: Pick<StackNeeds, "connections">): string[] {
-        if (!config.postgres.enabled) return [];
         return Object.entries(contract.connections)
             .filter(([, spec]) => spec.service === "postgres" && config.postgres.databases.includes(spec.database ?? "warehouse"))
             .map(([id]) => id);
@@ -500,7 +497,7 @@ export class Platform extends pulumi.ComponentResource {
     /** The connection ids airflowConnections builds for this config (the rest come from the contract). */
     private static platformConnectionIds(config: StackConfig): string[] {
         return [
-            ...(config.postgres.enabled && config.postgres.databases.includes("warehouse") ? ["postgres_default"] : []),
+            ...(config.postgres.databases.includes("warehouse") ? ["postgres_default"] : []),
             ...(config.kafka.enabled ? ["kafka_default"] : []),
             ...(config.mlflow.enabled ? ["mlflow_default"] : []),
             ...(config.redis.enabled ? ["redis_default"] : []),

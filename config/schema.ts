@@ -205,7 +205,6 @@ export const postgresRdsSchema = z.strictObject({
 
 export const postgresSchema = z
     .strictObject({
-        enabled: z.boolean(),
         mode: z.enum(POSTGRES_MODES),
         /** Postgres pods (cnpg: 1 primary + N-1 replicas; statefulset: must be 1). */
         instances: positiveInt,
@@ -401,9 +400,6 @@ export const stackConfigSchema = z
         }
         if (cfg.aws.enabled && cfg.aws.oidcProviderArn === null) {
             ctx.issues.push({ code: "custom", input: null, path: ["aws", "oidcProviderArn"], message: "required when aws.enabled is true" });
-        }
-        if (!cfg.postgres.enabled) {
-            ctx.issues.push({ code: "custom", input: false, path: ["postgres", "enabled"], message: "Airflow's metadata database needs postgres.enabled: true" });
         }
         if (!cfg.postgres.databases.includes("airflow")) {
             ctx.issues.push({ code: "custom", input: cfg.postgres.databases, path: ["postgres", "databases"], message: "must include the Airflow metadata database 'airflow'" });

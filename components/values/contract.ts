@@ -186,7 +186,7 @@ export type ServiceAvailability = Record<Service, boolean>;
  */
 export function serviceAvailability(config: StackConfig): ServiceAvailability {
     return {
-        postgres: config.postgres.enabled,
+        postgres: true, // Airflow's metadata database: every stack has Postgres
         redis: config.redis.enabled,
         kafka: config.kafka.enabled,
         mlflow: config.mlflow.enabled,

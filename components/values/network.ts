@@ -262,12 +262,12 @@ export const KEDA_NAMESPACE = "keda";
 /** The topology of one stack, from its config; `platformName` is the Platform component's name. */
 export function networkInputFromConfig(config: StackConfig, platformName: string): NetworkInput {
     const pg = config.postgres;
-    const postgres: NetworkInput["postgres"] = !pg.enabled ? "off" : pg.mode === "rds" ? "external" : pg.mode;
+    const postgres: NetworkInput["postgres"] = pg.mode === "rds" ? "external" : pg.mode;
     const airflow = config.airflow;
     return {
         postgres,
         // The Postgres component runs its bootstrap Job (roles, databases) unless CloudNativePG does it.
-        postgresBootstrapJob: pg.enabled && pg.mode !== "cnpg" ? k8sName(`${platformName}-postgres`, "bootstrap") : null,
+        postgresBootstrapJob: pg.mode !== "cnpg" ? k8sName(`${platformName}-postgres`, "bootstrap") : null,
         redis: config.redis.enabled,
         kafka: config.kafka.enabled,
         mlflow: config.mlflow.enabled,

@@ -17,9 +17,9 @@ export function platformConfigProblems(config: StackConfig, componentNames: { va
     const dbs = config.postgres.databases;
     const teams = Object.keys(config.teams);
     const needsDb = (section: "mlflow" | "marquez") => {
-        if (config[section].enabled && (!config.postgres.enabled || !dbs.includes(section))) {
+        if (config[section].enabled && !dbs.includes(section)) {
             problems.push(
-                `${section}.enabled: ${section} needs its own database; set postgres.enabled: true and add "${section}" to postgres.databases (now [${dbs.join(", ")}])`,
+                `${section}.enabled: ${section} needs its own database; add "${section}" to postgres.databases (now [${dbs.join(", ")}])`,
             );
         }
     };
