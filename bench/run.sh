@@ -23,6 +23,15 @@ echo "==> data movement vs native tools (needs postgres and kafka)"
 ./platform up postgres kafka >/dev/null
 .venv/bin/python bench/data_movement.py --rows 100000 --messages 100000 --repeat 3 --markdown "$OUT/data.md" --json "$OUT/data.json" >/dev/null
 
+echo "==> load: CeleryExecutor on the real Redis, 1,000 task instances in 10 concurrent runs, platform vs stock settings"
+./platform up postgres redis vault >/dev/null
+.venv/bin/python bench/load/harness.py --tis 1000 --runs 10 --profile both --json "$OUT/load.json" --markdown "$OUT/load.md" >/dev/null
+echo "==> faults injected mid-load (platform settings): scheduler, Celery worker, triggerer, api-server SIGKILLed"
+for fault in scheduler worker triggerer api; do
+  .venv/bin/python bench/load/harness.py --tis 200 --runs 10 --profile platform --fault "$fault" \
+    --json "$OUT/load-fault-$fault.json" --markdown "$OUT/load-fault-$fault.md" >/dev/null
+done
+
 echo "==> report"
 .venv/bin/python bench/report.py "$OUT" docs/performance.md
 echo "wrote docs/performance.md"
