@@ -2,7 +2,11 @@
 
 One module owns every asset URI so producers and consumers can never disagree on a spelling: a typo in a URI
 would silently create a second, never-updated asset and the consumer would simply never run.
-The physical files behind the `s3://` URIs live under `lake_root()` locally, mirroring bucket/key.
+
+The sales assets' URIs are real locations: `asset_object()` turns `s3://<bucket>/<prefix>` plus a partition into an
+`ObjectStoragePath` on that bucket, reached through the `aws_default` connection (S3, or the local platform's moto
+stand-in), and `write_jsonl`/`read_jsonl` write and read it there. `asset_path()` keeps the local mirror under
+`lake_root()` for assets that are not on object storage yet (the ML retraining batches).
 """
 
 from __future__ import annotations
@@ -13,17 +17,34 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, AssetWatcher
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 # Schema version of the records these producers write; consumers refuse a major version they don't know.
 ORDERS_SCHEMA_VERSION = "2.1"
 
-ORDERS = Asset(name="raw_orders", uri="s3://landing/orders/", group="sales", extra={"owner": "team-sales", "format": "jsonl"})
-CUSTOMERS = Asset(name="raw_customers", uri="s3://landing/customers/", group="sales", extra={"owner": "team-crm", "format": "jsonl"})
-FX_RATES = Asset(name="fx_rates", uri="s3://landing/reference/fx_rates/", group="reference", extra={"owner": "team-finance", "format": "json"})
-DAILY_SALES = Asset(name="daily_sales", uri="s3://curated/daily_sales/", group="sales", extra={"owner": "team-analytics", "format": "json"})
+ORDERS = Asset(
+    name="raw_orders", uri="s3://landing/orders/", group="sales", extra={"owner": "team-sales", "format": "jsonl"}
+)
+CUSTOMERS = Asset(
+    name="raw_customers", uri="s3://landing/customers/", group="sales", extra={"owner": "team-crm", "format": "jsonl"}
+)
+FX_RATES = Asset(
+    name="fx_rates",
+    uri="s3://landing/reference/fx_rates/",
+    group="reference",
+    extra={"owner": "team-finance", "format": "json"},
+)
+DAILY_SALES = Asset(
+    name="daily_sales",
+    uri="s3://curated/daily_sales/",
+    group="sales",
+    extra={"owner": "team-analytics", "format": "json"},
+)
 REGIONAL_SALES = {
     region: Asset(name=f"regional_sales_{region}", uri=f"s3://curated/regional_sales/{region}/", group="sales")
     for region in ("emea", "amer", "apac")
@@ -33,6 +54,8 @@ MODEL_RETRAIN_REQUEST = Asset(name="churn_model_retrain_request", uri="s3://ml/c
 
 RETRAIN_TOPIC = "ml.retrain-requests"
 KAFKA_CONN_ID = "kafka_default"
+# The object store connection of the s3:// assets: credentials and endpoint (moto locally, S3 in the cluster).
+AWS_CONN_ID = "aws_default"
 
 
 def retrain_signal_asset(topics: Sequence[str] = (RETRAIN_TOPIC,), kafka_conn_id: str = KAFKA_CONN_ID) -> Asset:
@@ -71,8 +94,12 @@ def accept_retrain_message(message: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(payload, dict) or not payload.get("model"):
         return None
-    return {"model": str(payload["model"]), "reason": str(payload.get("reason", "unspecified")),
-            "topic": message.topic(), "offset": message.offset()}
+    return {
+        "model": str(payload["model"]),
+        "reason": str(payload.get("reason", "unspecified")),
+        "topic": message.topic(),
+        "offset": message.offset(),
+    }
 
 
 def lake_root() -> Path:
@@ -81,27 +108,79 @@ def lake_root() -> Path:
     return Path(base)
 
 
-def asset_path(asset: Asset, partition: str, filename: str) -> Path:
-    """Where the file for one partition of an `s3://bucket/prefix/` asset lives locally."""
+def _s3_location(asset: Asset) -> str:
     scheme, _, rest = asset.uri.partition("://")
     if scheme != "s3" or not rest:
         raise ValueError(f"asset {asset.name!r} has URI {asset.uri!r}; only s3://bucket/prefix/ assets map to the lake")
-    return lake_root() / rest.rstrip("/") / f"partition={partition}" / filename
+    return rest.rstrip("/")
 
 
-def write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Write records atomically and return what an asset event's extra should carry about them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def asset_path(asset: Asset, partition: str, filename: str) -> Path:
+    """Where the file for one partition of an `s3://bucket/prefix/` asset lives in the local mirror."""
+    return lake_root() / _s3_location(asset) / f"partition={partition}" / filename
+
+
+def asset_object(asset: Asset, partition: str, filename: str, conn_id: str = AWS_CONN_ID) -> ObjectStoragePath:
+    """The object for one partition of an `s3://bucket/prefix/` asset: `<asset URI>/partition=<p>/<filename>` on the
+    asset's own bucket, through `conn_id`. The asset URI is the data's real address, so the asset event, the lineage
+    and the object agree."""
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(f"s3://{_s3_location(asset)}/partition={partition}/{filename}", conn_id=conn_id)
+
+
+def object_uri(path: ObjectStoragePath) -> str:
+    """`s3://bucket/key` of an ObjectStoragePath, without the connection id its str() carries (`s3://conn@bucket/...`)."""
+    return f"{path.protocol}://{path.bucket}/{path.key}"
+
+
+def write_jsonl(path: Path | ObjectStoragePath, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Write records whole and return what an asset event's extra should carry about them.
+
+    A local file is written to a temporary name and renamed; an object store PUT is atomic already (readers see the
+    previous object or the new one, never a part), so an ObjectStoragePath is written directly.
+    """
     lines = [json.dumps(dict(r), sort_keys=True) for r in records]
     body = ("\n".join(lines) + "\n").encode() if lines else b""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(body)
-    tmp.replace(path)
-    return {"path": str(path), "rows": len(lines), "sha256": hashlib.sha256(body).hexdigest()}
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(body)
+        tmp.replace(path)
+        location = str(path)
+    else:
+        path.write_bytes(body)
+        location = object_uri(path)
+    return {"path": location, "rows": len(lines), "sha256": hashlib.sha256(body).hexdigest()}
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def _read_bytes(location: str | Path, conn_id: str) -> bytes:
+    if isinstance(location, str) and "://" in location:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(location, conn_id=conn_id).read_bytes()
+    return Path(location).read_bytes()
+
+
+def read_jsonl(location: str | Path, conn_id: str = AWS_CONN_ID) -> list[dict[str, Any]]:
+    """Records of a local file, or of an `s3://bucket/key` object read through `conn_id`."""
+    return _parse_jsonl(_read_bytes(location, conn_id))
+
+
+def _parse_jsonl(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+def read_announced(extra: Mapping[str, Any], conn_id: str = AWS_CONN_ID) -> list[dict[str, Any]]:
+    """The records an asset event announced, refused unless they are exactly what the producer wrote (sha256, rows):
+    an object overwritten by a later producer run, or cut short, is not read as this event's data."""
+    body = _read_bytes(str(extra["path"]), conn_id)
+    if extra.get("sha256") and hashlib.sha256(body).hexdigest() != extra["sha256"]:
+        raise ValueError(f"{extra['path']} changed since its asset event (sha256 differs); refusing to read it")
+    records = _parse_jsonl(body)
+    if len(records) != int(extra["rows"]):
+        raise ValueError(f"{extra['path']} holds {len(records)} rows, its asset event announced {extra['rows']}")
+    return records
 
 
 def event_extra(write_info: Mapping[str, Any], *, partition: str, schema_version: str, producer: str) -> dict[str, Any]:
@@ -176,8 +255,11 @@ def sample_fx_rates() -> dict[str, float]:
     return {"EUR": 1.0, "USD": 0.92, "JPY": 0.0062}
 
 
-def join_daily_sales(orders: Sequence[Mapping[str, Any]], customers: Sequence[Mapping[str, Any]],
-                     fx_to_eur: Mapping[str, float] | None = None) -> dict[str, Any]:
+def join_daily_sales(
+    orders: Sequence[Mapping[str, Any]],
+    customers: Sequence[Mapping[str, Any]],
+    fx_to_eur: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """Revenue per region and segment in EUR; orders whose customer is unknown are counted, not dropped."""
     segment_of = {c["customer_id"]: c["segment"] for c in customers}
     rates = fx_to_eur or {"EUR": 1.0}

@@ -5,6 +5,11 @@ every DAG scheduled on that asset is considered for a run. The task attaches `ex
 schema version) to the event through `outlet_events`, so consumers find and verify the data without a query.
 A task that is not asked to publish skips, and a skipped task emits no event — which is how the `publish`
 param decides which assets update (the real-scheduler tests use it to prove conditional scheduling).
+
+The asset URIs are where the data really is: each task writes its partition through `ObjectStoragePath`
+(`s3://landing/orders/partition=<day>/orders.jsonl`, connection `aws_default`; common.assets.asset_object), under
+the asset's own `s3://` URI, and the event's extra carries that object's URI for consumers to read back the same
+way. Locally the bucket lives in the platform's S3 stand-in (moto), declared in `needs.yaml` (`buckets:`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from common.assets import CUSTOMERS, FX_RATES, ORDERS, ORDERS_SCHEMA_VERSION
 from common.defaults import platform_default_args
 
 DAG_ID = "phase14_01_dataset_producer"
+AWS_CONN_ID = "aws_default"  # the object store the assets' s3:// URIs are on
 ALL_ASSETS = ["orders", "customers", "fx_rates"]
 
 
@@ -39,30 +45,37 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     default_args=platform_default_args("team-sales"),
-    params={"publish": Param(ALL_ASSETS, type="array", items={"enum": ALL_ASSETS},
-                             description="which assets this run updates")},
+    params={
+        "publish": Param(
+            ALL_ASSETS, type="array", items={"enum": ALL_ASSETS}, description="which assets this run updates"
+        )
+    },
     tags=["phase14", "assets", "producer", "team:sales"],
     doc_md=__doc__,
 ):
 
     @task(outlets=[ORDERS])
     def produce_orders(**context) -> dict:
-        from common.assets import asset_path, event_extra, sample_orders, write_jsonl
+        from common.assets import asset_object, event_extra, sample_orders, write_jsonl
 
         _selected(context, "orders")
         partition = _partition(context)
-        info = write_jsonl(asset_path(ORDERS, partition, "orders.jsonl"), sample_orders(partition))
+        info = write_jsonl(
+            asset_object(ORDERS, partition, "orders.jsonl", conn_id=AWS_CONN_ID), sample_orders(partition)
+        )
         extra = event_extra(info, partition=partition, schema_version=ORDERS_SCHEMA_VERSION, producer=DAG_ID)
         context["outlet_events"][ORDERS].extra = extra
         return extra
 
     @task(outlets=[CUSTOMERS])
     def produce_customers(**context) -> dict:
-        from common.assets import asset_path, event_extra, sample_customers, write_jsonl
+        from common.assets import asset_object, event_extra, sample_customers, write_jsonl
 
         _selected(context, "customers")
         partition = _partition(context)
-        info = write_jsonl(asset_path(CUSTOMERS, partition, "customers.jsonl"), sample_customers())
+        info = write_jsonl(
+            asset_object(CUSTOMERS, partition, "customers.jsonl", conn_id=AWS_CONN_ID), sample_customers()
+        )
         extra = event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID)
         context["outlet_events"][CUSTOMERS].extra = extra
         return extra
@@ -72,12 +85,12 @@ with DAG(
         """An API-refresh style asset: the event is emitted by yielding Metadata instead of using outlet_events."""
         from airflow.sdk import Metadata
 
-        from common.assets import asset_path, event_extra, sample_fx_rates, write_jsonl
+        from common.assets import asset_object, event_extra, sample_fx_rates, write_jsonl
 
         _selected(context, "fx_rates")
         partition = _partition(context)
-        rates = sample_fx_rates()
-        info = write_jsonl(asset_path(FX_RATES, partition, "rates.jsonl"), [{"currency": c, "to_eur": r} for c, r in rates.items()])
+        rates = [{"currency": currency, "to_eur": rate} for currency, rate in sample_fx_rates().items()]
+        info = write_jsonl(asset_object(FX_RATES, partition, "rates.jsonl", conn_id=AWS_CONN_ID), rates)
         yield Metadata(FX_RATES, event_extra(info, partition=partition, schema_version="1.0", producer=DAG_ID))
 
     produce_orders()

@@ -8,7 +8,8 @@ Schedule: `AssetOrTimeSchedule(cron 06:00 UTC, ((orders | customers) & fx_rates)
 - The cron part guarantees at least a daily run even if no producer published.
 The run fans out one orders partition into one asset per region (each region's consumers run independently),
 and when retraining is warranted it emits `churn_model_retrain_request`, which phase18_03_auto_retraining
-is scheduled on — the asset-driven ML pipeline.
+is scheduled on — the asset-driven ML pipeline. Orders are read from, and the regional outputs written to, the
+assets' `s3://` locations through `ObjectStoragePath` (connection `aws_default`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from common.assets import CUSTOMERS, FX_RATES, MODEL_RETRAIN_REQUEST, ORDERS, RE
 from common.defaults import platform_default_args
 
 KAFKA_RETRAIN_SIGNAL = retrain_signal_asset()
+AWS_CONN_ID = "aws_default"  # the object store the assets' s3:// URIs are on
 DRIFT_THRESHOLD = 0.2
 
 with DAG(
@@ -47,21 +49,25 @@ with DAG(
 
     @task(outlets=list(REGIONAL_SALES.values()))
     def fan_out_by_region(events: dict, **context) -> dict:
-        from common.assets import asset_path, event_extra, read_jsonl, split_by_region, write_jsonl
+        from common.assets import asset_object, event_extra, read_announced, split_by_region, write_jsonl
 
         orders_extra = events.get(ORDERS.name)
         if orders_extra is None:
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException("no new orders in this run: nothing to fan out (no regional events)")
-        parts = split_by_region(read_jsonl(orders_extra["path"]), REGIONAL_SALES)
+        parts = split_by_region(read_announced(orders_extra, conn_id=AWS_CONN_ID), REGIONAL_SALES)
         counts = {}
         for region, rows in parts.items():
             asset = REGIONAL_SALES[region]
-            info = write_jsonl(asset_path(asset, orders_extra["partition"], "orders.jsonl"), rows)
+            target = asset_object(asset, orders_extra["partition"], "orders.jsonl", conn_id=AWS_CONN_ID)
+            info = write_jsonl(target, rows)
             context["outlet_events"][asset].extra = event_extra(
-                info, partition=orders_extra["partition"], schema_version=orders_extra["schema_version"],
-                producer="phase14_03_dataset_patterns")
+                info,
+                partition=orders_extra["partition"],
+                schema_version=orders_extra["schema_version"],
+                producer="phase14_03_dataset_patterns",
+            )
             counts[region] = len(rows)
         return counts
 
@@ -70,10 +76,10 @@ with DAG(
         """PSI of order amounts against a fixed reference distribution (the training window)."""
         if ORDERS.name not in events:
             return None
-        from common.assets import read_jsonl
+        from common.assets import read_announced
         from common.drift import population_stability_index
 
-        amounts = [float(r["amount"]) for r in read_jsonl(events[ORDERS.name]["path"])]
+        amounts = [float(r["amount"]) for r in read_announced(events[ORDERS.name], conn_id=AWS_CONN_ID)]
         reference = [10.0 + i * 4.5 for i in range(200)]
         return population_stability_index(reference, amounts)
 
@@ -91,8 +97,12 @@ with DAG(
         from common.assets import ReceivedEvent, retrain_reason
 
         received = {n: ReceivedEvent(n, "", extra, None) for n, extra in events.items()}
-        extra = {"model": "churn", "reason": retrain_reason(received, drift, DRIFT_THRESHOLD),
-                 "drift": drift, "requested_by": context["run_id"]}
+        extra = {
+            "model": "churn",
+            "reason": retrain_reason(received, drift, DRIFT_THRESHOLD),
+            "drift": drift,
+            "requested_by": context["run_id"],
+        }
         context["outlet_events"][MODEL_RETRAIN_REQUEST].extra = extra
         return extra
 

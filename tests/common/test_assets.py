@@ -34,6 +34,31 @@ def test_write_jsonl_is_deterministic_and_describes_itself(tmp_path: Path) -> No
     assert assets.read_jsonl(first["path"]) == rows
 
 
+def test_asset_object_is_the_asset_uri_on_the_aws_connection() -> None:
+    """No I/O: an ObjectStoragePath is only a location until it is read or written."""
+    obj = assets.asset_object(assets.ORDERS, "2026-01-02", "orders.jsonl")
+    assert assets.object_uri(obj) == "s3://landing/orders/partition=2026-01-02/orders.jsonl"
+    assert assets.object_uri(obj).startswith(assets.ORDERS.uri + "/")
+    assert (obj.conn_id, obj.bucket, obj.key) == ("aws_default", "landing", "orders/partition=2026-01-02/orders.jsonl")
+    assert str(obj).startswith("s3://aws_default@"), "str() carries the connection; extras use object_uri()"
+    assert assets.asset_object(assets.FX_RATES, "p", "r.jsonl", conn_id="other").conn_id == "other"
+    with pytest.raises(ValueError, match="only s3://"):
+        assets.asset_object(assets.retrain_signal_asset(), "p", "x")
+
+
+def test_read_announced_refuses_data_the_event_did_not_announce(tmp_path: Path) -> None:
+    rows = assets.sample_orders("2026-01-02")
+    extra = assets.event_extra(
+        assets.write_jsonl(tmp_path / "o.jsonl", rows), partition="p", schema_version="2.1", producer="d"
+    )
+    assert assets.read_announced(extra) == rows
+    with pytest.raises(ValueError, match="announced 21"):
+        assets.read_announced({**extra, "sha256": "", "rows": 21})
+    (tmp_path / "o.jsonl").write_text((tmp_path / "o.jsonl").read_text().replace('"emea"', '"apac"'))
+    with pytest.raises(ValueError, match="changed since its asset event"):
+        assets.read_announced(extra)
+
+
 def test_event_extra_requires_path_and_rows() -> None:
     extra = assets.event_extra({"path": "/x", "rows": 3, "sha256": "ab"}, partition="p", schema_version="2.1", producer="d")
     assert extra == {"path": "/x", "rows": 3, "sha256": "ab", "partition": "p", "schema_version": "2.1", "producer": "d"}

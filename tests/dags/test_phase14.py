@@ -1,4 +1,5 @@
-"""Phase 14 (assets): structure of the three DAGs, and their cross-DAG behaviour in a REAL scheduler run.
+"""Phase 14 (assets): structure of the three DAGs, their data on S3 (the local platform's S3 stand-in, moto) written
+and read through ObjectStoragePath, and their cross-DAG behaviour in a REAL scheduler run.
 
 The behaviour tests drive the local platform's Airflow (api-server, scheduler with LocalExecutor, dag-processor and
 triggerer on the local Postgres metadata DB; `airflow_service` fixture) through its REST API v2 — `dag.test()`
@@ -18,7 +19,15 @@ from urllib.parse import quote
 import pytest
 from dag_run_helpers import get_dag
 
-from common.assets import CUSTOMERS, FX_RATES, MODEL_RETRAIN_REQUEST, ORDERS, REGIONAL_SALES, RETRAIN_TOPIC
+from common.assets import (
+    CUSTOMERS,
+    DAILY_SALES,
+    FX_RATES,
+    MODEL_RETRAIN_REQUEST,
+    ORDERS,
+    REGIONAL_SALES,
+    RETRAIN_TOPIC,
+)
 from local.testing import eventually
 
 PRODUCER = "phase14_01_dataset_producer"
@@ -31,7 +40,11 @@ QUIET_SECONDS = 20  # long enough for several scheduler loops: a run that should
 def test_producer_declares_one_outlet_per_asset(dagbag) -> None:
     dag = get_dag(dagbag, PRODUCER)
     outlets = {t.task_id: [a.uri for a in t.outlets] for t in dag.tasks}
-    assert outlets == {"produce_orders": [ORDERS.uri], "produce_customers": [CUSTOMERS.uri], "refresh_fx_rates": [FX_RATES.uri]}
+    assert outlets == {
+        "produce_orders": [ORDERS.uri],
+        "produce_customers": [CUSTOMERS.uri],
+        "refresh_fx_rates": [FX_RATES.uri],
+    }
     assert dag.params["publish"] == ["orders", "customers", "fx_rates"]
     assert type(dag.timetable).__name__ == "CronTriggerTimetable"
 
@@ -68,23 +81,44 @@ def test_platform_conventions(dagbag, dag_id: str) -> None:
         assert t.owner.startswith("team-") and t.retries >= 1 and t.execution_timeout is not None
 
 
-def test_producer_emits_asset_events_with_extra_in_dag_test(dagbag, tmp_path, monkeypatch) -> None:
-    """dag.test() records real AssetEvent rows: only the selected assets get one, with the producer's extra."""
+def _object(uri: str) -> bytes:
+    """The bytes of an s3://bucket/key object, read straight from the S3 stand-in (moto) with boto3."""
+    from local.services import s3
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_producer_writes_its_assets_to_s3_through_object_storage_in_dag_test(
+    dagbag, s3_service, platform_connections
+) -> None:
+    """dag.test() against the S3 stand-in (moto): each selected asset's partition is an object under the asset's own
+    s3:// URI, written through ObjectStoragePath on aws_default, and the AssetEvent's extra names it (and its sha256)."""
+    import hashlib
+
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
-    monkeypatch.setenv("PLATFORM_DATA_DIR", str(tmp_path))
     run = get_dag(dagbag, PRODUCER).test(run_conf={"publish": ["orders", "fx_rates"]})
     assert run.state == "success"
     with create_session() as session:
-        rows = (session.query(AssetModel.uri, AssetEvent.extra)
-                .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-                .filter(AssetEvent.source_run_id == run.run_id).all())
+        rows = (
+            session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .filter(AssetEvent.source_run_id == run.run_id)
+            .all()
+        )
         events = {uri: dict(extra) for uri, extra in rows}
     assert set(events) == {ORDERS.uri, FX_RATES.uri}, "customers was not selected: its task skipped and emitted nothing"
     orders = events[ORDERS.uri]
     assert orders["rows"] == 20 and orders["schema_version"] == "2.1" and orders["producer"] == PRODUCER
-    assert (tmp_path / "landing" / "orders").is_dir() and orders["path"].startswith(str(tmp_path))
+    day = run.logical_date.strftime("%Y-%m-%d")
+    assert orders["path"] == f"{ORDERS.uri}/partition={day}/orders.jsonl"  # the asset URI is the data's address
+    assert events[FX_RATES.uri]["path"] == f"{FX_RATES.uri}/partition={day}/rates.jsonl"
+    for extra in events.values():
+        body = _object(extra["path"])  # really in the bucket, and exactly what the event announced
+        assert hashlib.sha256(body).hexdigest() == extra["sha256"]
+        assert len(body.decode().splitlines()) == extra["rows"]
 
 
 # ---------------------------------------------------------------------------------------------- real scheduler
@@ -129,17 +163,22 @@ class Api:
         return found
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
-        path = (f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/return_value"
-                "?deserialize=true&stringify=false")
+        path = (
+            f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/return_value"
+            "?deserialize=true&stringify=false"
+        )
         return self.call("GET", path)["value"]
 
     def wait_idle(self, dag_id: str, timeout: float = 300) -> None:
-        eventually(lambda: not self.call("GET", f"/dags/{dag_id}/dagRuns?state=running&state=queued&limit=5")["dag_runs"],
-                   timeout, f"{dag_id} to have no queued/running runs")
+        eventually(
+            lambda: not self.call("GET", f"/dags/{dag_id}/dagRuns?state=running&state=queued&limit=5")["dag_runs"],
+            timeout,
+            f"{dag_id} to have no queued/running runs",
+        )
 
 
 @pytest.fixture(scope="module")
-def api(airflow_service) -> Api:  # noqa: ANN001 - the platform's Endpoint
+def api(airflow_service, s3_service) -> Api:  # noqa: ANN001 - the platform's Endpoints (s3: the assets' buckets)
     client = Api()
     for dag_id in (PRODUCER, CONSUMER, PATTERNS):
         client.client.wait_for_dag(dag_id)
@@ -171,6 +210,13 @@ def test_consumer_runs_only_after_both_producer_assets_updated(api: Api) -> None
     _finished(api, CONSUMER, runs[0])
     seen = api.xcom(CONSUMER, runs[0]["dag_run_id"], "inspect_triggering_events")
     assert seen[ORDERS.name]["extra"]["rows"] == 20 and seen[ORDERS.name]["source_dag_id"] == PRODUCER
+    # the consumer read the landing objects through ObjectStoragePath and wrote its report to s3://curated/...
+    report = api.xcom(CONSUMER, runs[0]["dag_run_id"], "build_daily_sales")
+    partition = seen[ORDERS.name]["extra"]["partition"]
+    assert report["written_to"] == f"{DAILY_SALES.uri}/partition={partition}/daily_sales.jsonl"
+    stored = json.loads(_object(report["written_to"]))
+    assert stored == {k: v for k, v in report.items() if k != "written_to"}
+    assert sum(stored["revenue_eur"].values()) > 0
 
 
 def test_conditional_expression_fires_only_when_satisfied(api: Api) -> None:
@@ -179,7 +225,9 @@ def test_conditional_expression_fires_only_when_satisfied(api: Api) -> None:
 
     sales_run = api.produce(["orders", "customers"])  # the (orders | customers) side only
     time.sleep(QUIET_SECONDS)
-    assert api.runs_consuming(PATTERNS, sales_run) == [], "(orders | customers) & fx_rates must not fire without fx_rates"
+    assert api.runs_consuming(PATTERNS, sales_run) == [], (
+        "(orders | customers) & fx_rates must not fire without fx_rates"
+    )
 
     fx_run = api.produce(["fx_rates"])
     runs = eventually(lambda: api.runs_consuming(PATTERNS, fx_run), 120, f"a {PATTERNS} run once fx_rates arrived")
@@ -187,6 +235,10 @@ def test_conditional_expression_fires_only_when_satisfied(api: Api) -> None:
     _finished(api, PATTERNS, runs[0])
     fanned = api.xcom(PATTERNS, runs[0]["dag_run_id"], "fan_out_by_region")
     assert set(fanned) == {"emea", "amer", "apac"} and sum(fanned.values()) == 20
+    partition = next(e for e in runs[0]["upstream"] if e["name"] == ORDERS.name)["extra"]["partition"]
+    for region, count in fanned.items():  # one object per region, under that region's asset URI
+        body = _object(f"{REGIONAL_SALES[region].uri}/partition={partition}/orders.jsonl")
+        assert [json.loads(line)["region"] for line in body.decode().splitlines()] == [region] * count
 
     api.wait_idle(PATTERNS)
     fx_again = api.produce(["fx_rates"])  # consumed sales events don't count twice
@@ -217,7 +269,9 @@ def test_a_kafka_message_triggers_the_asset_watcher_dag_and_the_retraining_reque
 
     runs = eventually(triggered, 180, f"an asset_triggered run of {PATTERNS} after Kafka message {marker}")
     run = runs[0]
-    upstream = api.call("GET", f"/dags/{PATTERNS}/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents")["asset_events"]
+    upstream = api.call("GET", f"/dags/{PATTERNS}/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents")[
+        "asset_events"
+    ]
     payloads = [e["extra"].get("payload", {}) for e in upstream if e["name"] == "kafka_retrain_signal"]
     assert any(p.get("reason") == f"test-{marker}" and p.get("model") == "churn" for p in payloads), upstream
     assert all(p.get("model") for p in payloads), "the message without a model key must not become an asset event"
