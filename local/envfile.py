@@ -6,14 +6,14 @@ import os
 import shlex
 from pathlib import Path
 
-from local import contract, paths
+from local import connections, paths
 
 PATH = paths.HOME / "airflow.env"
 
 
 def write(path: Path = PATH) -> dict[str, str]:
     """Write the env file (mode 600: it holds generated passwords) and return its variables."""
-    env = contract.environment()
+    env = connections.environment()
     paths.ensure_dirs()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 from local import airflow_profile, paths, ports, proc
+from local.airflow_endpoint import ADMIN_USER, admin_password, base_url
 from local.secrets import secret
 from local.services import postgres, vault
 from local.services.base import Endpoint, Service, ServiceError, http_ok
 
-ADMIN_USER = "admin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 EXECUTORS = ("LocalExecutor", "CeleryExecutor")
 # The auth manager of the Airflow profile (config/airflow-profile.json `core.auth_manager`), run in every stack and
@@ -52,14 +52,6 @@ def home() -> Path:
     return paths.HOME / "airflow"
 
 
-def base_url() -> str:
-    return f"http://{ports.HOST}:{ports.port('airflow')}"
-
-
-def admin_password() -> str:
-    return secret("airflow_admin_password")
-
-
 def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
@@ -94,7 +86,7 @@ def environment() -> dict[str, str]:
     """Every Airflow process (and `dag.test()` runs that want the same setup) gets exactly this environment: the
     Airflow profile (config/airflow-profile.json, shared with the cluster's chart config), then the settings the
     profile lists as environment-specific, with their local values."""
-    from local import contract
+    from local import connections
 
     env = {
         "AIRFLOW_HOME": str(home()),
@@ -136,7 +128,7 @@ def environment() -> dict[str, str]:
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.dsn("airflow"),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
         })
-    env.update(contract.environment())
+    env.update(connections.environment())
     return env
 
 

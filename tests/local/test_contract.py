@@ -1,4 +1,4 @@
-"""local/contract.py: manifests validated against contract/needs.schema.json, merged, and turned into connections."""
+"""local/contract.py (manifests validated against contract/needs.schema.json, merged) and local/connections.py (turned into connections)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local import contract, ports
+from local import connections, contract, ports
 
 NEEDS = {
     "services": ["postgres"], "connections": {}, "variables": {}, "pools": {},
@@ -43,15 +43,15 @@ def test_conflicting_declarations_name_both_dags(tmp_path: Path) -> None:
 
 
 def test_postgres_connection_opens_the_declared_database_with_its_own_role() -> None:
-    conn = contract.connection("pg", {"type": "postgres", "service": "postgres", "database": "feast"})
+    conn = connections.connection("pg", {"type": "postgres", "service": "postgres", "database": "feast"})
     assert conn["conn_type"] == "postgres"
     assert (conn["host"], conn["port"], conn["login"], conn["schema"]) == ("127.0.0.1", ports.port("postgres"), "feast", "feast")
-    assert conn["password"] and conn["password"] != contract.connection(
+    assert conn["password"] and conn["password"] != connections.connection(
         "pg2", {"type": "postgres", "service": "postgres", "database": "warehouse"})["password"]
 
 
 def test_http_connection_with_path_is_a_full_url_and_extras_merge() -> None:
-    conn = contract.connection("flaky_service", {"type": "http", "service": "http_api", "path": "/flaky/payments",
+    conn = connections.connection("flaky_service", {"type": "http", "service": "http_api", "path": "/flaky/payments",
                                                  "extra": {"timeout": 5}})
     assert conn["host"] == f"http://127.0.0.1:{ports.port('http_standins')}/flaky/payments"
     assert "port" not in conn
@@ -60,18 +60,18 @@ def test_http_connection_with_path_is_a_full_url_and_extras_merge() -> None:
 
 def test_ports_follow_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_PORT_KAFKA", "29092")
-    conn = contract.connection("kafka_default", {"type": "kafka", "service": "kafka"})
+    conn = connections.connection("kafka_default", {"type": "kafka", "service": "kafka"})
     assert conn["extra"]["bootstrap.servers"] == "127.0.0.1:29092"
 
 
 def test_unknown_service_is_an_error_naming_it() -> None:
     with pytest.raises(contract.ContractError, match="no local endpoint for service 'nosuch'"):
-        contract.service_connection("nosuch", "http")
+        connections.service_connection("nosuch", "http")
 
 
 def test_environment_has_json_connections_and_variables(vault_service) -> None:  # noqa: ANN001 - AppRole credentials come from Vault
-    env = contract.environment()
-    for conn_id in contract.PLATFORM_CONNECTIONS:
+    env = connections.environment()
+    for conn_id in connections.PLATFORM_CONNECTIONS:
         assert json.loads(env[f"AIRFLOW_CONN_{conn_id.upper()}"])["conn_type"]
     for name, value in contract.load().variables.items():
         assert env[f"AIRFLOW_VAR_{name.upper()}"] == (value if isinstance(value, str) else json.dumps(value))

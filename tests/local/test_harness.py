@@ -91,12 +91,12 @@ def test_status_lists_every_service(postgres_service) -> None:
 def test_env_file_has_every_contract_connection_in_json_form_and_is_private(platform_connections) -> None:
     import json
 
-    from local import contract, envfile
+    from local import connections, envfile
 
     written = envfile.read()
-    for conn_id in contract.PLATFORM_CONNECTIONS:
+    for conn_id in connections.PLATFORM_CONNECTIONS:
         conn = json.loads(written[f"AIRFLOW_CONN_{conn_id.upper()}"])
-        assert conn["conn_type"] == contract.PLATFORM_CONNECTIONS[conn_id]["type"]
+        assert conn["conn_type"] == connections.PLATFORM_CONNECTIONS[conn_id]["type"]
     assert stat.S_IMODE(os.stat(envfile.PATH).st_mode) == 0o600
     assert os.environ["AIRFLOW_CONN_POSTGRES_DEFAULT"] == written["AIRFLOW_CONN_POSTGRES_DEFAULT"]
 

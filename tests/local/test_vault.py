@@ -168,7 +168,7 @@ def test_the_schedulers_tasks_resolve_connections_through_vault(airflow_service,
     """phase16_01 through the real scheduler: the rotated credential exists only in Vault (the processes' environment
     still has the provisioned one), and the task's Connection.get() returns the rotated one."""
     from common.governance import fingerprint
-    from local import contract
+    from local import connections
     from local.airflow_client import AirflowClient
 
     client = AirflowClient()
@@ -180,5 +180,5 @@ def test_the_schedulers_tasks_resolve_connections_through_vault(airflow_service,
     rotated = client.xcom("phase16_01_secrets_backend", run_id, "rotate_credential")
     read = client.xcom("phase16_01_secrets_backend", run_id, "read_through_airflow")
     assert read["fingerprint"] == rotated["fingerprint"]
-    provisioned = json.loads(contract.environment()["AIRFLOW_CONN_ROTATING_WAREHOUSE"])["password"]
+    provisioned = json.loads(connections.environment()["AIRFLOW_CONN_ROTATING_WAREHOUSE"])["password"]
     assert fingerprint(provisioned) != rotated["fingerprint"]
