@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, task
+from rule_fixtures import run
 
 from checklist import dag_rules
 
@@ -29,11 +29,6 @@ COVERED = [
     "Health checks for dependencies",
     "SLA definitions and monitoring",
 ]
-
-
-def run(item: str, dags: list[Any], needs: dict[str, dict[str, Any]] | None = None) -> dag_rules.Result:
-    rule = next(r for _, name, r in dag_rules.RULES if name == item)
-    return rule(dag_rules.Context(SimpleNamespace(dags={d.dag_id: d for d in dags}), needs or {}))
 
 
 def needs(services: list[str], connections: dict[str, Any] | None = None) -> dict[str, Any]:

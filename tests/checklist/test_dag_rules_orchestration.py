@@ -7,13 +7,13 @@ import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import DAG, Asset
+from rule_fixtures import context as ctx
 
 from checklist import dag_rules
 
@@ -24,10 +24,6 @@ COVERED = [
     "DAG factory configurations validated",
     "Multi-tenant isolation verified",
 ]
-
-
-def ctx(dags: list[Any], needs: dict[str, dict[str, Any]] | None = None) -> dag_rules.Context:
-    return dag_rules.Context(SimpleNamespace(dags={d.dag_id: d for d in dags}), needs or {})
 
 
 def run(item: str, dags: list[Any], needs: dict[str, dict[str, Any]] | None = None) -> dag_rules.Result:

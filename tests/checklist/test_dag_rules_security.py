@@ -12,6 +12,7 @@ import pytest
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, task
+from rule_fixtures import run
 
 from checklist import dag_rules
 
@@ -22,11 +23,6 @@ COVERED = [
     "Data classification tags applied",
     "Retention policies automated",
 ]
-
-
-def run(item: str, dags: list[Any], needs: dict[str, dict[str, Any]] | None = None) -> dag_rules.Result:
-    rule = next(r for _, name, r in dag_rules.RULES if name == item)
-    return rule(dag_rules.Context(SimpleNamespace(dags={d.dag_id: d for d in dags}), needs or {}))
 
 
 # --- hardcoded credentials --------------------------------------------------------------------------------------------
