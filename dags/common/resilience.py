@@ -1,13 +1,15 @@
 """Resilience building blocks: error classes that say whether retrying can help, backoff maths and fallbacks.
 
-Plain Python: the DAGs decide how an error class maps onto Airflow (retry vs fail fast).
+Plain Python: the DAGs decide how an error class maps onto Airflow (retry vs fail fast); `no_retry_on` is that mapping
+for a block of task code, and imports Airflow only when entered.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
@@ -21,6 +23,18 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """A failure that will happen again on every try (bad credentials, invalid input): fail fast, don't retry."""
+
+
+@contextmanager
+def no_retry_on(*errors: type[Exception]) -> Iterator[None]:
+    """Inside a task: `errors` would happen again on every try (invalid input or config, a failed gate), so they fail
+    the task at once (Airflow's AirflowFailException) instead of spending its retries and their delays."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except errors as error:
+        raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
 
 TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

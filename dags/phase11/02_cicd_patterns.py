@@ -85,9 +85,11 @@ def validate(params: dict[str, Any] | None = None) -> dict[str, Any]:
 def deploy_staging(lint_result: dict[str, Any], tests: dict[str, Any], validation: dict[str, Any],
                    params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
     from common.cicd import StageFailed, deploy
+    from common.resilience import no_retry_on
 
-    if lint_result["findings"]:
-        raise StageFailed("deploy_staging", f"refusing to deploy with {len(lint_result['findings'])} lint finding(s)")
+    with no_retry_on(StageFailed):  # a gate refusal: the same bundle is refused on every try
+        if lint_result["findings"]:
+            raise StageFailed("deploy_staging", f"refusing to deploy with {len(lint_result['findings'])} lint finding(s)")
     return deploy((params or {})["bundle"], _environments_root(params), "staging", _version(params, run_id))
 
 

@@ -65,9 +65,11 @@ with DAG(
         from dataclasses import asdict
 
         from common.experiments import Experiment, variant_models
+        from common.resilience import no_retry_on
 
-        exp = Experiment.from_mapping(context["params"]["experiment"])
-        models = variant_models(exp, context["params"]["variant_models"])
+        with no_retry_on(ValueError, KeyError, TypeError):  # an invalid config is invalid on every try
+            exp = Experiment.from_mapping(context["params"]["experiment"])
+            models = variant_models(exp, context["params"]["variant_models"])
         return {"experiment": asdict(exp), "models": {v: asdict(m) for v, m in models.items()}}
 
     @task(**SERVICE_TASK)

@@ -40,8 +40,10 @@ def validate(records: list[dict[str, Any]], params: dict[str, Any], dag_run: Any
     quarantine_file = None
     if split.quarantined:
         quarantine_file = str(write_quarantine(split.quarantined, quarantine_dir(dag_run.dag_id), safe_file_name(dag_run.run_id)))
-    if len(split.valid) < params["min_rows"]:
-        raise ValueError(f"only {len(split.valid)} valid rows (minimum {params['min_rows']}); see {quarantine_file}")
+    if len(split.valid) < params["min_rows"]:  # the same data on every try: fail without retrying
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"only {len(split.valid)} valid rows (minimum {params['min_rows']}); see {quarantine_file}")
     return {"rows": split.valid, "quarantined": len(split.quarantined), "quarantine_file": quarantine_file}
 
 

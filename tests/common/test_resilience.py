@@ -100,3 +100,17 @@ def test_fallback_does_not_hide_permanent_errors():
 
     with pytest.raises(PermanentError):
         with_fallback(primary, lambda: [1])
+
+
+def test_no_retry_on_turns_the_named_errors_into_a_failure_airflow_does_not_retry() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from common.resilience import no_retry_on
+
+    with pytest.raises(AirflowFailException, match="KeyError: 'no EUR rate for GBP'"), no_retry_on(KeyError, ValueError):
+        raise KeyError("no EUR rate for GBP")
+    # Anything else keeps its own class, so Airflow still retries it.
+    with pytest.raises(TimeoutError), no_retry_on(KeyError):
+        raise TimeoutError("slow")
+    with no_retry_on(KeyError):
+        pass

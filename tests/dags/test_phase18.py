@@ -157,6 +157,8 @@ def test_an_invalid_experiment_or_model_config_fails_before_any_work(dagbag, con
     states = task_states(run)
     assert states["validate_experiment"] == "failed" and run.state == "failed"
     assert states["train_variants"] == "upstream_failed"
+    # Invalid on every try: failed at once, its retries not spent (common.resilience.no_retry_on).
+    assert run.get_task_instance("validate_experiment").try_number == 1
 
 
 # ---------------------------------------------------------------------------------------------- retraining

@@ -90,3 +90,4 @@ def test_pipeline_refuses_to_train_on_too_few_valid_rows(dagbag, mlflow_api):
     run = dag.test(run_conf={"C": 1.0, "min_accuracy": 0.5, "min_improvement": 0.0, "min_rows": 149})
     states = task_states(run)
     assert states["validate"] == "failed" and states["train"] == "upstream_failed"
+    assert run.get_task_instance("validate").try_number == 1  # the same rows on every try: no retry
