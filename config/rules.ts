@@ -42,8 +42,41 @@ export function ingressConfigProblems(stack: StackName, config: Pick<StackConfig
     return [];
 }
 
+/** Contradictions between sections that each section's schema can't see. */
+export function crossSectionProblems(_stack: StackName, config: StackConfig): string[] {
+    const problems: string[] = [];
+    const dbs = config.postgres.databases;
+    const teams = Object.keys(config.teams);
+    for (const section of ["marquez", "mlflow"] as const) {
+        if (config[section].enabled && !dbs.includes(section)) {
+            problems.push(`${section}.enabled: ${section} needs its own database; add "${section}" to postgres.databases (now [${dbs.join(", ")}])`);
+        }
+    }
+    const seen = new Set<string>();
+    config.vault.teamPolicies.forEach((p, i) => {
+        if (!teams.includes(p.team)) {
+            problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" is not declared in teams (declared: ${teams.join(", ") || "none"})`);
+        }
+        if (seen.has(p.team)) problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" has two policies`);
+        seen.add(p.team);
+    });
+    if (config.monitoring.enabled && !teams.includes(config.monitoring.alerting.owningTeam)) {
+        problems.push(`monitoring.alerting.owningTeam: team "${config.monitoring.alerting.owningTeam}" is not declared in teams`);
+    }
+    if (config.aws.secretsManagerPrefix !== null && !config.aws.enabled) {
+        problems.push("aws.secretsManagerPrefix: the Secrets Manager backend needs aws.enabled: true");
+    }
+    if (config.aws.secretsManagerPrefix !== null && config.vault.enabled) {
+        problems.push("aws.secretsManagerPrefix: Airflow has one secrets backend and vault.enabled is true; set one of them off (null / false)");
+    }
+    config.kafka.topics.forEach((t, i) => {
+        if (config.kafka.topics.indexOf(t) !== i) problems.push(`kafka.topics[${i}]: topic "${t}" is listed twice`);
+    });
+    return problems;
+}
+
 /** The rules, in the order their problems are reported. */
-export const STACK_RULES: readonly StackRule[] = [imageConfigProblems, ingressConfigProblems];
+export const STACK_RULES: readonly StackRule[] = [imageConfigProblems, ingressConfigProblems, crossSectionProblems];
 
 /** Every problem of every rule. */
 export function stackRuleProblems(stack: StackName, config: StackConfig): string[] {

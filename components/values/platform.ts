@@ -11,50 +11,19 @@ import { k8sName } from "./naming";
 
 const HOUR_MS = 3_600_000;
 
-/** Contradictions between sections that each section's schema can't see; one line per problem. */
+/**
+ * The Platform's own wiring check, the one config rule that needs the component's name: with vault.install the
+ * address must be the in-cluster service the Vault component creates. Every other cross-section rule is in
+ * config/rules.ts and runs when the stack config is parsed.
+ */
 export function platformConfigProblems(config: StackConfig, componentNames: { vault: string }): string[] {
-    const problems: string[] = [];
-    const dbs = config.postgres.databases;
-    const teams = Object.keys(config.teams);
-    const needsDb = (section: "mlflow" | "marquez") => {
-        if (config[section].enabled && !dbs.includes(section)) {
-            problems.push(
-                `${section}.enabled: ${section} needs its own database; add "${section}" to postgres.databases (now [${dbs.join(", ")}])`,
-            );
-        }
-    };
-    needsDb("marquez");
-    needsDb("mlflow");
-    config.vault.teamPolicies.forEach((p, i) => {
-        if (!teams.includes(p.team)) {
-            problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" is not declared in teams (declared: ${teams.join(", ") || "none"})`);
-        }
-    });
-    const seen = new Set<string>();
-    config.vault.teamPolicies.forEach((p, i) => {
-        if (seen.has(p.team)) problems.push(`vault.teamPolicies[${i}].team: team "${p.team}" has two policies`);
-        seen.add(p.team);
-    });
-    if (config.monitoring.enabled && !teams.includes(config.monitoring.alerting.owningTeam)) {
-        problems.push(`monitoring.alerting.owningTeam: team "${config.monitoring.alerting.owningTeam}" is not declared in teams`);
-    }
-    if (config.aws.secretsManagerPrefix !== null && !config.aws.enabled) {
-        problems.push("aws.secretsManagerPrefix: the Secrets Manager backend needs aws.enabled: true");
-    }
-    if (config.aws.secretsManagerPrefix !== null && config.vault.enabled) {
-        problems.push("aws.secretsManagerPrefix: Airflow has one secrets backend and vault.enabled is true; set one of them off (null / false)");
-    }
     if (config.vault.enabled && config.vault.install) {
         const expected = vaultAddress(k8sName(componentNames.vault), config.kubernetes.namespace);
         if (config.vault.address.replace(/\/$/, "") !== expected) {
-            problems.push(`vault.address: with vault.install: true the in-cluster address is ${expected} (got ${config.vault.address})`);
+            return [`vault.address: with vault.install: true the in-cluster address is ${expected} (got ${config.vault.address})`];
         }
     }
-    const topics = config.kafka.topics;
-    topics.forEach((t, i) => {
-        if (topics.indexOf(t) !== i) problems.push(`kafka.topics[${i}]: topic "${t}" is listed twice`);
-    });
-    return problems;
+    return [];
 }
 
 export function isDeadLetterTopic(topic: string): boolean {
