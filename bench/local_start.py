@@ -55,7 +55,7 @@ def memory_mib(home: Path) -> dict[str, float]:
     def tree(pid: int) -> int:
         return rss.get(pid, 0) + sum(tree(child) for child in children.get(pid, []))
 
-    return {pid_file.stem: round(tree(int(pid_file.read_text())) / 1024, 1)
+    return {pid_file.stem: round(tree(int(pid_file.read_text().split()[0])) / 1024, 1)
             for pid_file in sorted((home / "run").glob("*.pid"))}
 
 

@@ -58,11 +58,27 @@ class ProcSpec:
         return paths.LOGS / f"{self.name}.log"
 
 
-def read_pid(spec: ProcSpec) -> int | None:
+def start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22): with the pid, it names one
+    process for good, where a pid alone may be reused by an unrelated process after a crash or a reboot."""
     try:
-        return int(spec.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
         return None
+
+
+def read_pid(spec: ProcSpec) -> int | None:
+    """The pid the file names, if that process is still the one started: a pid file left by a crash whose pid now
+    belongs to another process reads as None (and is never signalled)."""
+    try:
+        fields = spec.pid_file.read_text().split()
+        pid = int(fields[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    if len(fields) > 1 and start_time(pid) != fields[1]:
+        return None
+    return pid
 
 
 def pid_alive(pid: int) -> bool:
@@ -104,7 +120,7 @@ def start(spec: ProcSpec) -> int:
             start_new_session=True,
             **kwargs,  # type: ignore[arg-type]
         )
-    spec.pid_file.write_text(str(process.pid))
+    spec.pid_file.write_text(f"{process.pid} {start_time(process.pid) or ''}".strip())
     return process.pid
 
 
