@@ -6,22 +6,15 @@ Teaches: the `with DAG()` context manager, EmptyOperator placeholders, linear `>
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
-with DAG(
-    dag_id="phase1_01_hello_airflow",
-    description="First DAG: EmptyOperators in a straight line",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase1", "fundamentals", "severity:P4"],
+# platform_dag (common.dag_header) returns an airflow.sdk.DAG with the platform's header: dag_id from this file's
+# name (phase1_01_hello_airflow), doc_md, start_date, catchup=False, default_args and the phase/severity tags.
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["fundamentals"],
+    description="First DAG: EmptyOperators in a straight line", schedule=None,
 ) as dag:
     start = EmptyOperator(task_id="start")
     extract = EmptyOperator(task_id="extract")

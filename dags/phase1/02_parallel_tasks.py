@@ -7,13 +7,12 @@ the fan-in task checks every region reported before adding them up.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orders import REGIONS, combine_region_totals, region_revenue, sample_orders
 from common.run_dates import batch_date
 
@@ -33,16 +32,10 @@ def combine(totals: list[dict[str, float]]) -> float:
     return combine_region_totals(merged)
 
 
-with DAG(
-    dag_id="phase1_02_parallel_tasks",
-    description="Fan-out/fan-in: per-region totals in parallel, then one combine",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["fundamentals"],
+    description="Fan-out/fan-in: per-region totals in parallel, then one combine", schedule=None,
     max_active_tasks=len(REGIONS),
-    default_args=platform_default_args("data-platform"),
-    tags=["phase1", "fundamentals", "severity:P4"],
 ) as dag:
     start = EmptyOperator(task_id="start")
     end = EmptyOperator(task_id="end")

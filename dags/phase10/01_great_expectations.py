@@ -12,13 +12,12 @@ Teaches:
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 SUITE_FILE = Path(__file__).parent / "suites" / "orders.json"
 
@@ -66,16 +65,11 @@ def publish(split: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
     return {"published": len(split["good"]), "quarantined": split["quarantined"], "gate": gate}
 
 
-with DAG(
-    dag_id="phase10_01_great_expectations",
+with platform_dag(
+    __file__, __doc__, owner="data-quality", team="data-quality", severity="P2",
+    tags=["data-quality", "great-expectations"],
     description="Great Expectations suite, quarantine of failing rows, and a gate that fails the run",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("data-quality"),
-    tags=["phase10", "data-quality", "great-expectations", "severity:P2", "team:data-quality"],
+    schedule="@daily", max_active_runs=1,
     params={
         "rows": Param(500, type="integer", minimum=0, description="Batch size"),
         "seed": Param(7, type="integer", description="Reproducible batch"),

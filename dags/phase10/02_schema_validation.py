@@ -13,13 +13,12 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 SCHEMA_ROOT = Path(__file__).parent / "schemas"
 SUBJECT = "orders"
@@ -75,16 +74,10 @@ def invalid_ratio_gate(routed: dict[str, Any], params: dict[str, Any] | None = N
     return {"valid": len(routed["valid"]), "invalid_ratio": round(ratio, 4), "latest_version": routed["latest_version"]}
 
 
-with DAG(
-    dag_id="phase10_02_schema_validation",
+with platform_dag(
+    __file__, __doc__, owner="data-quality", team="data-quality", severity="P2", tags=["data-quality", "schema"],
     description="Versioned JSON Schema registry, compatibility-checked evolution, per-record validation",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("data-quality"),
-    tags=["phase10", "data-quality", "schema", "severity:P2", "team:data-quality"],
+    schedule="@daily", max_active_runs=1,
     params={
         "compatibility": Param("FULL", enum=["NONE", "BACKWARD", "FORWARD", "FULL"]),
         "proposed_schema": Param({}, type="object", description="A candidate next version of the orders schema"),

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 FEATURES = ["amount", "quantity", "customer_id"]
 log = logging.getLogger("airflow.platform.alerts")
@@ -74,16 +73,10 @@ def drift_gate(report: dict[str, Any], profiles: dict[str, Any]) -> dict[str, An
     return {"status": rebuilt.status, "profiled_columns": sorted(profiles["current"])}
 
 
-with DAG(
-    dag_id="phase10_03_data_profiling",
-    description="Column profiles, PSI/KS drift detection and a threshold gate that raises alerts",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="data-quality", team="data-quality", severity="P2", tags=["data-quality", "drift"],
+    description="Column profiles, PSI/KS drift detection and a threshold gate that raises alerts", schedule="@daily",
     max_active_runs=1,
-    default_args=platform_default_args("data-quality"),
-    tags=["phase10", "data-quality", "drift", "severity:P2", "team:data-quality"],
     params={
         "rows": Param(1000, type="integer", minimum=1),
         "seed": Param(3, type="integer"),

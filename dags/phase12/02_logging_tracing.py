@@ -13,12 +13,11 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 DAG_ID = "phase12_02_logging_tracing"
 SERVICE = "airflow.phase12_02"
@@ -103,15 +102,10 @@ def load(upstream: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
     return _traced_step("load", upstream, {"run_id": run_id or "manual"}, work)
 
 
-with DAG(
-    dag_id=DAG_ID,
-    description="JSON logs with correlation ids and OpenTelemetry spans propagated between tasks",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="platform-observability", team="platform", severity="P3",
+    tags=["observability", "logging", "tracing"],
+    description="JSON logs with correlation ids and OpenTelemetry spans propagated between tasks", schedule="@daily",
     max_active_runs=1,
-    default_args=platform_default_args("platform-observability"),
-    tags=["phase12", "observability", "logging", "tracing", "severity:P3", "team:platform"],
 ) as dag:
     load(transform(extract(start_trace())))

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 log = logging.getLogger("airflow.platform.alerts")
 
@@ -61,15 +61,9 @@ def escalate_and_report(results: list[dict[str, Any]], **context: Any) -> dict[s
     return {**report.to_dict(), "tickets": tickets}
 
 
-with DAG(
-    dag_id="phase12_03_health_checks",
+with platform_dag(
+    __file__, __doc__, owner="platform-observability", team="platform", severity="P1", tags=["observability", "health"],
     description="Database/API/storage/queue/Airflow health, self-healing remediation and severity-based escalation",
-    doc_md=__doc__,
-    schedule=timedelta(minutes=15),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("platform-observability"),
-    tags=["phase12", "observability", "health", "severity:P1", "team:platform"],
+    schedule=timedelta(minutes=15), max_active_runs=1,
 ) as dag:
     escalate_and_report(self_heal(probe_components()))

@@ -13,20 +13,19 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orchestration import (
     CHILD_DAG_ID,
     PARENT_CRON,
     PARENT_DAG_ID,
     PARENT_TZ,
     SENSOR_CRON,
-    SENSOR_DAG_ID,
     SENSOR_TZ,
     execution_date_fn_for,
     to_mermaid,
@@ -45,16 +44,11 @@ def build_report(logical_date: datetime | None = None) -> dict[str, str]:
     return {"report_for": logical_date.isoformat(), "upstream_logical_date": upstream.isoformat()}
 
 
-with DAG(
-    dag_id=SENSOR_DAG_ID,
+with platform_dag(
+    __file__, __doc__ + "\n\n" + to_mermaid(), owner="orchestration", team="orchestration", severity="P2",
+    tags=["multi-dag", "sensor"],
     description="ExternalTaskSensor with execution_delta and execution_date_fn on logical_date, timeouts, timezones",
-    doc_md=__doc__ + "\n\n" + to_mermaid(),
-    schedule=CronTriggerTimetable(SENSOR_CRON, timezone=SENSOR_TZ),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=2,
-    default_args=platform_default_args("orchestration"),
-    tags=["phase13", "multi-dag", "sensor", "severity:P2", "team:orchestration"],
+    schedule=CronTriggerTimetable(SENSOR_CRON, timezone=SENSOR_TZ), max_active_runs=2,
 ) as dag:
     wait_for_parent = ExternalTaskSensor(
         task_id="wait_for_parent_trigger",

@@ -14,15 +14,15 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orchestration import CHILD_DAG_ID, PARENT_CRON, PARENT_DAG_ID, PARENT_TZ, to_mermaid
 from common.run_dates import BATCH_DATE_MACROS
 
@@ -60,17 +60,12 @@ def collect_child_result(ti: Any = None) -> dict[str, Any]:
     return {"child_run_id": child_run_id, **result}
 
 
-with DAG(
-    dag_id=PARENT_DAG_ID,
+with platform_dag(
+    __file__, __doc__ + "\n\n" + to_mermaid(), owner="orchestration", team="orchestration", severity="P2",
+    tags=["multi-dag", "trigger"],
     user_defined_macros=BATCH_DATE_MACROS,  # run_moment(): the logical date, or run_after for a run without one
     description="Parent DAG: conditional TriggerDagRunOperator with conf, waits for the child, pulls its XCom",
-    doc_md=__doc__ + "\n\n" + to_mermaid(),
-    schedule=CronTriggerTimetable(PARENT_CRON, timezone=PARENT_TZ),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("orchestration"),
-    tags=["phase13", "multi-dag", "trigger", "severity:P2", "team:orchestration"],
+    schedule=CronTriggerTimetable(PARENT_CRON, timezone=PARENT_TZ), max_active_runs=1,
     params={
         "partition": Param("eu-west", type="string"),
         "records": Param(120, type="integer", minimum=0),

@@ -12,13 +12,12 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
-from common.orchestration import CHILD_DAG_ID, to_mermaid
+from common.dag_header import platform_dag
+from common.orchestration import to_mermaid
 
 
 @task(retries=0)  # a bad conf stays bad on retry
@@ -53,17 +52,11 @@ def publish_result(child_conf: dict[str, Any], processed: dict[str, Any]) -> dic
     return {"correlation_id": child_conf["correlation_id"], "partition": child_conf["partition"], **processed}
 
 
-with DAG(
-    dag_id=CHILD_DAG_ID,
+with platform_dag(
+    __file__, __doc__ + "\n\n" + to_mermaid(), owner="orchestration", team="orchestration", severity="P2",
+    tags=["multi-dag", "dependencies"],
     description="Child DAG: conf contract, cross-DAG XCom with its parent, failure that propagates upwards",
-    doc_md=__doc__ + "\n\n" + to_mermaid(),
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=4,
-    default_args=platform_default_args("orchestration"),
-    tags=["phase13", "multi-dag", "dependencies", "severity:P2", "team:orchestration"],
-    params={"max_invalid_ratio": Param(0.1, type="number", minimum=0, maximum=1)},
+    schedule=None, max_active_runs=4, params={"max_invalid_ratio": Param(0.1, type="number", minimum=0, maximum=1)},
 ) as dag:
     child_conf = read_conf()
     publish_result(child_conf, process(pull_parent_summary(child_conf)))

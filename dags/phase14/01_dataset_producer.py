@@ -14,13 +14,11 @@ way. Locally the bucket lives in the platform's S3 stand-in (moto), declared in 
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
 from common.assets import CUSTOMERS, FX_RATES, ORDERS, ORDERS_SCHEMA_VERSION
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 DAG_ID = "phase14_01_dataset_producer"
 AWS_CONN_ID = "aws_default"  # the object store the assets' s3:// URIs are on
@@ -39,19 +37,14 @@ def _selected(context, name: str) -> None:
         raise AirflowSkipException(f"{name} not in params.publish; no asset event for it this run")
 
 
-with DAG(
-    dag_id=DAG_ID,
+with platform_dag(
+    __file__, __doc__, owner="team-sales", team="sales", tags=["assets", "producer"],
     schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-sales"),
     params={
         "publish": Param(
             ALL_ASSETS, type="array", items={"enum": ALL_ASSETS}, description="which assets this run updates"
         )
     },
-    tags=["phase14", "assets", "producer", "team:sales"],
-    doc_md=__doc__,
 ):
 
     @task(outlets=[ORDERS])

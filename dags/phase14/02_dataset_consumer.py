@@ -11,23 +11,16 @@ announced; the report is written the same way to `s3://curated/daily_sales/parti
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
 from common.assets import CUSTOMERS, DAILY_SALES, ORDERS
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 AWS_CONN_ID = "aws_default"  # the object store the assets' s3:// URIs are on
 
-with DAG(
-    dag_id="phase14_02_dataset_consumer",
+with platform_dag(
+    __file__, __doc__, owner="team-analytics", team="analytics", tags=["assets", "consumer"],
     schedule=[ORDERS, CUSTOMERS],
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-analytics"),
-    tags=["phase14", "assets", "consumer", "team:analytics"],
-    doc_md=__doc__,
 ):
 
     @task

@@ -14,30 +14,23 @@ assets' `s3://` locations through `ObjectStoragePath` (connection `aws_default`)
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from airflow.sdk import DAG, AssetOrTimeSchedule, task
+from airflow.sdk import AssetOrTimeSchedule, task
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
 from common.assets import CUSTOMERS, FX_RATES, MODEL_RETRAIN_REQUEST, ORDERS, REGIONAL_SALES, retrain_signal_asset
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 KAFKA_RETRAIN_SIGNAL = retrain_signal_asset()
 AWS_CONN_ID = "aws_default"  # the object store the assets' s3:// URIs are on
 DRIFT_THRESHOLD = 0.2
 
-with DAG(
-    dag_id="phase14_03_dataset_patterns",
+with platform_dag(
+    __file__, __doc__, owner="team-analytics", team="analytics", tags=["assets", "conditional", "kafka"],
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
         assets=((ORDERS | CUSTOMERS) & FX_RATES) | KAFKA_RETRAIN_SIGNAL,
     ),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
     max_active_runs=1,
-    default_args=platform_default_args("team-analytics"),
-    tags=["phase14", "assets", "conditional", "kafka", "team:analytics"],
-    doc_md=__doc__,
 ):
 
     @task

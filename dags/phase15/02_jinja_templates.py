@@ -10,30 +10,24 @@ picks the environment, run-time templating picks the data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.factory import current_environment, render_environment_config
 from common.run_dates import BATCH_DATE_MACROS
 
 ENVIRONMENT = current_environment()
 CONFIG = render_environment_config(Path(__file__).resolve().parent / "configs" / "pipeline.yaml.j2", ENVIRONMENT)
 
-with DAG(
-    dag_id="phase15_02_jinja_templates",
-    schedule=CONFIG["schedule"],
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-data-platform", pool=CONFIG["pool"]),
+with platform_dag(
+    __file__, __doc__, owner="team-data-platform", tags=["jinja", f"env:{ENVIRONMENT}"],
+    task_defaults={"pool": CONFIG["pool"]}, schedule=CONFIG["schedule"],
     params={"batch_size": int(CONFIG["batch_size"]), "target_schema": CONFIG["target_schema"]},
-    tags=["phase15", "jinja", f"env:{ENVIRONMENT}"],
-    doc_md=__doc__,
-    dagrun_timeout=timedelta(minutes=int(CONFIG["deadline_minutes"])),
-    user_defined_macros=BATCH_DATE_MACROS,
+    dagrun_timeout=timedelta(minutes=int(CONFIG["deadline_minutes"])), user_defined_macros=BATCH_DATE_MACROS,
 ):
     announce = BashOperator(
         task_id="announce",

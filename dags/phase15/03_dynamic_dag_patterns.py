@@ -16,6 +16,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Param, task
 
+from common.dag_header import platform_dag
 from common.defaults import platform_default_args
 from common.factory import TenantSpec, load_validated, tenant_specs
 
@@ -67,15 +68,9 @@ for _spec in TENANTS.values():
     globals()[_spec.dag_id] = tenant_dag(_spec)
 
 
-with DAG(
-    dag_id="phase15_03_dynamic_dag_patterns",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-data-platform"),
+with platform_dag(
+    __file__, __doc__, owner="team-data-platform", tags=["multi-tenant", "parameterised"], schedule=None,
     params={"tenant": Param("acme", type="string", enum=sorted(TENANTS), description="which tenant to run for")},
-    tags=["phase15", "multi-tenant", "parameterised"],
-    doc_md=__doc__,
 ):
 
     @task

@@ -22,22 +22,18 @@ team's service accounts, so only pods running as those can use it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 ROTATION_CONN_ID = "vault_rotation"
 TEAM_CONN_ID = "vault_team_analytics"
 TEAM = "analytics"
 
-with DAG(
-    dag_id="phase16_01_secrets_backend",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-security"),
+with platform_dag(
+    __file__, __doc__, owner="team-security", tags=["security", "secrets", "vault"], schedule=None,
     params={
         "conn_id": Param("rotating_warehouse", type="string", pattern="^rotating_[a-z0-9_]+$",
                          description="connection to rotate in Vault and read back through Airflow"),
@@ -45,8 +41,6 @@ with DAG(
         "team_variable": Param("analytics/warehouse_api_key", type="string", pattern="^[a-z][a-z0-9-]*/[a-z0-9_]+$",
                                description="<team>/<key> under variables/teams, read as team analytics"),
     },
-    tags=["phase16", "security", "secrets", "vault"],
-    doc_md=__doc__,
 ):
 
     @task

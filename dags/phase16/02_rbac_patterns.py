@@ -21,11 +21,11 @@ isolation is only shown by calling the API as users of each role and getting the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.governance import team_dag_access_control
 
 DAG_ID = "phase16_02_rbac_patterns"
@@ -33,16 +33,10 @@ TEAMS = {"security": ["auditors"], "sales": ["analytics"], "analytics": [], "aud
 PROBED_ROLES = ["team_security_operator", "team_auditors_viewer", "team_sales_operator", "team_analytics_viewer"]
 API_TASK = {"retries": 2, "retry_delay": timedelta(seconds=10), "execution_timeout": timedelta(minutes=5)}
 
-with DAG(
-    dag_id=DAG_ID,
-    schedule="@weekly",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-security"),
+with platform_dag(
+    __file__, __doc__, owner="team-security", team="security", tags=["security", "rbac"], schedule="@weekly",
     access_control=team_dag_access_control("security", readers=TEAMS["security"]),
     params={"probe_trigger": Param(True, type="boolean", description="also prove a permitted trigger (creates one run)")},
-    tags=["phase16", "security", "rbac", "team:security"],
-    doc_md=__doc__,
 ):
 
     @task(**API_TASK)

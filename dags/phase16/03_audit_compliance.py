@@ -11,20 +11,15 @@ role (connection `vault_audit`), whose policy may create and read that one varia
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
-with DAG(
-    dag_id="phase16_03_audit_compliance",
+with platform_dag(
+    __file__, __doc__, owner="team-security", team="security", tags=["security", "audit", "compliance"],
     schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-security"),
-    tags=["phase16", "security", "audit", "compliance", "team:security"],
-    doc_md=__doc__,
 ):
 
     @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))

@@ -17,16 +17,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.amazon.aws.operators.s3 import S3CopyObjectOperator, S3CreateObjectOperator
 from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import Asset, task
 
 from common.assets import CUSTOMERS, DAILY_SALES, ORDERS
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 MARQUEZ_CONN_ID = "marquez_default"
 POSTGRES_CONN_ID = "postgres_default"
@@ -42,15 +42,10 @@ REVENUE_EVENTS = Asset(uri=f"kafka://{KAFKA_CONN_ID}/{EVENTS_TOPIC}", name="regi
 JOB = "phase17_01_openlineage.customer_segmentation"
 SEGMENT_COLUMNS = {"customer_id": "VARCHAR", "segment": "VARCHAR", "revenue_eur": "DECIMAL"}
 
-with DAG(
-    dag_id="phase17_01_openlineage",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-analytics"),
-    tags=["phase17", "lineage", "openlineage", "team:analytics", "classification:Confidential"],
+with platform_dag(
+    __file__, __doc__, owner="team-analytics", team="analytics",
+    tags=["lineage", "openlineage", "classification:Confidential"], schedule="@daily",
     template_searchpath=[str(Path(__file__).parent)],
-    doc_md=__doc__,
 ):
 
     @task(inlets=[ORDERS, CUSTOMERS], outlets=[DAILY_SALES])

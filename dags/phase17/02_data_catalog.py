@@ -12,24 +12,18 @@ as DataHub (which ingests the same facets), and `discover` answers tag queries f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 MARQUEZ_CONN_ID = "marquez_default"
 AIRFLOW_API_CONN_ID = "airflow_api"
 CATALOG_NAMESPACE = "catalog"
 
-with DAG(
-    dag_id="phase17_02_data_catalog",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args=platform_default_args("team-data-platform"),
-    tags=["phase17", "catalog", "governance"],
-    doc_md=__doc__,
+with platform_dag(
+    __file__, __doc__, owner="team-data-platform", tags=["catalog", "governance"], schedule="@daily",
 ):
 
     @task(retries=3, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=5))

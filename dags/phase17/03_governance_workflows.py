@@ -16,23 +16,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 CONN_ID = "postgres_default"
 DB_TASK = {"retries": 2, "retry_delay": timedelta(seconds=10), "execution_timeout": timedelta(minutes=5)}
 
-with DAG(
-    dag_id="phase17_03_governance_workflows",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("team-data-platform"),
+with platform_dag(
+    __file__, __doc__, owner="team-data-platform", severity="P2", tags=["governance", "retention", "classification"],
+    schedule="@daily", max_active_runs=1,
     params={"seed_demo_data": Param(False, type="boolean", description="create and fill the demo governed tables")},
-    tags=["phase17", "governance", "retention", "classification", "severity:P2"],
-    doc_md=__doc__,
 ):
 
     @task(**DB_TASK)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 FRESHNESS_SLA = timedelta(hours=6)
 FEAST_TASK = {"retries": 2, "retry_delay": timedelta(seconds=10), "execution_timeout": timedelta(minutes=10)}
@@ -27,15 +27,8 @@ def _repo_dir():
     return lake_root() / "feast" / "churn"
 
 
-with DAG(
-    dag_id="phase18_01_feature_store",
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("team-ml"),
-    tags=["phase18", "mlops", "feast", "team:ml"],
-    doc_md=__doc__,
+with platform_dag(
+    __file__, __doc__, owner="team-ml", team="ml", tags=["mlops", "feast"], schedule="@hourly", max_active_runs=1,
 ):
 
     @task

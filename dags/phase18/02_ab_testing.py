@@ -18,11 +18,11 @@ winner's version the `champion` alias (deployment is an alias move); no winner m
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 WAREHOUSE_CONN_ID = "postgres_default"
 MLFLOW_CONN_ID = "mlflow_default"
@@ -42,13 +42,8 @@ DEFAULT_MODELS = {
                  "params": {"n_estimators": 100, "max_depth": 3}},
 }
 
-with DAG(
-    dag_id="phase18_02_ab_testing",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("team-ml"),
+with platform_dag(
+    __file__, __doc__, owner="team-ml", team="ml", tags=["mlops", "ab-testing"], schedule=None, max_active_runs=1,
     params={
         "experiment": Param(DEFAULT_EXPERIMENT, type="object"),
         "variant_models": Param(DEFAULT_MODELS, type="object", description="variant → {kind, features, params}"),
@@ -56,8 +51,6 @@ with DAG(
         "experiment_customers": Param(6000, type="integer", minimum=100),
         "model_name": Param("churn_model_ab", type="string"),
     },
-    tags=["phase18", "mlops", "ab-testing", "team:ml"],
-    doc_md=__doc__,
 ):
 
     @task

@@ -20,14 +20,14 @@ significantly less accurate than the champion, no more error-prone and within th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from common.assets import MODEL_RETRAIN_REQUEST
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 WAREHOUSE_CONN_ID = "postgres_default"
 MLFLOW_CONN_ID = "mlflow_default"
@@ -53,13 +53,9 @@ def _batch_parts(extra: dict) -> tuple[list, list]:
     return time_split(split_valid(read_event_batch(extra))[0], TRAIN_FRACTION)
 
 
-with DAG(
-    dag_id="phase18_03_auto_retraining",
-    schedule=[MODEL_RETRAIN_REQUEST],
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("team-ml"),
+with platform_dag(
+    __file__, __doc__, owner="team-ml", team="ml", tags=["mlops", "retraining", "champion-challenger"],
+    schedule=[MODEL_RETRAIN_REQUEST], max_active_runs=1,
     params={
         "model_name": Param("churn_classifier", type="string"),
         "force": Param(False, type="boolean", description="retrain even without drift"),
@@ -68,8 +64,6 @@ with DAG(
                         description="rollback: point champion back at previous_champion (docs/runbooks/model-rollback.md)"),
         "reason": Param("", type="string", description="why (an incident id): tagged on the rolled-back version"),
     },
-    tags=["phase18", "mlops", "retraining", "champion-challenger", "team:ml"],
-    doc_md=__doc__,
 ):
 
     @task(**MLFLOW_TASK)

@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.scheduling import SCHEDULE_PRESETS, next_fire_times
 
 WEEKDAYS_AT_SIX = "0 6 * * 1-5"
@@ -45,15 +45,9 @@ def describe_schedule(
     }
 
 
-with DAG(
-    dag_id="phase2_01_scheduled_dag",
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["scheduling"],
     description="Cron schedule (weekdays 06:00 UTC), no catchup, one active run; past days by backfill",
-    doc_md=__doc__,
-    schedule=WEEKDAYS_AT_SIX,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase2", "scheduling", "severity:P4"],
+    schedule=WEEKDAYS_AT_SIX, max_active_runs=1,
 ) as dag:
     describe_schedule()

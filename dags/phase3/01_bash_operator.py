@@ -9,25 +9,16 @@ logical date, the UTC day of `dag_run.run_after` for one without (where `{{ ds }
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import Param
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.run_dates import BATCH_DATE_MACROS
 
-with DAG(
-    dag_id="phase3_01_bash_operator",
-    description="BashOperator with env vars and {{ batch_date() }} templating",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    params={"output_dir": Param("/opt/airflow/data/bash", type="string")},
-    tags=["phase3", "operators", "severity:P4"],
-    user_defined_macros=BATCH_DATE_MACROS,
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["operators"],
+    description="BashOperator with env vars and {{ batch_date() }} templating", schedule="@daily",
+    params={"output_dir": Param("/opt/airflow/data/bash", type="string")}, user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:
     print_date = BashOperator(
         task_id="print_date",

@@ -14,13 +14,12 @@ dependencies clash with Airflow's; the callable must be self-contained (imports 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.isolation import venv_cache_dir
 from common.orders import sample_orders, split_valid, summarize
 from common.run_dates import BATCH_DATE_MACROS, batch_date
@@ -79,15 +78,9 @@ def profile_amounts(orders: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-with DAG(
-    dag_id="phase3_02_python_operator",
-    description="PythonOperator with op_args, op_kwargs, context and return values",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase3", "operators", "severity:P4"],
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["operators"],
+    description="PythonOperator with op_args, op_kwargs, context and return values", schedule="@daily",
     user_defined_macros=BATCH_DATE_MACROS,  # {{ batch_date_nodash() }}: ds_nodash, or run_after's UTC day
 ) as dag:
     generate_orders = PythonOperator(

@@ -12,17 +12,17 @@ Teaches:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.sensors.filesystem import FileSensor
 from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.providers.standard.sensors.time import TimeSensor
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
 from common.config_access import require_connection
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.file_arrival import count_data_lines, enough_files_arrived, landing_file_name
 from common.run_dates import BATCH_DATE_MACROS, batch_date_nodash
 
@@ -43,16 +43,10 @@ def load_orders(ds: str | None = None, dag_run: Any = None) -> int:
     return count_data_lines(landing_dir() / landing_file_name("orders", batch_date_nodash(ds, dag_run)))
 
 
-with DAG(
-    dag_id="phase3_03_sensors",
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P3", tags=["sensors"],
     description="FileSensor (poke), PythonSensor and TimeSensor (reschedule) with intervals and timeouts",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase3", "sensors", "severity:P3"],
+    schedule="@daily", max_active_runs=1,
     user_defined_macros=BATCH_DATE_MACROS,  # {{ batch_date_nodash() }}: ds_nodash, or run_after's UTC day
 ) as dag:
     wait_for_orders_file = FileSensor(

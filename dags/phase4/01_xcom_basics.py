@@ -7,13 +7,12 @@ in a template (`{{ ti.xcom_pull(...) }}`). XCom is for small metadata (counts, i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orders import sample_orders, split_valid, summarize
 from common.run_dates import batch_date
 
@@ -52,15 +51,9 @@ def reconcile(**context: Any) -> dict[str, Any]:
     }
 
 
-with DAG(
-    dag_id="phase4_01_xcom_basics",
-    description="xcom_push / xcom_pull, return values and templated pulls",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase4", "control-flow", "severity:P4"],
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["control-flow"],
+    description="xcom_push / xcom_pull, return values and templated pulls", schedule=None,
 ) as dag:
     announce = BashOperator(
         task_id="announce",

@@ -8,15 +8,15 @@ follow and every other direct downstream task is skipped; the join after a branc
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import Param, TriggerRule, task
 
 from common.branching import choose_load_strategy, choose_report
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.run_dates import batch_date
 
 
@@ -30,19 +30,13 @@ def pick_report(ds: str | None = None, dag_run: Any = None) -> str:
     return choose_report(date.fromisoformat(batch_date(ds, dag_run)))
 
 
-with DAG(
-    dag_id="phase4_02_branching",
-    description="BranchPythonOperator and @task.branch with a correct join",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["control-flow"],
+    description="BranchPythonOperator and @task.branch with a correct join", schedule="@daily",
     params={
         "row_count": Param(1200, type="integer", minimum=0, description="rows that arrived today"),
         "bulk_threshold": Param(1000, type="integer", minimum=1, description="at or above: full reload"),
     },
-    tags=["phase4", "control-flow", "severity:P4"],
 ) as dag:
     choose_strategy = BranchPythonOperator(task_id="choose_strategy", python_callable=pick_load_strategy)
     full_reload = EmptyOperator(task_id="full_reload")

@@ -17,13 +17,12 @@ fails the run although the teardown after it succeeded. Clearing any task in the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Param, TriggerRule, setup, task, teardown
+from airflow.sdk import Param, TriggerRule, setup, task, teardown
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 POSTGRES_CONN_ID = "postgres_default"
 STAGING_TABLE = "staged_rows"
@@ -89,16 +88,10 @@ def drop_scratch(scratch: str) -> dict[str, Any]:
     return drop_scratch_schema(scratch, postgres_conn_id=POSTGRES_CONN_ID)
 
 
-with DAG(
-    dag_id="phase4_03_trigger_rules",
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["control-flow"],
     description="all_success, one_failed, none_failed, all_done and the rest, after a real failure; setup/teardown",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    params={"simulate_failure": Param(True, type="boolean", description="make extract_payments fail")},
-    tags=["phase4", "control-flow", "severity:P4"],
+    schedule=None, params={"simulate_failure": Param(True, type="boolean", description="make extract_payments fail")},
 ) as dag:
     scratch = create_scratch()
     extracts = [extract_orders(scratch), extract_payments(scratch)]

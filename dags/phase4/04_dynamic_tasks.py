@@ -7,13 +7,12 @@ a classic operator (BashOperator over env dicts), and reducing the mapped result
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orders import REGIONS, chunk, sample_orders, split_valid, summarize
 from common.run_dates import batch_date
 
@@ -56,22 +55,15 @@ def check_region(region: str, target: float, ds: str | None = None, dag_run: Any
     return {"region": region, "revenue": revenue, "met_target": revenue >= target}
 
 
-with DAG(
-    dag_id="phase4_04_dynamic_tasks",
-    description="expand, partial and expand_kwargs, with a reduce step",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_tasks=4,
-    default_args=platform_default_args("data-platform"),
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["dynamic-tasks"],
+    description="expand, partial and expand_kwargs, with a reduce step", schedule=None, max_active_tasks=4,
     params={
         "order_count": Param(45, type="integer", minimum=1),
         "batch_size": Param(10, type="integer", minimum=1),
         "bad_every": Param(0, type="integer", minimum=0, description="every n-th order is malformed (0: none)"),
         "region_target": Param(2000.0, type="number"),
     },
-    tags=["phase4", "dynamic-tasks", "severity:P4"],
 ) as dag:
     revenues = process_batch.partial(tax_rate=0.2).expand(batch=make_batches())
     total_revenue(revenues)

@@ -11,11 +11,10 @@ retry policy does not retry configuration errors. Locally the values come from `
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
 from common.config_access import (
     connection_fields,
@@ -25,7 +24,7 @@ from common.config_access import (
     require_json_variable,
     require_variable,
 )
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 WAREHOUSE_CONN_ID = "postgres_default"
 ENVIRONMENT_VARIABLE = "phase5_environment"
@@ -70,15 +69,10 @@ def plan_run(
     }
 
 
-with DAG(
-    dag_id="phase5_01_connections_variables",
-    description="Connections and plain/JSON variables, failing clearly when one is missing",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform", retry_policy=fail_fast_on_configuration_errors()),
-    tags=["phase5", "configuration", "severity:P3"],
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P3", tags=["configuration"],
+    task_defaults={"retry_policy": fail_fast_on_configuration_errors()},
+    description="Connections and plain/JSON variables, failing clearly when one is missing", schedule=None,
 ) as dag:
     plan = plan_run(read_environment(), read_pipeline_config(), describe_warehouse(), check_warehouse_login())
 

@@ -9,12 +9,11 @@ everything it unblocks), `upstream` (a task counts everything before it, so runs
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, WeightRule, task
+from airflow.sdk import WeightRule, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orders import REGIONS, region_revenue, sample_orders, summarize
 from common.run_dates import batch_date
 
@@ -48,15 +47,10 @@ def publish(total: float) -> str:
     return f"published revenue {total}"
 
 
-with DAG(
-    dag_id="phase5_02_pools_priority",
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["configuration"],
     description="A 2-slot pool, pool_slots, priority_weight and downstream/upstream/absolute weight rules",
-    doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase5", "configuration", "severity:P4"],
 ) as dag:
     totals = [extract_region.override(task_id=f"extract_{region}")(region) for region in REGIONS]
     publish(rebuild_aggregates(totals))

@@ -7,13 +7,12 @@ whole groups (`extract >> transform`), and `tooltip` for the UI.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, TaskGroup, task, task_group
+from airflow.sdk import TaskGroup, task, task_group
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.orders import REGIONS, region_revenue, sample_orders, split_valid
 from common.run_dates import batch_date
 
@@ -48,15 +47,9 @@ def region_pipeline(region: str) -> None:
     check(revenue())
 
 
-with DAG(
-    dag_id="phase5_03_task_groups",
-    description="Nested TaskGroups and a reusable @task_group",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-platform"),
-    tags=["phase5", "configuration", "severity:P4"],
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P4", tags=["configuration"],
+    description="Nested TaskGroups and a reusable @task_group", schedule=None,
 ) as dag:
     with TaskGroup("extract", tooltip="Pull and validate every source") as extract:
         for source in ("orders", "refunds"):

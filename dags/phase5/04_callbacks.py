@@ -11,10 +11,10 @@ good when `fail_enrichment` is set, to show the failure path.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, DeadlineAlert, DeadlineReference, Param, SyncCallback, task
+from airflow.sdk import DeadlineAlert, DeadlineReference, Param, SyncCallback, task
 
 from common.callbacks import (
     on_dag_failure,
@@ -25,7 +25,8 @@ from common.callbacks import (
     on_retry,
     on_success,
 )
-from common.defaults import on_task_failure, platform_default_args
+from common.dag_header import platform_dag
+from common.defaults import on_task_failure
 from common.orders import sample_orders, summarize
 from common.run_dates import batch_date
 
@@ -57,22 +58,17 @@ def enrich(
     return summarize(sample_orders(batch_date(ds, dag_run), count))
 
 
-with DAG(
-    dag_id="phase5_04_callbacks",
+with platform_dag(
+    __file__, __doc__, owner="data-platform", severity="P3", tags=["callbacks"],
     description="Execute/success/retry/failure callbacks, DAG callbacks and a Deadline Alert",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args(
-        "data-platform",
-        on_execute_callback=on_execute,
-        on_success_callback=on_success,
-        on_retry_callback=on_retry,
+    schedule="@daily", max_active_runs=1,
+    task_defaults={
+        "on_execute_callback": on_execute,
+        "on_success_callback": on_success,
+        "on_retry_callback": on_retry,
         # The recorder and the platform's routed alert: callbacks accept a list.
-        on_failure_callback=[on_failure, on_task_failure],
-    ),
+        "on_failure_callback": [on_failure, on_task_failure],
+    },
     on_success_callback=on_dag_success,
     on_failure_callback=on_dag_failure,
     deadline=DeadlineAlert(
@@ -81,6 +77,5 @@ with DAG(
         callback=SyncCallback(on_deadline_missed, kwargs={"alert_name": "phase5_04_run_30m"}),
     ),
     params={"fail_enrichment": Param(False, type="boolean", description="make enrich fail for good")},
-    tags=["phase5", "callbacks", "severity:P3"],
 ) as dag:
     enrich(flaky_source(prepare()))

@@ -7,12 +7,12 @@ run adds a model version, and moving the `candidate` alias to the new version (a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 MLFLOW_CONN_ID = "mlflow_default"
 EXPERIMENT = "phase6_mlflow_integration"
@@ -49,18 +49,12 @@ def promote_to_candidate(trained: dict[str, Any]) -> dict[str, str]:
     return promoted
 
 
-with DAG(
-    dag_id="phase6_01_mlflow_integration",
-    description="MLflow tracking, model logging, registry versions and aliases",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("ml"),
+with platform_dag(
+    __file__, __doc__, owner="ml", team="ml", severity="P3", tags=["ml", "mlflow"],
+    description="MLflow tracking, model logging, registry versions and aliases", schedule=None,
     params={
         "C": Param(1.0, type="number", exclusiveMinimum=0, description="inverse regularisation strength"),
         "max_iter": Param(200, type="integer", minimum=10, description="solver iterations"),
     },
-    tags=["phase6", "ml", "mlflow", "team:ml", "severity:P3"],
 ) as dag:
     promote_to_candidate(train_and_log())

@@ -8,13 +8,13 @@ whichever branch was taken (trigger rule none_failed_min_one_success).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 MLFLOW_CONN_ID = "mlflow_default"
 EXPERIMENT = "phase6_complete_ml_pipeline"
@@ -97,22 +97,16 @@ def report(evaluation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-with DAG(
-    dag_id="phase6_02_complete_ml_pipeline",
+with platform_dag(
+    __file__, __doc__, owner="ml", team="ml", severity="P2", tags=["ml", "mlflow"],
     description="Ingest, validate, train, evaluate and a champion/candidate deploy decision with MLflow",
-    doc_md=__doc__,
-    schedule="@weekly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("ml"),
+    schedule="@weekly", max_active_runs=1,
     params={
         "C": Param(1.0, type="number", exclusiveMinimum=0),
         "min_accuracy": Param(0.85, type="number", minimum=0, maximum=1, description="absolute bar to deploy"),
         "min_improvement": Param(0.0, type="number", minimum=0, maximum=1, description="accuracy gain over champion"),
         "min_rows": Param(100, type="integer", minimum=1, description="valid rows needed to train"),
     },
-    tags=["phase6", "ml", "mlflow", "team:ml", "severity:P2"],
 ) as dag:
     evaluation = evaluate(train(validate(ingest())))
     keep_current_model = EmptyOperator(task_id="keep_current_model")

@@ -9,12 +9,12 @@ The upstream here fails on its first `fail_first_tries` tries, like a service th
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.resilience import TransientError
 
 RETRY_DELAY = timedelta(seconds=1)
@@ -50,20 +50,15 @@ def summarize(upstream: dict[str, int], slow_call_seconds: float) -> dict[str, A
     return {**upstream, "slow_call_seconds": slow_call_seconds}
 
 
-with DAG(
-    dag_id="phase7_01_retry_strategies",
-    description="Exponential backoff with a cap, and execution_timeout that kills slow tasks",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("resilience", retries=2),
+with platform_dag(
+    __file__, __doc__, owner="resilience", team="platform", severity="P3", tags=["resilience", "retries"],
+    task_defaults={"retries": 2},
+    description="Exponential backoff with a cap, and execution_timeout that kills slow tasks", schedule=None,
     params={
         "fail_first_tries": Param(
             2, type="integer", minimum=0, description="tries the upstream fails before recovering"
         ),
         "slow_seconds": Param(1, type="number", minimum=0, description="how long the slow call takes"),
     },
-    tags=["phase7", "resilience", "retries", "team:platform", "severity:P3"],
 ) as dag:
     summarize(call_unstable_upstream(), bounded_slow_call())

@@ -8,12 +8,12 @@ waste retries), in-task retries with backoff before giving up, falling back to t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 LAST_GOOD_KEY = "last_good_rates"  # XCom key pushed by validate_rates only when the data came from the primary
 
@@ -67,19 +67,14 @@ def publish(validated: dict[str, Any]) -> dict[str, Any]:
     return {key: validated[key] for key in ("source", "degraded", "quarantined")} | {"rates": len(validated["rates"])}
 
 
-with DAG(
-    dag_id="phase7_02_exception_handling",
+with platform_dag(
+    __file__, __doc__, owner="resilience", team="platform", severity="P3", tags=["resilience", "exceptions"],
     description="TransientError vs PermanentError, fallback to last known good, quarantine of bad records",
-    doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("resilience"),
     params={
         "primary_mode": Param(
             "ok", enum=["ok", "unavailable", "invalid_credentials"], description="simulated upstream"
         ),
     },
-    tags=["phase7", "resilience", "exceptions", "team:platform", "severity:P3"],
 ) as dag:
     publish(validate_rates(fetch_rates()))

@@ -10,12 +10,12 @@ dependency is back.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 BREAKER_NAME = "flaky_service"
 
@@ -54,22 +54,17 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "degraded": result["state"] != "CLOSED" or "ok" not in result["outcomes"]}
 
 
-with DAG(
-    dag_id="phase7_03_circuit_breaker",
-    description="Circuit breaker with state shared across runs in Postgres",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="resilience", team="platform", severity="P2",
+    # Its task is idempotent (a breaker state row and calls to a read-only service): the health checks may re-run it.
+    tags=["resilience", "circuit-breaker", "self-heal:clear"],
+    description="Circuit breaker with state shared across runs in Postgres", schedule=None,
     max_active_runs=1,  # one writer of the breaker state at a time
-    default_args=platform_default_args("resilience"),
     params={
         "calls": Param(5, type="integer", minimum=1, maximum=100, description="calls this run makes"),
         "failure_threshold": Param(3, type="integer", minimum=1, description="consecutive failures that open it"),
         "cooldown_seconds": Param(30, type="number", minimum=0, description="how long it stays OPEN before a trial"),
         "require_success": Param(False, type="boolean", description="fail the run when no call succeeded"),
     },
-    # Its task is idempotent (a breaker state row and calls to a read-only service): the health checks may re-run it.
-    tags=["phase7", "resilience", "circuit-breaker", "team:platform", "severity:P2", "self-heal:clear"],
 ) as dag:
     report(call_through_breaker())

@@ -7,14 +7,15 @@ check fails when too many orders were quarantined, which sends the failure email
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.providers.smtp.operators.smtp import EmailOperator
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import on_task_failure, platform_default_args
+from common.dag_header import platform_dag
+from common.defaults import on_task_failure
 from common.run_dates import BATCH_DATE_MACROS, batch_date
 
 SMTP_CONN_ID = "smtp_default"
@@ -46,19 +47,13 @@ def check_thresholds(facts: dict[str, Any], params: dict[str, Any]) -> float:
     return check_bad_ratio(facts, params["max_bad_ratio"])
 
 
-with DAG(
-    dag_id="phase8_01_email_notifications",
-    description="Templated EmailOperator report and SmtpNotifier failure emails",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-eng"),
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P3", tags=["notifications", "email"],
+    description="Templated EmailOperator report and SmtpNotifier failure emails", schedule="@daily",
     params={
         "bad_every": Param(10, type="integer", minimum=0, description="every n-th sample order is malformed"),
         "max_bad_ratio": Param(0.2, type="number", minimum=0, maximum=1, description="quarantine share that fails"),
     },
-    tags=["phase8", "notifications", "email", "team:data-eng", "severity:P3"],
     # {{ batch_date() }} in the report and the failure e-mail: ds, or run_after's UTC day in a run without one.
     user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:

@@ -11,13 +11,14 @@ posting Block Kit to the team's channel when a task fails.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.slack.notifications.slack import SlackNotifier
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import on_task_failure, platform_default_args
+from common.dag_header import platform_dag
+from common.defaults import on_task_failure
 from common.run_dates import batch_date
 
 SLACK_CONN_ID = "slack_api_default"
@@ -72,18 +73,14 @@ def post_digest(facts: dict[str, Any], ds: str | None = None, dag_run: Any = Non
     return len(blocks)
 
 
-with DAG(
-    dag_id="phase8_02_slack_notifications",
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P3", tags=["notifications", "slack"],
+    task_defaults={"on_failure_callback": [on_task_failure, task_failed]},
     description="Block Kit digests and failure notifications routed by channel through the Slack Web API",
-    doc_md=__doc__,
     schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("data-eng", on_failure_callback=[on_task_failure, task_failed]),
     params={
         "bad_every": Param(10, type="integer", minimum=0),
         "fail": Param(False, type="boolean", description="fail the run to see the failure notification"),
     },
-    tags=["phase8", "notifications", "slack", "team:data-eng", "severity:P3"],
 ) as dag:
     post_digest(build_digest())

@@ -13,13 +13,13 @@ callback routes by this DAG's tags.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from common.alerting import SEVERITIES
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
@@ -59,20 +59,14 @@ def guarded_step(params: dict[str, Any]) -> str:
     return "ok"
 
 
-with DAG(
-    dag_id="phase8_03_alert_routing",
-    description="P1..P4 alert routing to on-call, Slack and email, by DAG tags",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=platform_default_args("ml"),
+with platform_dag(
+    __file__, __doc__, owner="ml", team="ml", severity="P2", tags=["notifications", "alerting"],
+    description="P1..P4 alert routing to on-call, Slack and email, by DAG tags", schedule=None,
     params={
         "severities": Param(
             list(SEVERITIES), type="array", items={"enum": list(SEVERITIES)}, description="drills to fire"
         ),
         "fail": Param(False, type="boolean", description="fail guarded_step to exercise on_task_failure"),
     },
-    tags=["phase8", "notifications", "alerting", "team:ml", "severity:P2"],
 ) as dag:
     routing_table() >> fire_drill() >> guarded_step()

@@ -9,13 +9,13 @@ loads the UTC day of its `run_after` (common.run_dates), in Python and in the ch
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator, SQLTableCheckOperator
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import Asset, Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.run_dates import BATCH_DATE_MACROS, batch_date
 from common.warehouse import DDL, ORDERS_TABLE
 
@@ -86,19 +86,13 @@ def reconcile_counts(loaded: dict[str, int], ds: str | None = None, dag_run: Any
     return counts
 
 
-with DAG(
-    dag_id="phase9_01_database_integration",
-    description="PostgresHook, transactional idempotent loads, quarantine table, SQL quality checks",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P2", tags=["integrations", "postgres"],
+    description="PostgresHook, transactional idempotent loads, quarantine table, SQL quality checks", schedule="@daily",
     max_active_runs=1,
-    default_args=platform_default_args("data-eng"),
     params={
         "fail_before_commit": Param(False, type="boolean", description="fail after writing to show the rollback"),
     },
-    tags=["phase9", "integrations", "postgres", "team:data-eng", "severity:P2"],
     user_defined_macros=BATCH_DATE_MACROS,
 ) as dag:
     create_tables = SQLExecuteQueryOperator(

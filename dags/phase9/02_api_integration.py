@@ -9,12 +9,12 @@ partner outage opens the circuit and later runs fail fast instead of hammering i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 
 API_CONN_ID = "http_api_default"
 BREAKER_NAME = "partner_api"
@@ -65,16 +65,10 @@ def validate_items(fetched: dict[str, Any], dag_run: Any = None) -> dict[str, An
     }
 
 
-with DAG(
-    dag_id="phase9_02_api_integration",
-    description="OAuth2 client credentials, pagination and Retry-After handling with HttpHook",
-    doc_md=__doc__,
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P3", tags=["integrations", "http", "oauth2"],
+    description="OAuth2 client credentials, pagination and Retry-After handling with HttpHook", schedule="@hourly",
     max_active_runs=1,
-    default_args=platform_default_args("data-eng"),
     params={"page_size": Param(50, type="integer", minimum=1, maximum=100, description="items per API page")},
-    tags=["phase9", "integrations", "http", "oauth2", "team:data-eng", "severity:P3"],
 ) as dag:
     validate_items(fetch_all_items())

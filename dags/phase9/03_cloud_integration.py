@@ -18,12 +18,12 @@ same DAG runs against the clouds or local stand-ins.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.run_dates import batch_date, batch_date_nodash
 
 LANDING_BUCKET = "platform-landing"
@@ -141,16 +141,11 @@ def reconcile(landed: dict[str, Any], archived: dict[str, Any], warehouse: dict[
     return {"rows": landed["rows"], "md5": archived["md5"], "quarantined": landed["quarantined"]}
 
 
-with DAG(
-    dag_id="phase9_03_cloud_integration",
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P3",
+    tags=["integrations", "cloud", "s3", "azure", "bigquery"],
     description="S3 → Azure Blob cross-cloud copy and an idempotent BigQuery partition load job, reconciled",
-    doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=platform_default_args("data-eng"),
-    tags=["phase9", "integrations", "cloud", "s3", "azure", "bigquery", "team:data-eng", "severity:P3"],
+    schedule="@daily", max_active_runs=1,
 ) as dag:
     landed = land_in_s3(validate_orders())
     reconcile(landed, copy_to_azure(landed), load_bigquery(landed))

@@ -7,13 +7,13 @@ checking produced = valid + dead-lettered, and publishing a domain event with Pr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
-from common.defaults import platform_default_args
+from common.dag_header import platform_dag
 from common.messaging import DLQ_TOPIC, EVENTS_TOPIC, ORDERS_TOPIC
 from common.run_dates import batch_date
 
@@ -47,20 +47,14 @@ def consume_orders(produced: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-with DAG(
-    dag_id="phase9_04_message_queues",
-    description="Kafka produce/consume with a dead-letter queue and a published completion event",
-    doc_md=__doc__,
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
+with platform_dag(
+    __file__, __doc__, owner="data-eng", team="data-eng", severity="P2", tags=["integrations", "kafka"],
+    description="Kafka produce/consume with a dead-letter queue and a published completion event", schedule="@hourly",
     max_active_runs=1,
-    default_args=platform_default_args("data-eng"),
     params={
         "count": Param(30, type="integer", minimum=1, maximum=10000, description="orders produced per run"),
         "bad_every": Param(5, type="integer", minimum=0, description="every n-th order is malformed (0: none)"),
     },
-    tags=["phase9", "integrations", "kafka", "team:data-eng", "severity:P2"],
 ) as dag:
     summary = consume_orders(produce_orders())
     publish_batch_event = ProduceToTopicOperator(
