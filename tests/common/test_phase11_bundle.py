@@ -81,6 +81,8 @@ def test_cicd_release_names_and_roots(cicd: ModuleType, tmp_path: Path, monkeypa
 
 
 def test_cicd_stage_callables_deploy_promote_and_roll_back(cicd: ModuleType, tmp_path: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
     from common.cicd import StageFailed, current_release
 
     bundle = tmp_path / "bundle"
@@ -93,8 +95,10 @@ def test_cicd_stage_callables_deploy_promote_and_roll_back(cicd: ModuleType, tmp
     tests = {"passed": 3, "failed": 0, "meets_threshold": True}
     staged = cicd.deploy_staging.function(lint_result, tests, {}, params=params, run_id="manual__1")
     assert staged["version"] == "manual__1" and current_release(root, "staging") == "manual__1"
-    with pytest.raises(StageFailed, match="1 lint finding"):
+    # A gate's refusal fails the task without retries: AirflowFailException carrying the StageFailed.
+    with pytest.raises(AirflowFailException, match=r"StageFailed: stage deploy_staging failed: .*1 lint finding") as refused:
         cicd.deploy_staging.function({"findings": [{}]}, tests, {}, params=params, run_id="manual__2")
+    assert isinstance(refused.value.__cause__, StageFailed)
 
     clean = {"import_errors": {}, "policy_violations": {}}
     assert cicd.gate.function(lint_result, tests, clean, {"dag_ids": ["probe"]}) == {"promote": True}
