@@ -72,12 +72,24 @@ def platform_connections() -> Iterator[dict[str, str]]:
     env = envfile.write()
     previous = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    _forget_object_stores()
     yield env
     for key, value in previous.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    _forget_object_stores()
+
+
+def _forget_object_stores() -> None:
+    """ObjectStoragePath keeps one filesystem per (scheme, connection) for the life of the process, built from the
+    connection as it read the first time. A test process that changes its connections must drop them, or an
+    `s3://` path built earlier without the platform's aws_default (no endpoint_url) would keep reaching real AWS.
+    A task process never changes its connections, so this is a test-process concern only."""
+    from airflow.sdk.io import store
+
+    store._STORE_CACHE.clear()
 
 
 def _service_fixture(name: str):

@@ -11,11 +11,12 @@ Teaches:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Param, task
+from airflow.sdk import DAG, Param, task
 
-from common.dag_header import platform_dag
+from common.defaults import platform_default_args
 
 SAMPLE_LINES = [
     "order_id,customer,amount,currency",
@@ -67,9 +68,17 @@ def report(totals: dict[str, str], parsed: dict[str, Any], params: dict[str, Any
     return {"top": [list(pair) for pair in ranking], "rejected": len(parsed["rejects"])}
 
 
-with platform_dag(
-    __file__, __doc__, owner="platform-quality", team="platform", severity="P4", tags=["testing"],
-    description="Thin DAG over pure functions: unit tests, structure tests and dag.test()", schedule=None,
+# Not common.dag_header.platform_dag: phase11_02 deploys this folder's files flat into releases/<version>/, where
+# an id derived from a phaseN/ parent folder could not be found, so these two DAGs name their ids themselves.
+with DAG(
+    dag_id="phase11_01_dag_testing",
+    description="Thin DAG over pure functions: unit tests, structure tests and dag.test()",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=platform_default_args("platform-quality"),
+    tags=["phase11", "testing", "severity:P4", "team:platform"],
     params={
         "lines": Param(SAMPLE_LINES, type="array", items={"type": "string"}),
         "rates_to_eur": Param({"EUR": 1.0, "USD": 0.9}, type="object"),

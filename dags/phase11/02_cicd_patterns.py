@@ -27,14 +27,14 @@ The repository's own CI (.ci/run → ./platform test) runs the same ruff config,
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, task
 
-from common.dag_header import platform_dag
+from common.defaults import platform_default_args
 
 # The bundle promoted by default: this phase's own DAG folder, and the repository's tests for it.
 DEFAULT_BUNDLE = str(Path(__file__).parent)
@@ -136,10 +136,18 @@ def rollback_production(deployed: dict[str, Any] | None, params: dict[str, Any] 
     raise StageFailed("smoke_production", f"release {deployed['version']} rolled back to {restored}")
 
 
-with platform_dag(
-    __file__, __doc__, owner="platform-quality", team="platform", severity="P3", tags=["cicd", "hitl"],
+# Not common.dag_header.platform_dag: phase11_02 deploys this folder's files flat into releases/<version>/, where
+# an id derived from a phaseN/ parent folder could not be found, so these two DAGs name their ids themselves.
+with DAG(
+    dag_id="phase11_02_cicd_patterns",
     description="Lint, tests with coverage, validate, staging, smoke test, human approval, production, rollback",
-    schedule=None, max_active_runs=1,
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=platform_default_args("platform-quality"),
+    tags=["phase11", "cicd", "hitl", "severity:P3", "team:platform"],
     params={
         "bundle": Param(DEFAULT_BUNDLE, type="string", description="DAG folder to promote"),
         "tests": Param(DEFAULT_TESTS, type="string", description="Its tests (file or folder); empty: <bundle>/tests"),

@@ -17,8 +17,9 @@ TENANTS = "phase15_03_dynamic_dag_patterns"
 
 
 def _copy_phase15(tmp_path: Path, *files: str) -> Path:
-    """A private dags folder with some phase15 loader files and their configs, to parse altered configs."""
-    folder = tmp_path / "dags"
+    """A private copy of the phase15 folder with some of its loader files and their configs, to parse altered configs.
+    It keeps the folder's name, as every bundle of the DAGs does: a DAG's id comes from `phaseN/NN_name.py`."""
+    folder = tmp_path / "dags" / "phase15"
     shutil.copytree(PHASE15 / "configs", folder / "configs")
     for name in files:
         shutil.copy(PHASE15 / name, folder / name)
